@@ -1,0 +1,85 @@
+/**
+ * Secret input for the CLI: environment, file, or a terminal prompt that
+ * echoes nothing. The prompt goes to stderr so stdout stays machine-readable.
+ */
+
+import fs from 'node:fs';
+import { KeyholdError } from '../../shared/errors.js';
+
+export type SecretSource = Readonly<{
+  envVar: string;
+  file?: string | undefined;
+  prompt: string;
+  confirm?: boolean;
+}>;
+
+function readSecretFile(file: string, what: string): string {
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if ((st.mode & 0o077) !== 0 && process.platform !== 'win32') {
+      process.stderr.write(`keyhold: warning: ${file} is readable by other users; keep ${what} files mode 0600\n`);
+    }
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : 'I/O error';
+    throw new KeyholdError('INVALID_INPUT', `cli: cannot read ${what} file ${file} (${code})`);
+  }
+  // One trailing newline is how editors end a file; it is not part of the secret.
+  const value = text.replace(/\r?\n$/, '');
+  if (value.length === 0) throw new KeyholdError('INVALID_INPUT', `cli: ${what} file ${file} is empty`);
+  return value;
+}
+
+/** Reads one line from the terminal without echo. */
+function promptHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  return new Promise((resolve, reject) => {
+    process.stderr.write(prompt);
+    let value = '';
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    function done(err: Error | null): void {
+      stdin.setRawMode(wasRaw);
+      stdin.pause();
+      stdin.removeListener('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    }
+    function onData(chunk: string): void {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done(null);
+        if (ch === '\u0003' || ch === '\u0004') {
+          value = '';
+          return done(new KeyholdError('INVALID_INPUT', 'cli: cancelled'));
+        }
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else if (ch >= ' ') value += ch;
+      }
+    }
+    stdin.on('data', onData);
+  });
+}
+
+/**
+ * Gets a secret: from its environment variable, then from a file, then from
+ * a no-echo prompt when stdin is a terminal; otherwise a clear error.
+ */
+export async function readSecret(src: SecretSource, what = 'passphrase'): Promise<string> {
+  const fromEnv = process.env[src.envVar];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (src.file !== undefined) return readSecretFile(src.file, what);
+  if (!process.stdin.isTTY) {
+    throw new KeyholdError('NOT_INTERACTIVE', `cli: no ${what} given and no terminal to ask on`,
+      `Set ${src.envVar}, or pass a file with the matching --*-file option.`);
+  }
+  const first = await promptHidden(src.prompt);
+  if (src.confirm) {
+    const again = await promptHidden('Repeat it: ');
+    if (again !== first) throw new KeyholdError('INVALID_INPUT', `cli: the two ${what}s differ`);
+  }
+  return first;
+}

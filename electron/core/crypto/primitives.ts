@@ -1,0 +1,74 @@
+/**
+ * The vault's symmetric primitives on node:crypto's synchronous API (faster
+ * than WebCrypto for the small values the vault seals).
+ *
+ * Sealed value layout: 0x01 (format) || nonce (12) || ciphertext || tag (16).
+ * Nonces are random: a vault seals far fewer than 2^32 values under one key.
+ */
+
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { KeyholdError } from '../../../shared/errors.js';
+
+const SEAL_FORMAT = 0x01;
+const NONCE_LEN = 12;
+const TAG_LEN = 16;
+export const KEY_LEN = 32;
+
+export function seal(key: Buffer, plaintext: Uint8Array, aad: string): Buffer {
+  const nonce = randomBytes(NONCE_LEN);
+  const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LEN });
+  c.setAAD(Buffer.from(aad, 'utf8'));
+  const body = c.update(plaintext);
+  const final = c.final();
+  return Buffer.concat([Buffer.of(SEAL_FORMAT), nonce, body, final, c.getAuthTag()]);
+}
+
+/**
+ * Opens a sealed value; null when it does not authenticate (wrong key, wrong
+ * AAD, altered bytes). The caller decides what that means.
+ */
+export function tryOpen(key: Buffer, sealed: Uint8Array, aad: string): Buffer | null {
+  if (sealed.length < 1 + NONCE_LEN + TAG_LEN || sealed[0] !== SEAL_FORMAT) return null;
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  const nonce = buf.subarray(1, 1 + NONCE_LEN);
+  const tag = buf.subarray(buf.length - TAG_LEN);
+  const body = buf.subarray(1 + NONCE_LEN, buf.length - TAG_LEN);
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_LEN });
+    d.setAAD(Buffer.from(aad, 'utf8'));
+    d.setAuthTag(tag);
+    return Buffer.concat([d.update(body), d.final()]);
+  } catch {
+    return null;
+  }
+}
+
+/** Opens a sealed vault field; failure is an integrity error naming the field. */
+export function open(key: Buffer, sealed: Uint8Array, aad: string, what: string): Buffer {
+  const pt = tryOpen(key, sealed, aad);
+  if (pt === null) {
+    throw new KeyholdError(
+      'INTEGRITY',
+      `vault: integrity check failed for ${what}`,
+      'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.',
+    );
+  }
+  return pt;
+}
+
+export function hkdf(ikm: Buffer, salt: string, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, Buffer.from(salt, 'utf8'), Buffer.from(info, 'utf8'), KEY_LEN));
+}
+
+export function hmac(key: Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Overwrites key material in place; JS offers nothing stronger. */
+export function wipe(...bufs: (Buffer | Uint8Array | null | undefined)[]): void {
+  for (const b of bufs) b?.fill(0);
+}

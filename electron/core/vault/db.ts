@@ -1,0 +1,214 @@
+/**
+ * Opening the vault's SQLite file: checks that come before SQLite sees it,
+ * pragmas, the exclusive lock, the schema version, and the mapping of SQLite's
+ * errors onto Keyhold's.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { KeyholdError } from '../../../shared/errors.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+
+export type Db = Database.Database;
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+function sqliteCode(e: unknown): string | undefined {
+  if (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' && e.code.startsWith('SQLITE_')) {
+    return e.code;
+  }
+  return undefined;
+}
+
+/**
+ * Maps an error from better-sqlite3 onto the error shape, by code (never by
+ * message). Errors that are already Keyhold's pass through.
+ */
+export function mapDbError(e: unknown, vaultPath: string): Error {
+  if (e instanceof KeyholdError) return e;
+  const code = sqliteCode(e);
+  if (code === undefined) return e instanceof Error ? e : new Error(String(e));
+  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code.startsWith('SQLITE_LOCKED')) {
+    return new KeyholdError(
+      'VAULT_IN_USE',
+      `vault: ${vaultPath} is in use by another Keyhold process`,
+      'Close the other Keyhold window or command, then try again.',
+      { cause: e },
+    );
+  }
+  if (code === 'SQLITE_CORRUPT' || code.startsWith('SQLITE_CORRUPT_') || code === 'SQLITE_NOTADB' ||
+      code === 'SQLITE_IOERR_SHORT_READ') {
+    return new KeyholdError(
+      'VAULT_CORRUPT',
+      `vault: ${vaultPath} is damaged (SQLite reports ${code})`,
+      'Restore the vault from a backup. Keyhold did not change it.',
+      { cause: e },
+    );
+  }
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_PERM' ||
+      code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) {
+    return new KeyholdError(
+      'PATH_NOT_WRITABLE',
+      `vault: cannot write ${vaultPath} (SQLite reports ${code})`,
+      'Check that the folder exists, is writable and has free space.',
+      { cause: e },
+    );
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Runs fn, mapping SQLite's errors onto Keyhold's. */
+export function guarded<T>(vaultPath: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw mapDbError(e, vaultPath);
+  }
+}
+
+function fsError(e: unknown, vaultPath: string, doing: string): KeyholdError {
+  const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
+  switch (code) {
+    case 'ENOENT':
+      return new KeyholdError('VAULT_NOT_FOUND', `vault: no vault at ${vaultPath}`,
+        'Check the path, or create a vault with `keyhold init`.');
+    case 'ENOTDIR':
+      return new KeyholdError('PATH_NOT_WRITABLE', `vault: ${vaultPath}: a part of the path is not a folder`);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new KeyholdError('PATH_NOT_WRITABLE', `vault: permission denied ${doing} ${vaultPath}`,
+        'Choose a folder you can write to.');
+    default:
+      return new KeyholdError('PATH_NOT_WRITABLE', `vault: cannot ${doing} ${vaultPath} (${code || 'I/O error'})`);
+  }
+}
+
+/** Checks made before SQLite opens the file, so that a wrong file gets a clear error. */
+export function checkVaultFile(vaultPath: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(vaultPath);
+  } catch (e) {
+    throw fsError(e, vaultPath, 'open');
+  }
+  if (!st.isFile()) {
+    throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is not a file`);
+  }
+  try {
+    fs.accessSync(vaultPath, fs.constants.R_OK | fs.constants.W_OK);
+  } catch (e) {
+    throw fsError(e, vaultPath, 'open');
+  }
+  const head = Buffer.alloc(SQLITE_MAGIC.length);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(vaultPath, 'r');
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    if (n < head.length || !head.equals(SQLITE_MAGIC)) {
+      throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is not a Keyhold vault`,
+        st.size === 0 ? 'The file is empty.' : 'The file is not a SQLite database.');
+    }
+  } catch (e) {
+    if (e instanceof KeyholdError) throw e;
+    throw fsError(e, vaultPath, 'read');
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Checks that a new vault may be written at this path. */
+export function checkNewVaultPath(vaultPath: string): void {
+  if (fs.existsSync(vaultPath)) {
+    throw new KeyholdError('VAULT_EXISTS', `vault: ${vaultPath} already exists`,
+      'Keyhold never overwrites a vault. Choose another path or move the file away.');
+  }
+  const dir = path.dirname(path.resolve(vaultPath));
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    throw fsError(e, dir, 'use folder');
+  }
+  if (!st.isDirectory()) {
+    throw new KeyholdError('PATH_NOT_WRITABLE', `vault: ${dir} is not a folder`);
+  }
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw fsError(e, dir, 'write to');
+  }
+}
+
+/**
+ * Opens a SQLite connection with the vault's pragmas and takes the exclusive
+ * lock: with locking_mode=EXCLUSIVE set before WAL is first touched, SQLite
+ * keeps the lock until the connection closes and never creates a -shm file,
+ * so a second process gets SQLITE_BUSY (VAULT_IN_USE), not a shared file.
+ */
+export function openConnection(vaultPath: string, opts: { create: boolean }): Db {
+  return guarded(vaultPath, () => {
+    const db = new Database(vaultPath, { fileMustExist: !opts.create, timeout: 0 });
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('secure_delete = ON');
+      db.pragma('trusted_schema = OFF');
+      // Take the write lock now, so "in use" is known at open rather than mid-command.
+      db.exec('BEGIN EXCLUSIVE; COMMIT;');
+      return db;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  });
+}
+
+/** Brings a new, empty file to the current schema and marks it as a vault. */
+export function initSchema(db: Db): void {
+  db.transaction(() => {
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    for (const m of MIGRATIONS) m.up(db);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
+
+/**
+ * Checks that an open file is a vault this build can read, runs pending
+ * migrations, and runs SQLite's own structural check so that a damaged file
+ * is named as such before any of its content is used.
+ */
+export function prepareExisting(db: Db, vaultPath: string): number {
+  return guarded(vaultPath, () => {
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    if (appId !== APPLICATION_ID) {
+      throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is a SQLite database but not a Keyhold vault`);
+    }
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new KeyholdError('VAULT_TOO_NEW',
+        `vault: ${vaultPath} has schema version ${version}; this Keyhold reads up to ${SCHEMA_VERSION}`,
+        'Open it with a newer Keyhold. It was not changed.');
+    }
+    if (version < 1) {
+      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} has no schema version`,
+        'The file may come from an interrupted creation; Keyhold never leaves one at the final path.');
+    }
+    const check = db.pragma('quick_check', { simple: true }) as string;
+    if (check !== 'ok') {
+      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (SQLite quick_check: ${check})`,
+        'Restore the vault from a backup. Keyhold did not change it.');
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= version) continue;
+      db.transaction(() => {
+        m.up(db);
+        db.pragma(`user_version = ${m.version}`);
+      })();
+    }
+    return SCHEMA_VERSION;
+  });
+}

@@ -1,0 +1,489 @@
+/**
+ * The vault: one SQLite file, envelope-encrypted under a random 256-bit vault
+ * master key (VMK) that only ever exists wrapped in keyslots or in this
+ * object's memory while unlocked.
+ *
+ * From the VMK, HKDF (salt: vault id) derives one key per purpose:
+ *   secret  AES-256-GCM for API key secrets
+ *   field   AES-256-GCM for other sensitive fields (notes)
+ *   mac     HMAC-SHA256 over every row, so that any edit made outside
+ *           Keyhold (a widened scope, a changed state) is refused
+ * Sealed values carry an AAD that binds table, record, version and field.
+ */
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
+import { KeyholdError, strictAssert } from '../../../shared/errors.js';
+import { equalBytes, hkdf, hmac, open, seal, wipe } from '../crypto/primitives.js';
+import {
+  checkNewVaultPath,
+  checkVaultFile,
+  guarded,
+  initSchema,
+  mapDbError,
+  openConnection,
+  prepareExisting,
+  type Db,
+} from './db.js';
+import { calibrateKdf, type StoredKdfParams } from './kdf.js';
+import {
+  describeSlot,
+  makePassphraseSlot,
+  slotChecksum,
+  slotMacFields,
+  unwrapPassphraseSlot,
+  type KeyslotRow,
+  type NewKeyslot,
+} from './keyslots.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+
+export type Clock = () => Date;
+
+export type VaultOptions = Readonly<{
+  /** Argon2id parameters for a new passphrase slot; calibrated when absent. */
+  kdf?: KdfParams | undefined;
+  clock?: Clock | undefined;
+}>;
+
+type PurposeKeys = { vmk: Buffer; secret: Buffer; field: Buffer; mac: Buffer };
+
+type MetaRow = { vault_id: string; created_at: string; mac: Buffer };
+
+const INTEGRITY_HINT = 'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.';
+
+function deriveKeys(vmk: Buffer, vaultId: string): PurposeKeys {
+  return {
+    vmk,
+    secret: hkdf(vmk, vaultId, 'keyhold/v1 seal secret'),
+    field: hkdf(vmk, vaultId, 'keyhold/v1 seal field'),
+    mac: hkdf(vmk, vaultId, 'keyhold/v1 row mac'),
+  };
+}
+
+/** AAD for a sealed value: binds table, record, version and field. */
+export function fieldAad(table: string, record: string, version: number, field: string): string {
+  return JSON.stringify(['keyhold/v1', table, record, version, field]);
+}
+
+function bytesFromPassphrase(p: string): Buffer {
+  // NFC, as RFC 8265 prepares passwords: the same passphrase typed on two
+  // systems may reach us in different Unicode normal forms.
+  return Buffer.from(p.normalize('NFC'), 'utf8');
+}
+
+export class Vault {
+  readonly path: string;
+  readonly id: string;
+  readonly createdAt: string;
+  readonly schemaVersion: number;
+  readonly clock: Clock;
+  #db: Db | null;
+  #keys: PurposeKeys | null;
+
+  private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, clock: Clock) {
+    this.path = p;
+    this.id = meta.vault_id;
+    this.createdAt = meta.created_at;
+    this.schemaVersion = SCHEMA_VERSION;
+    this.clock = clock;
+    this.#db = db;
+    this.#keys = keys;
+  }
+
+  // ---- creation and unlock ------------------------------------------------
+
+  /**
+   * Creates a vault with one passphrase keyslot and returns it unlocked. The
+   * file is built under a temporary name and linked into place only when
+   * complete, so a crash never leaves a half-made vault at `vaultPath`, and an
+   * existing file is never overwritten.
+   */
+  static async create(vaultPath: string, passphrase: string, opts: VaultOptions = {}): Promise<Vault> {
+    const target = path.resolve(vaultPath);
+    checkNewVaultPath(target);
+    const clock = opts.clock ?? (() => new Date());
+    const kdf = opts.kdf ?? (await calibrateKdf());
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.creating-${randomBytes(6).toString('hex')}`);
+    const vmk = randomBytes(32);
+    const vaultId = randomUUID();
+    const createdAt = clock().toISOString();
+    const pass = bytesFromPassphrase(passphrase);
+    let keys: PurposeKeys | null = null;
+    try {
+      const slot = await makePassphraseSlot(vaultId, 1, vmk, pass, kdf, 'passphrase');
+      keys = deriveKeys(vmk, vaultId);
+      const k = keys;
+      // The file is made 0600 before SQLite opens it; its -wal inherits the mode.
+      fs.writeFileSync(tmp, '', { mode: 0o600, flag: 'wx' });
+      const db = openConnection(tmp, { create: true });
+      try {
+        guarded(tmp, () => {
+          initSchema(db);
+          db.transaction(() => {
+            db.prepare('INSERT INTO vault_meta (id, vault_id, created_at, mac) VALUES (1, ?, ?, ?)').run(
+              vaultId, createdAt, macOf(k.mac, 'vault_meta', [vaultId, createdAt]));
+            insertSlot(db, k.mac, 1, slot, createdAt);
+          })();
+        });
+      } finally {
+        db.close();
+      }
+      fsyncFile(tmp);
+      publish(tmp, target);
+    } catch (e) {
+      if (keys) wipe(keys.secret, keys.field, keys.mac);
+      wipe(vmk);
+      removeQuietly(tmp);
+      throw mapDbError(e, target);
+    } finally {
+      wipe(pass);
+    }
+    const db = openConnection(target, { create: false });
+    try {
+      prepareExisting(db, target);
+      const meta = readMeta(db, target);
+      return new Vault(target, db, meta, keys, clock);
+    } catch (e) {
+      db.close();
+      wipe(keys.vmk, keys.secret, keys.field, keys.mac);
+      throw e;
+    }
+  }
+
+  /**
+   * Opens and unlocks a vault with a passphrase. Every passphrase slot costs a
+   * full Argon2id derivation whatever the outcome; a wrong passphrase changes
+   * nothing in the file.
+   */
+  static async unlock(vaultPath: string, passphrase: string, opts: VaultOptions = {}): Promise<Vault> {
+    const target = path.resolve(vaultPath);
+    checkVaultFile(target);
+    const db = openConnection(target, { create: false });
+    const pass = bytesFromPassphrase(passphrase);
+    let vmk: Buffer | null = null;
+    try {
+      prepareExisting(db, target);
+      const meta = readMeta(db, target);
+      const rows = guarded(target, () => db.prepare('SELECT * FROM keyslots ORDER BY id').all() as KeyslotRow[]);
+      const damaged: number[] = [];
+      let tried = 0;
+      for (const row of rows) {
+        if (!equalBytes(slotChecksum(row), row.checksum)) {
+          damaged.push(row.id);
+          continue;
+        }
+        if (row.type !== 'passphrase') continue;
+        tried++;
+        const got = await unwrapPassphraseSlot(meta.vault_id, row, pass);
+        if (got && !vmk) vmk = got;
+        else wipe(got);
+      }
+      if (!vmk) {
+        if (damaged.length > 0) {
+          throw new KeyholdError('VAULT_CORRUPT', `vault: keyslot ${damaged.join(', ')} is damaged`,
+            tried > 0 ? 'The passphrase opened no intact keyslot. Restore the vault from a backup.' : INTEGRITY_HINT);
+        }
+        if (tried === 0) {
+          throw new KeyholdError('WRONG_PASSPHRASE', 'vault: this vault has no passphrase keyslot',
+            'Unlock it with one of its other keyslots (see `keyhold slot list`).');
+        }
+        throw new KeyholdError('WRONG_PASSPHRASE', 'vault: wrong passphrase', 'The vault was not changed.');
+      }
+      const keys = deriveKeys(vmk, meta.vault_id);
+      const vault = new Vault(target, db, meta, keys, opts.clock ?? (() => new Date()));
+      vmk = null;
+      vault.#checkMeta(meta);
+      vault.#readSlots(); // checks every slot's checksum and MAC
+      vault.#migrate();
+      return vault;
+    } catch (e) {
+      wipe(vmk);
+      if (db.open) db.close();
+      throw mapDbError(e, target);
+    } finally {
+      wipe(pass);
+    }
+  }
+
+  // ---- state --------------------------------------------------------------
+
+  get isUnlocked(): boolean {
+    return this.#keys !== null;
+  }
+
+  /** Zeroes every key held in memory and closes the file. Idempotent. */
+  lock(): void {
+    if (this.#keys) {
+      wipe(this.#keys.vmk, this.#keys.secret, this.#keys.field, this.#keys.mac);
+      this.#keys = null;
+    }
+    if (this.#db) {
+      try {
+        this.#db.close();
+      } finally {
+        this.#db = null;
+      }
+    }
+  }
+
+  #need(): { db: Db; keys: PurposeKeys } {
+    if (!this.#db || !this.#keys) {
+      throw new KeyholdError('VAULT_LOCKED', 'vault: locked', 'Unlock the vault first.');
+    }
+    return { db: this.#db, keys: this.#keys };
+  }
+
+  /** The open connection, for the core's repositories. */
+  get db(): Db {
+    return this.#need().db;
+  }
+
+  /** Runs fn in one SQLite transaction: all of it is written, or none. */
+  transaction<T>(fn: () => T): T {
+    const { db } = this.#need();
+    return guarded(this.path, () => db.transaction(fn)());
+  }
+
+  /** Runs a read, mapping SQLite's errors onto Keyhold's. */
+  read<T>(fn: (db: Db) => T): T {
+    const { db } = this.#need();
+    return guarded(this.path, () => fn(db));
+  }
+
+  now(): string {
+    return this.clock().toISOString();
+  }
+
+  // ---- sealing and row integrity -------------------------------------------
+
+  sealSecret(aad: string, plaintext: Uint8Array): Buffer {
+    return seal(this.#need().keys.secret, plaintext, aad);
+  }
+
+  openSecret(aad: string, sealed: Uint8Array, what: string): Buffer {
+    return open(this.#need().keys.secret, sealed, aad, what);
+  }
+
+  sealField(aad: string, plaintext: string): Buffer {
+    return plaintext === '' ? Buffer.alloc(0) : seal(this.#need().keys.field, Buffer.from(plaintext, 'utf8'), aad);
+  }
+
+  openField(aad: string, sealed: Buffer, what: string): string {
+    return sealed.length === 0 ? '' : open(this.#need().keys.field, sealed, aad, what).toString('utf8');
+  }
+
+  /** MAC over a row: table name and every field, in a fixed order. */
+  mac(table: string, fields: readonly unknown[]): Buffer {
+    return macOf(this.#need().keys.mac, table, fields);
+  }
+
+  checkMac(table: string, fields: readonly unknown[], mac: Buffer, what: string): void {
+    if (!equalBytes(this.mac(table, fields), mac)) {
+      throw new KeyholdError('INTEGRITY', `vault: integrity check failed for ${what}`, INTEGRITY_HINT);
+    }
+  }
+
+  #checkMeta(meta: MetaRow): void {
+    this.checkMac('vault_meta', [meta.vault_id, meta.created_at], meta.mac, 'the vault metadata');
+  }
+
+  #migrate(): void {
+    // Pending migrations run only after a successful unlock, so a wrong
+    // passphrase never changes the file.
+    const { db } = this.#need();
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (const m of MIGRATIONS) {
+      if (m.version <= version) continue;
+      this.transaction(() => {
+        m.up(db);
+        db.pragma(`user_version = ${m.version}`);
+      });
+    }
+  }
+
+  // ---- keyslots -----------------------------------------------------------
+
+  #readSlots(): KeyslotRow[] {
+    const rows = this.read((db) => db.prepare('SELECT * FROM keyslots ORDER BY id').all() as KeyslotRow[]);
+    for (const row of rows) {
+      if (!equalBytes(slotChecksum(row), row.checksum)) {
+        throw new KeyholdError('VAULT_CORRUPT', `vault: keyslot ${row.id} is damaged`, INTEGRITY_HINT);
+      }
+      this.checkMac('keyslots', slotMacFields(row), row.mac, `keyslot ${row.id}`);
+    }
+    return rows;
+  }
+
+  listKeyslots(): KeyslotInfo[] {
+    return this.#readSlots().map(describeSlot);
+  }
+
+  async addPassphraseSlot(passphrase: string, label: string, kdf?: KdfParams): Promise<KeyslotInfo> {
+    const { keys } = this.#need();
+    const params = kdf ?? (await calibrateKdf());
+    const pass = bytesFromPassphrase(passphrase);
+    try {
+      const id = this.#nextSlotId();
+      const slot = await makePassphraseSlot(this.id, id, keys.vmk, pass, params, label || 'passphrase');
+      return this.addSlot(slot, id);
+    } finally {
+      wipe(pass);
+    }
+  }
+
+  /** Stores a slot made by any unlock method (token and quorum slots come through here). */
+  addSlot(slot: NewKeyslot, id: number): KeyslotInfo {
+    const { db, keys } = this.#need();
+    const createdAt = this.now();
+    this.transaction(() => insertSlot(db, keys.mac, id, slot, createdAt));
+    return this.listKeyslots().find((s) => s.id === id) as KeyslotInfo;
+  }
+
+  #nextSlotId(): number {
+    const row = this.read((db) => db.prepare('SELECT coalesce(max(id), 0) + 1 AS n FROM keyslots').get() as { n: number });
+    return row.n;
+  }
+
+  removeKeyslot(id: number): void {
+    const rows = this.#readSlots();
+    if (!rows.some((r) => r.id === id)) {
+      throw new KeyholdError('KEYSLOT_NOT_FOUND', `vault: no keyslot ${id}`, 'See `keyhold slot list`.');
+    }
+    if (rows.length === 1) {
+      throw new KeyholdError('LAST_KEYSLOT', `vault: keyslot ${id} is the last one and cannot be removed`,
+        'Add another keyslot first; without one the vault could never be opened again.');
+    }
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM keyslots WHERE id = ?').run(id);
+    });
+  }
+
+  /**
+   * Re-wraps the VMK under a new passphrase in the slot that `current` opens.
+   * The VMK itself does not change, so nothing else in the vault is rewritten.
+   */
+  async changePassphrase(current: string, next: string, kdf?: KdfParams): Promise<KeyslotInfo> {
+    const { db, keys } = this.#need();
+    const rows = this.#readSlots().filter((r) => r.type === 'passphrase');
+    const cur = bytesFromPassphrase(current);
+    const nxt = bytesFromPassphrase(next);
+    try {
+      let match: KeyslotRow | null = null;
+      for (const row of rows) {
+        const got = await unwrapPassphraseSlot(this.id, row, cur);
+        if (got && equalBytes(got, keys.vmk) && !match) match = row;
+        wipe(got);
+      }
+      if (!match) throw new KeyholdError('WRONG_PASSPHRASE', 'vault: wrong passphrase', 'The vault was not changed.');
+      const old = JSON.parse(match.params) as StoredKdfParams;
+      const params = kdf ?? { memoryKiB: old.memoryKiB, passes: old.passes, parallelism: old.parallelism };
+      const slot = await makePassphraseSlot(this.id, match.id, keys.vmk, nxt, params, match.label);
+      const id = match.id;
+      const createdAt = match.created_at;
+      this.transaction(() => {
+        db.prepare('DELETE FROM keyslots WHERE id = ?').run(id);
+        insertSlot(db, keys.mac, id, slot, createdAt);
+      });
+      return this.listKeyslots().find((s) => s.id === id) as KeyslotInfo;
+    } finally {
+      wipe(cur, nxt);
+    }
+  }
+
+  // ---- info ---------------------------------------------------------------
+
+  info(): VaultInfo {
+    const counts = this.read((db) => ({
+      keys: (db.prepare('SELECT count(*) AS n FROM keys').get() as { n: number }).n,
+      keyVersions: (db.prepare('SELECT count(*) AS n FROM key_versions').get() as { n: number }).n,
+    }));
+    return {
+      vaultId: this.id,
+      path: this.path,
+      schemaVersion: this.schemaVersion,
+      createdAt: this.createdAt,
+      keyslots: this.listKeyslots(),
+      counts,
+    };
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------
+
+function macOf(key: Buffer, table: string, fields: readonly unknown[]): Buffer {
+  return hmac(key, JSON.stringify([table, ...fields]));
+}
+
+function insertSlot(db: Db, macKey: Buffer, id: number, slot: NewKeyslot, createdAt: string): void {
+  const base = { id, type: slot.type, label: slot.label, created_at: createdAt, params: slot.params, wrapped: slot.wrapped };
+  const checksum = slotChecksum(base);
+  const mac = macOf(macKey, 'keyslots', slotMacFields({ ...base, checksum }));
+  db.prepare('INSERT INTO keyslots (id, type, label, created_at, params, wrapped, checksum, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    .run(id, slot.type, slot.label, createdAt, slot.params, slot.wrapped, checksum, mac);
+}
+
+function readMeta(db: Db, vaultPath: string): MetaRow {
+  const row = guarded(vaultPath, () => db.prepare('SELECT vault_id, created_at, mac FROM vault_meta WHERE id = 1').get()) as
+    | MetaRow
+    | undefined;
+  if (!row || typeof row.vault_id !== 'string' || !Buffer.isBuffer(row.mac)) {
+    throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} has no vault metadata`, INTEGRITY_HINT);
+  }
+  return row;
+}
+
+function fsyncFile(p: string): void {
+  const fd = fs.openSync(p, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms and filesystems cannot fsync a folder; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Moves a finished file into place without ever replacing an existing one. */
+function publish(tmp: string, target: string): void {
+  try {
+    fs.linkSync(tmp, target);
+    fs.unlinkSync(tmp);
+  } catch (e) {
+    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
+    if (code === 'EEXIST') {
+      throw new KeyholdError('VAULT_EXISTS', `vault: ${target} already exists`,
+        'Keyhold never overwrites a vault. Choose another path or move the file away.');
+    }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+    // Filesystems without hard links (FAT on removable media): check, then rename.
+    if (fs.existsSync(target)) {
+      throw new KeyholdError('VAULT_EXISTS', `vault: ${target} already exists`);
+    }
+    fs.renameSync(tmp, target);
+  }
+  fsyncDir(path.dirname(target));
+}
+
+function removeQuietly(p: string): void {
+  for (const f of [p, `${p}-wal`, `${p}-journal`, `${p}-shm`]) {
+    try {
+      fs.unlinkSync(f);
+    } catch {
+      // not there
+    }
+  }
+}
+
+strictAssert(SCHEMA_VERSION >= 1, 'schema has at least one migration');

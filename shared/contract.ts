@@ -1,0 +1,203 @@
+/**
+ * The service contract: every command of the custody engine with its input and
+ * output schema. The CLI calls the core through it; the desktop app's IPC router
+ * exposes it unchanged. Inputs are parsed here before the core sees them, so the
+ * renderer (untrusted) and a script get the same validation and errors.
+ */
+
+import { z } from 'zod';
+
+const IDENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*/-]{0,127}$/;
+// Printable text: no control characters except tab and newline.
+const TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f]*$/;
+
+export const MIN_NEW_PASSPHRASE = 12;
+export const MAX_PASSPHRASE = 1024;
+
+const ident = (what: string) =>
+  z
+    .string()
+    .regex(
+      IDENT_RE,
+      `${what} must be 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+
+export const keyIdSchema = z
+  .string()
+  .regex(/^[0-9A-Za-z]{16}$/, 'key id must be 16 letters and digits (see `keyhold key list`)');
+
+export const passphraseSchema = z
+  .string()
+  .min(1, 'passphrase is empty')
+  .max(MAX_PASSPHRASE, `passphrase is longer than ${MAX_PASSPHRASE} characters`);
+
+export const newPassphraseSchema = z
+  .string()
+  .min(MIN_NEW_PASSPHRASE, `a new passphrase needs at least ${MIN_NEW_PASSPHRASE} characters`)
+  .max(MAX_PASSPHRASE, `passphrase is longer than ${MAX_PASSPHRASE} characters`);
+
+export const vaultPathSchema = z
+  .string()
+  .min(1, 'vault path is empty')
+  .max(4096, 'vault path is too long')
+  .refine((p) => !p.includes('\0'), 'vault path contains a NUL character');
+
+/** Argon2id parameters. Floors follow OWASP's minimum (19 MiB, 2 passes). */
+export const kdfParamsSchema = z.strictObject({
+  memoryKiB: z.number().int().min(19 * 1024, 'KDF memory must be at least 19 MiB').max(4 * 1024 * 1024),
+  passes: z.number().int().min(2, 'KDF passes must be at least 2').max(64),
+  parallelism: z.number().int().min(1).max(16),
+});
+export type KdfParams = z.infer<typeof kdfParamsSchema>;
+
+export const scopesSchema = z
+  .array(z.string().regex(SCOPE_RE, 'a scope must be 1-128 characters: letters, digits and : . _ * / -'))
+  .max(64, 'at most 64 scopes')
+  .refine((a) => new Set(a).size === a.length, 'scopes must not repeat');
+
+// ---- outputs ---------------------------------------------------------------
+
+export const keyslotInfoSchema = z.object({
+  id: z.number().int(),
+  type: z.enum(['passphrase', 'token', 'quorum']),
+  label: z.string(),
+  createdAt: z.string(),
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+});
+export type KeyslotInfo = z.infer<typeof keyslotInfoSchema>;
+
+export const vaultInfoSchema = z.object({
+  vaultId: z.string(),
+  path: z.string(),
+  schemaVersion: z.number().int(),
+  createdAt: z.string(),
+  keyslots: z.array(keyslotInfoSchema),
+  counts: z.object({ keys: z.number().int(), keyVersions: z.number().int() }),
+});
+export type VaultInfo = z.infer<typeof vaultInfoSchema>;
+
+export const keyStateSchema = z.enum(['pre-active', 'active', 'retiring', 'revoked', 'destroyed']);
+export type KeyState = z.infer<typeof keyStateSchema>;
+
+export const keyVersionInfoSchema = z.object({
+  version: z.number().int(),
+  state: keyStateSchema,
+  createdAt: z.string(),
+  activatedAt: z.string().nullable(),
+});
+export type KeyVersionInfo = z.infer<typeof keyVersionInfoSchema>;
+
+export const keySummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  service: z.string(),
+  environment: z.string(),
+  scopes: z.array(z.string()),
+  owner: z.string(),
+  state: keyStateSchema,
+  currentVersion: z.number().int(),
+  createdAt: z.string(),
+});
+export type KeySummary = z.infer<typeof keySummarySchema>;
+
+export const keyDetailSchema = keySummarySchema.extend({
+  notes: z.string(),
+  updatedAt: z.string(),
+  versions: z.array(keyVersionInfoSchema),
+});
+export type KeyDetail = z.infer<typeof keyDetailSchema>;
+
+export const revealedKeySchema = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  secret: z.string(),
+});
+export type RevealedKey = z.infer<typeof revealedKeySchema>;
+
+// ---- commands --------------------------------------------------------------
+
+const empty = z.strictObject({});
+
+export const keyCreateInput = z.strictObject({
+  name: ident('name'),
+  service: ident('service'),
+  environment: ident('environment').default('production'),
+  scopes: scopesSchema.default([]),
+  owner: z.string().max(128, 'owner is longer than 128 characters').regex(TEXT_RE, 'owner has control characters').default(''),
+  notes: z.string().max(4096, 'notes are longer than 4096 characters').regex(TEXT_RE, 'notes have control characters').default(''),
+});
+export type KeyCreateInput = z.input<typeof keyCreateInput>;
+export type KeyCreateSpec = z.output<typeof keyCreateInput>;
+
+export const contract = {
+  'vault.create': {
+    input: z.strictObject({
+      path: vaultPathSchema,
+      passphrase: newPassphraseSchema,
+      kdf: kdfParamsSchema.optional(),
+    }),
+    output: vaultInfoSchema,
+  },
+  'vault.unlock': {
+    input: z.strictObject({ path: vaultPathSchema, passphrase: passphraseSchema }),
+    output: vaultInfoSchema,
+  },
+  'vault.lock': { input: empty, output: z.object({ locked: z.literal(true) }) },
+  'vault.status': {
+    input: empty,
+    output: z.object({ unlocked: z.boolean(), path: z.string().nullable() }),
+  },
+  'vault.info': { input: empty, output: vaultInfoSchema },
+  'slot.list': { input: empty, output: z.array(keyslotInfoSchema) },
+  'slot.addPassphrase': {
+    input: z.strictObject({
+      passphrase: newPassphraseSchema,
+      label: z.string().max(64).regex(TEXT_RE).default(''),
+      kdf: kdfParamsSchema.optional(),
+    }),
+    output: keyslotInfoSchema,
+  },
+  'slot.remove': {
+    input: z.strictObject({ id: z.number().int().positive('keyslot id must be a positive integer') }),
+    output: z.object({ removed: z.number().int() }),
+  },
+  'passphrase.change': {
+    input: z.strictObject({
+      current: passphraseSchema,
+      next: newPassphraseSchema,
+      kdf: kdfParamsSchema.optional(),
+    }),
+    output: keyslotInfoSchema,
+  },
+  'key.create': { input: keyCreateInput, output: keySummarySchema },
+  'key.list': {
+    input: z.strictObject({
+      service: ident('service').optional(),
+      environment: ident('environment').optional(),
+      query: z.string().max(128).optional(),
+    }),
+    output: z.array(keySummarySchema),
+  },
+  'key.show': { input: z.strictObject({ id: keyIdSchema }), output: keyDetailSchema },
+  'key.reveal': {
+    input: z.strictObject({ id: keyIdSchema, version: z.number().int().positive().optional() }),
+    output: revealedKeySchema,
+  },
+} as const;
+
+export type Contract = typeof contract;
+export type CommandName = keyof Contract;
+export type CommandInput<C extends CommandName> = z.input<Contract[C]['input']>;
+export type CommandArgs<C extends CommandName> = z.output<Contract[C]['input']>;
+export type CommandOutput<C extends CommandName> = z.output<Contract[C]['output']>;
+
+export const COMMAND_NAMES = Object.keys(contract) as CommandName[];
+
+export function isCommandName(x: unknown): x is CommandName {
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(contract, x);
+}
+
+export type Result<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: { code: string; message: string; hint?: string } };

@@ -1,0 +1,113 @@
+/**
+ * The one error shape of Keyhold: core, CLI and IPC all speak it.
+ *
+ * A message begins with its component ("vault: wrong passphrase") and never
+ * carries a secret, PIN or passphrase. The hint says what the user can do.
+ * Callers match on `code`, never on the text.
+ */
+
+export const ERROR_CODES = [
+  'INVALID_INPUT',
+  'VAULT_EXISTS',
+  'VAULT_NOT_FOUND',
+  'NOT_A_VAULT',
+  'VAULT_TOO_NEW',
+  'VAULT_CORRUPT',
+  'INTEGRITY',
+  'VAULT_IN_USE',
+  'VAULT_LOCKED',
+  'WRONG_PASSPHRASE',
+  'PATH_NOT_WRITABLE',
+  'KEYSLOT_NOT_FOUND',
+  'LAST_KEYSLOT',
+  'KEY_NOT_FOUND',
+  'KEY_EXISTS',
+  'INVALID_KEY_FORMAT',
+  'NOT_INTERACTIVE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type ErrorInfo = Readonly<{
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+}>;
+
+export class KeyholdError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KeyholdError';
+    this.code = code;
+    this.hint = hint;
+  }
+
+  toInfo(): ErrorInfo {
+    return this.hint === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+export function isKeyholdError(e: unknown): e is KeyholdError {
+  return e instanceof KeyholdError;
+}
+
+/**
+ * Turns anything thrown into the error shape. Unknown errors become INTERNAL
+ * with a generic message: their text may come from a native library and is not
+ * vetted for secrets, so it is not passed on.
+ */
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (isKeyholdError(e)) return e.toInfo();
+  return {
+    code: 'INTERNAL',
+    message: 'keyhold: internal error',
+    hint: 'This is a bug in Keyhold. The vault was not changed by the failed operation.',
+  };
+}
+
+/** Process exit codes for the CLI, one per family of error. */
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'INVALID_INPUT':
+    case 'INVALID_KEY_FORMAT':
+    case 'NOT_INTERACTIVE':
+      return 2;
+    case 'WRONG_PASSPHRASE':
+    case 'VAULT_LOCKED':
+      return 3;
+    case 'VAULT_NOT_FOUND':
+    case 'KEY_NOT_FOUND':
+    case 'KEYSLOT_NOT_FOUND':
+      return 4;
+    case 'VAULT_CORRUPT':
+    case 'INTEGRITY':
+    case 'NOT_A_VAULT':
+    case 'VAULT_TOO_NEW':
+      return 5;
+    case 'VAULT_IN_USE':
+      return 6;
+    case 'VAULT_EXISTS':
+    case 'KEY_EXISTS':
+    case 'LAST_KEYSLOT':
+    case 'PATH_NOT_WRITABLE':
+      return 7;
+    case 'INTERNAL':
+      return 70;
+    default:
+      return missingCase(code);
+  }
+}
+
+export function missingCase(x: never): never {
+  throw new Error(`missing case: ${String(x)}`);
+}
+
+export function strictAssert(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new KeyholdError('INTERNAL', `assertion failed: ${message}`);
+}
