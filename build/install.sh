@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian/Ubuntu machine needs for Keyhold: system packages
+# (build/system-deps.sh) and the npm dependencies, pinned by package-lock.json.
+# The Electron binary is not downloaded (air-gapped and CI machines cannot);
+# install it separately to run the desktop app (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash build/system-deps.sh
+export ELECTRON_SKIP_BINARY_DOWNLOAD="${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}"
+npm ci --no-audit --no-fund
