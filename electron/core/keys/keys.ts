@@ -4,10 +4,10 @@
  * before it is used; secrets are sealed with an AAD bound to key and version.
  */
 
-import { randomBytes } from 'node:crypto';
 import { formatApiKey, KEY_ID_LENGTH, randomBase62, SECRET_LENGTH } from '../../../shared/apikey.js';
 import type { KeyCreateSpec, KeyDetail, KeyState, KeySummary, KeyVersionInfo, RevealedKey } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
+import { randomBytes } from '../crypto/primitives.js';
 import { fieldAad, type Vault } from '../vault/vault.js';
 
 type KeyRow = {
@@ -78,6 +78,15 @@ function summarize(k: KeyRow, v: VersionRow): KeySummary {
   };
 }
 
+function keyExists(spec: KeyCreateSpec): KeyholdError {
+  return new KeyholdError('KEY_EXISTS', `key: "${spec.name}" already exists in ${spec.service}/${spec.environment}`,
+    'Key names are unique within a service and environment; choose another name.');
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return !!e && typeof e === 'object' && 'code' in e && e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 export type CreateProgress = (done: number, total: number) => void;
 
 /**
@@ -91,7 +100,6 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
   const out: KeySummary[] = [];
   vault.transaction(() => {
     const db = vault.db;
-    const exists = db.prepare('SELECT 1 FROM keys WHERE service = ? AND environment = ? AND name = ?').pluck();
     const insKey = db.prepare(`INSERT INTO keys (id, name, service, environment, scopes, owner, notes, current_version,
       created_at, updated_at, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const insVer = db.prepare(`INSERT INTO key_versions (key_id, version, state, created_at, activated_at, secret,
@@ -99,11 +107,7 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
     const step = Math.max(1, Math.floor(specs.length / 100));
     specs.forEach((spec, i) => {
       const tag = `${spec.service}\u0000${spec.environment}\u0000${spec.name}`;
-      if (seen.has(tag) || exists.get(spec.service, spec.environment, spec.name) !== undefined) {
-        throw new KeyholdError('KEY_EXISTS',
-          `key: "${spec.name}" already exists in ${spec.service}/${spec.environment}`,
-          'Key names are unique within a service and environment; choose another name.');
-      }
+      if (seen.has(tag)) throw keyExists(spec);
       seen.add(tag);
       const id = randomBase62(KEY_ID_LENGTH, randomBytes);
       const secret = Buffer.from(randomBase62(SECRET_LENGTH, randomBytes), 'ascii');
@@ -130,11 +134,21 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
         row_version: 1,
       };
       secret.fill(0);
-      insKey.run(key.id, key.name, key.service, key.environment, key.scopes, key.owner, key.notes,
-        key.current_version, key.created_at, key.updated_at, key.row_version, vault.mac('keys', keyMacFields(key)));
+      try {
+        insKey.run(key.id, key.name, key.service, key.environment, key.scopes, key.owner, key.notes,
+          key.current_version, key.created_at, key.updated_at, key.row_version, vault.mac('keys', keyMacFields(key)));
+      } catch (e) {
+        // The UNIQUE (service, environment, name) index is the check; the
+        // transaction rolls back whole.
+        if (isUniqueViolation(e)) throw keyExists(spec);
+        throw e;
+      }
       insVer.run(ver.key_id, ver.version, ver.state, ver.created_at, ver.activated_at, ver.secret, ver.row_version,
         vault.mac('key_versions', versionMacFields(ver)));
-      out.push(summarize({ ...key, mac: Buffer.alloc(0) }, { ...ver, mac: Buffer.alloc(0) }));
+      out.push({
+        id, name: spec.name, service: spec.service, environment: spec.environment, scopes: [...spec.scopes],
+        owner: spec.owner, state: 'active', currentVersion: 1, createdAt: now,
+      });
       if (onProgress && ((i + 1) % step === 0 || i + 1 === specs.length)) onProgress(i + 1, specs.length);
     });
   });
