@@ -66,7 +66,7 @@ export function toErrorInfo(e: unknown): ErrorInfo {
   if (isKeyholdError(e)) return e.toInfo();
   return {
     code: 'INTERNAL',
-    message: 'keyhold: internal error',
+    message: 'core: internal error',
     hint: 'This is a bug in Keyhold. The vault was not changed by the failed operation.',
   };
 }

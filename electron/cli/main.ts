@@ -40,9 +40,9 @@ function kdfFrom(o: KdfOpts): KdfParams | undefined {
 
 function withKdfOptions(cmd: Command): Command {
   return cmd
-    .option('--kdf-memory <MiB>', 'Argon2id memory in MiB (default: calibrated, at least 64)')
-    .option('--kdf-passes <N>', 'Argon2id passes (default: 3)')
-    .option('--kdf-parallelism <N>', 'Argon2id lanes (default: 2)');
+    .option('--kdf-memory <MiB>', 'Argon2id memory in MiB, at least 19 (any --kdf-* flag sets the parameters explicitly; unset ones default to 64 MiB, 3 passes, 2 lanes)')
+    .option('--kdf-passes <N>', 'Argon2id passes, at least 2')
+    .option('--kdf-parallelism <N>', 'Argon2id lanes, 1 to 16');
 }
 
 function vaultPath(g: GlobalOpts): string {
@@ -81,7 +81,9 @@ function out<C extends CommandName>(g: GlobalOpts, value: CommandOutput<C>, huma
 export function buildProgram(): Command {
   const program = new Command('keyhold')
     .description('Offline custody of API keys: vault, keys, keyslots.')
-    .version(version)
+    // --version is handled in main() before parsing, so that a subcommand's
+    // own --version (key reveal --version N) is not taken for it.
+    .addHelpText('after', '\nRun `keyhold --version` for the version.')
     .addOption(new Option('--vault <path>', 'vault file').env('KEYHOLD_VAULT'))
     .option('--json', 'machine-readable output on stdout')
     .option('--passphrase-file <file>', 'read the vault passphrase from a file (else KEYHOLD_PASSPHRASE or a prompt)')
@@ -89,7 +91,7 @@ export function buildProgram(): Command {
     .exitOverride();
   const g = (): GlobalOpts => program.opts<GlobalOpts>();
 
-  withKdfOptions(program.command('init').description('create a new vault (never overwrites a file)'))
+  withKdfOptions(program.command('init').description('create a new vault (never overwrites a file); Argon2id is calibrated to this machine unless --kdf-* is given'))
     .action(async function initAction(o: KdfOpts) {
       const path = vaultPath(g());
       const kdf = kdfFrom(o);
@@ -135,7 +137,7 @@ export function buildProgram(): Command {
     });
 
   const pass = program.command('passphrase').description('the vault passphrase');
-  withKdfOptions(pass.command('change').description('change the passphrase of the keyslot the current one opens'))
+  withKdfOptions(pass.command('change').description('change the passphrase of the keyslot the current one opens (keeps its KDF parameters unless --kdf-* is given)'))
     .option('--new-passphrase-file <file>', 'read the new passphrase from a file (else KEYHOLD_NEW_PASSPHRASE or a prompt)')
     .action(async function passphraseChangeAction(o: KdfOpts & { newPassphraseFile?: string }) {
       const current = await passphrase(g(), 'Current passphrase: ');
@@ -171,7 +173,7 @@ export function buildProgram(): Command {
   key.command('list').description('list keys')
     .option('--service <service>', 'only this service')
     .option('--env <environment>', 'only this environment')
-    .option('--query <text>', 'only keys whose id, name, service, owner or scopes contain this')
+    .option('--query <text>', 'only keys whose id, name, service, environment, owner or scopes contain this')
     .action(async function keyListAction(o: { service?: string; env?: string; query?: string }) {
       await withVault(g(), async (svc) => {
         const keys = await svc.call('key.list', {
@@ -200,6 +202,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
@@ -207,8 +213,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version end here too, with exit code 0.
-      return e.exitCode === 0 ? 0 : 2;
+      // --help ends here too, with exit code 0; commander has printed its message.
+      if (e.exitCode === 0) return 0;
+      if (json) printJson({ error: { code: 'INVALID_INPUT', message: `cli: ${e.message.replace(/^error: /, '')}` } });
+      return 2;
     }
     const info = toErrorInfo(e);
     printError(info, json);

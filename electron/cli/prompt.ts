@@ -65,13 +65,14 @@ function promptHidden(prompt: string): Promise<string> {
 }
 
 /**
- * Gets a secret: from its environment variable, then from a file, then from
+ * Gets a secret: from a file named on the command line, then from its environment variable, then from
  * a no-echo prompt when stdin is a terminal; otherwise a clear error.
  */
 export async function readSecret(src: SecretSource, what = 'passphrase'): Promise<string> {
+  // An explicit file on the command line wins over the environment.
+  if (src.file !== undefined) return readSecretFile(src.file, what);
   const fromEnv = process.env[src.envVar];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (src.file !== undefined) return readSecretFile(src.file, what);
   if (!process.stdin.isTTY) {
     throw new KeyholdError('NOT_INTERACTIVE', `cli: no ${what} given and no terminal to ask on`,
       `Set ${src.envVar}, or pass a file with the matching --*-file option.`);

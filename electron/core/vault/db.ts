@@ -101,14 +101,24 @@ export function checkVaultFile(vaultPath: string): void {
   } catch (e) {
     throw fsError(e, vaultPath, 'open');
   }
-  const head = Buffer.alloc(SQLITE_MAGIC.length);
+  // The 100-byte SQLite header is read raw, so a file that is not a vault is
+  // refused before SQLite opens it (and before any pragma could change it).
+  const head = Buffer.alloc(100);
   let fd: number | undefined;
   try {
     fd = fs.openSync(vaultPath, 'r');
     const n = fs.readSync(fd, head, 0, head.length, 0);
-    if (n < head.length || !head.equals(SQLITE_MAGIC)) {
+    if (n < SQLITE_MAGIC.length || !head.subarray(0, SQLITE_MAGIC.length).equals(SQLITE_MAGIC)) {
       throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is not a Keyhold vault`,
         st.size === 0 ? 'The file is empty.' : 'The file is not a SQLite database.');
+    }
+    if (n < head.length) {
+      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (shorter than a SQLite header)`,
+        'Restore the vault from a backup.');
+    }
+    // application_id: big-endian at offset 68 of the header.
+    if (head.readUInt32BE(68) !== APPLICATION_ID) {
+      throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is a SQLite database but not a Keyhold vault`);
     }
   } catch (e) {
     if (e instanceof KeyholdError) throw e;
@@ -180,9 +190,10 @@ export function initSchema(db: Db): void {
 }
 
 /**
- * Checks that an open file is a vault this build can read, runs pending
- * migrations, and runs SQLite's own structural check so that a damaged file
- * is named as such before any of its content is used.
+ * Checks that an open file is a vault this build can read, and runs SQLite's
+ * own structural check so that a damaged file is named as such before any of
+ * its content is used. Pending migrations run later, after a successful
+ * unlock (Vault), so that a wrong passphrase never changes the file.
  */
 export function prepareExisting(db: Db, vaultPath: string): number {
   return guarded(vaultPath, () => {
@@ -205,13 +216,6 @@ export function prepareExisting(db: Db, vaultPath: string): number {
       throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (SQLite quick_check: ${check})`,
         'Restore the vault from a backup. Keyhold did not change it.');
     }
-    for (const m of MIGRATIONS) {
-      if (m.version <= version) continue;
-      db.transaction(() => {
-        m.up(db);
-        db.pragma(`user_version = ${m.version}`);
-      })();
-    }
-    return SCHEMA_VERSION;
+    return version;
   });
 }

@@ -16,7 +16,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { KdfParams, KeyslotInfo } from '../../../shared/contract.js';
+import { kdfParamsSchema, type KdfParams, type KeyslotInfo } from '../../../shared/contract.js';
 import { seal, tryOpen, wipe } from '../crypto/primitives.js';
 import { deriveKek, type StoredKdfParams } from './kdf.js';
 
@@ -82,12 +82,18 @@ export async function makePassphraseSlot(
   }
 }
 
-function parseStoredKdf(params: string): StoredKdfParams | null {
+/**
+ * Stored Argon2id parameters, or null when they are malformed or out of the
+ * range Keyhold would ever write (an edited slot must not make unlock crash,
+ * or take hours).
+ */
+export function parseStoredKdf(params: string): StoredKdfParams | null {
   try {
     const p = JSON.parse(params) as Partial<StoredKdfParams>;
     if (p.kdf !== 'argon2id' || p.version !== 19 || typeof p.salt !== 'string') return null;
-    if (!Number.isInteger(p.memoryKiB) || !Number.isInteger(p.passes) || !Number.isInteger(p.parallelism)) return null;
-    return p as StoredKdfParams;
+    if (Buffer.from(p.salt, 'base64').length < 16) return null;
+    const ok = kdfParamsSchema.safeParse({ memoryKiB: p.memoryKiB, passes: p.passes, parallelism: p.parallelism });
+    return ok.success ? (p as StoredKdfParams) : null;
   } catch {
     return null;
   }

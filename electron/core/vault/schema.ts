@@ -21,6 +21,7 @@ export const MIGRATIONS: readonly Migration[] = [
           id          INTEGER PRIMARY KEY CHECK (id = 1),
           vault_id    TEXT NOT NULL,
           created_at  TEXT NOT NULL,
+          checksum    BLOB NOT NULL,
           mac         BLOB NOT NULL
         );
         CREATE TABLE keyslots (

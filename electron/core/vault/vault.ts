@@ -11,7 +11,7 @@
  * Sealed values carry an AAD that binds table, record, version and field.
  */
 
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
@@ -31,6 +31,7 @@ import { calibrateKdf, type StoredKdfParams } from './kdf.js';
 import {
   describeSlot,
   makePassphraseSlot,
+  parseStoredKdf,
   slotChecksum,
   slotMacFields,
   unwrapPassphraseSlot,
@@ -49,7 +50,12 @@ export type VaultOptions = Readonly<{
 
 type PurposeKeys = { vmk: Buffer; secret: Buffer; field: Buffer; mac: Buffer };
 
-type MetaRow = { vault_id: string; created_at: string; mac: Buffer };
+type MetaRow = { vault_id: string; created_at: string; checksum: Buffer; mac: Buffer };
+
+/** Plain SHA-256 of the metadata row: the vault id feeds every AAD, so damage to it is named before unlock. */
+function metaChecksum(vaultId: string, createdAt: string): Buffer {
+  return createHash('sha256').update(JSON.stringify(['vault_meta', vaultId, createdAt])).digest();
+}
 
 const INTEGRITY_HINT = 'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.';
 
@@ -122,8 +128,8 @@ export class Vault {
         guarded(tmp, () => {
           initSchema(db);
           db.transaction(() => {
-            db.prepare('INSERT INTO vault_meta (id, vault_id, created_at, mac) VALUES (1, ?, ?, ?)').run(
-              vaultId, createdAt, macOf(k.mac, 'vault_meta', [vaultId, createdAt]));
+            db.prepare('INSERT INTO vault_meta (id, vault_id, created_at, checksum, mac) VALUES (1, ?, ?, ?, ?)').run(
+              vaultId, createdAt, metaChecksum(vaultId, createdAt), macOf(k.mac, 'vault_meta', [vaultId, createdAt]));
             insertSlot(db, k.mac, 1, slot, createdAt);
           })();
         });
@@ -175,6 +181,10 @@ export class Vault {
           continue;
         }
         if (row.type !== 'passphrase') continue;
+        if (!parseStoredKdf(row.params)) {
+          damaged.push(row.id);
+          continue;
+        }
         tried++;
         const got = await unwrapPassphraseSlot(meta.vault_id, row, pass);
         if (got && !vmk) vmk = got;
@@ -425,11 +435,14 @@ function insertSlot(db: Db, macKey: Buffer, id: number, slot: NewKeyslot, create
 }
 
 function readMeta(db: Db, vaultPath: string): MetaRow {
-  const row = guarded(vaultPath, () => db.prepare('SELECT vault_id, created_at, mac FROM vault_meta WHERE id = 1').get()) as
-    | MetaRow
-    | undefined;
-  if (!row || typeof row.vault_id !== 'string' || !Buffer.isBuffer(row.mac)) {
+  const row = guarded(vaultPath, () =>
+    db.prepare('SELECT vault_id, created_at, checksum, mac FROM vault_meta WHERE id = 1').get()) as MetaRow | undefined;
+  if (!row || typeof row.vault_id !== 'string' || typeof row.created_at !== 'string' || !Buffer.isBuffer(row.mac) ||
+      !Buffer.isBuffer(row.checksum)) {
     throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} has no vault metadata`, INTEGRITY_HINT);
+  }
+  if (!equalBytes(metaChecksum(row.vault_id, row.created_at), row.checksum)) {
+    throw new KeyholdError('VAULT_CORRUPT', 'vault: the vault metadata is damaged', INTEGRITY_HINT);
   }
   return row;
 }
