@@ -85,8 +85,37 @@ export function hmac(key: Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Constant-time comparison. Values read from the vault file are untyped
+ * (SQLite is dynamically typed and a damaged record can turn a BLOB into
+ * text or NULL), so anything that is not bytes compares unequal.
+ */
+export function equalBytes(a: unknown, b: unknown): boolean {
+  return a instanceof Uint8Array && b instanceof Uint8Array && a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The canonical text of a row for its MAC or checksum: JSON of the table name
+ * and each field tagged by type, so that a value whose SQLite type changed
+ * (a BLOB read back as text, a number as NULL) never encodes like the original.
+ */
+export function canonicalRow(table: string, fields: readonly unknown[]): string {
+  return JSON.stringify([table, ...fields.map(tagged)]);
+}
+
+function tagged(v: unknown): unknown {
+  if (v === null) return null;
+  if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
+  switch (typeof v) {
+    case 'string':
+      return `s:${v}`;
+    case 'number':
+      return v;
+    case 'bigint':
+      return `i:${v.toString()}`;
+    default:
+      return `?:${typeof v}`;
+  }
 }
 
 /** Overwrites key material in place; JS offers nothing stronger. */

@@ -39,12 +39,12 @@ type VersionRow = {
 const KEY_STATES: readonly KeyState[] = ['pre-active', 'active', 'retiring', 'revoked', 'destroyed'];
 
 function keyMacFields(r: Omit<KeyRow, 'mac'>): unknown[] {
-  return [r.id, r.name, r.service, r.environment, r.scopes, r.owner, r.notes.toString('hex'), r.current_version,
+  return [r.id, r.name, r.service, r.environment, r.scopes, r.owner, r.notes, r.current_version,
     r.created_at, r.updated_at, r.row_version];
 }
 
 function versionMacFields(r: Omit<VersionRow, 'mac'>): unknown[] {
-  return [r.key_id, r.version, r.state, r.created_at, r.activated_at, r.secret ? r.secret.toString('hex') : null,
+  return [r.key_id, r.version, r.state, r.created_at, r.activated_at, r.secret,
     r.row_version];
 }
 
@@ -76,6 +76,11 @@ function summarize(k: KeyRow, v: VersionRow): KeySummary {
     currentVersion: k.current_version,
     createdAt: k.created_at,
   };
+}
+
+function missingVersion(id: string, version: number): KeyholdError {
+  return new KeyholdError('INTEGRITY', `vault: integrity check failed: key ${id} has lost its version ${version}`,
+    'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.');
 }
 
 function keyExists(spec: KeyCreateSpec): KeyholdError {
@@ -172,7 +177,7 @@ export function listKeys(vault: Vault, filter: KeyFilter = {}): KeySummary[] {
     const sql = `SELECT k.*, v.key_id AS v_key_id, v.version AS v_version, v.state AS v_state,
         v.created_at AS v_created_at, v.activated_at AS v_activated_at, v.secret AS v_secret,
         v.row_version AS v_row_version, v.mac AS v_mac
-      FROM keys k JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
+      FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY k.service, k.environment, k.name`;
     return db.prepare(sql).all(...args) as (KeyRow & Record<`v_${string}`, unknown>)[];
@@ -181,6 +186,7 @@ export function listKeys(vault: Vault, filter: KeyFilter = {}): KeySummary[] {
   const out: KeySummary[] = [];
   for (const r of rows) {
     const k = checkedKey(vault, r);
+    if (r.v_key_id === null) throw missingVersion(k.id, k.current_version);
     const v = checkedVersion(vault, {
       key_id: r.v_key_id as string,
       version: r.v_version as number,
@@ -215,10 +221,7 @@ export function showKey(vault: Vault, id: string): KeyDetail {
   const k = getKey(vault, id);
   const versions = getVersions(vault, id);
   const current = versions.find((v) => v.version === k.current_version);
-  if (!current) {
-    throw new KeyholdError('INTEGRITY', `vault: key ${id} has no version ${k.current_version}`,
-      'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.');
-  }
+  if (!current) throw missingVersion(id, k.current_version);
   return {
     ...summarize(k, current),
     notes: vault.openField(notesAad(k.id), k.notes, `the notes of key ${k.id}`),
@@ -239,7 +242,12 @@ export function revealKey(vault: Vault, id: string, version?: number): RevealedK
   const row = vault.read((db) => db.prepare('SELECT * FROM key_versions WHERE key_id = ? AND version = ?').get(id, want)) as
     | VersionRow
     | undefined;
-  if (!row) throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${want}`, `See \`keyhold key show ${id}\`.`);
+  if (!row) {
+    // Versions are never deleted, only destroyed: a missing one up to the
+    // current version means the file was altered.
+    if (want <= k.current_version) throw missingVersion(id, want);
+    throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${want}`, `See \`keyhold key show ${id}\`.`);
+  }
   const v = checkedVersion(vault, row);
   if (!v.secret) {
     throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} version ${want} was destroyed; its secret no longer exists`);

@@ -67,10 +67,15 @@ export function guarded<T>(vaultPath: string, fn: () => T): T {
   }
 }
 
-function fsError(e: unknown, vaultPath: string, doing: string): KeyholdError {
+/** Maps a filesystem error onto the error shape; `creating` words ENOENT for a new vault. */
+export function fsError(e: unknown, vaultPath: string, doing: string, creating = false): KeyholdError {
   const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
   switch (code) {
     case 'ENOENT':
+      if (creating) {
+        return new KeyholdError('PATH_NOT_WRITABLE', `vault: cannot create ${vaultPath}: the folder does not exist`,
+          'Create the folder first, or choose another path.');
+      }
       return new KeyholdError('VAULT_NOT_FOUND', `vault: no vault at ${vaultPath}`,
         'Check the path, or create a vault with `keyhold init`.');
     case 'ENOTDIR':
@@ -139,7 +144,7 @@ export function checkNewVaultPath(vaultPath: string): void {
   try {
     st = fs.statSync(dir);
   } catch (e) {
-    throw fsError(e, dir, 'use folder');
+    throw fsError(e, vaultPath, 'create', true);
   }
   if (!st.isDirectory()) {
     throw new KeyholdError('PATH_NOT_WRITABLE', `vault: ${dir} is not a folder`);
@@ -147,7 +152,7 @@ export function checkNewVaultPath(vaultPath: string): void {
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
-    throw fsError(e, dir, 'write to');
+    throw fsError(e, vaultPath, 'create', true);
   }
 }
 
@@ -178,6 +183,39 @@ export function openConnection(vaultPath: string, opts: { create: boolean }): Db
       throw e;
     }
   });
+}
+
+const expectedSchemas = new Map<number, string>();
+
+/** The schema (sqlite_schema rows) a vault at `version` must have, made by running the migrations in memory. */
+function expectedSchema(version: number): string {
+  let s = expectedSchemas.get(version);
+  if (s === undefined) {
+    const mem = new Database(':memory:');
+    try {
+      for (const m of MIGRATIONS) if (m.version <= version) m.up(mem);
+      s = schemaText(mem);
+    } finally {
+      mem.close();
+    }
+    expectedSchemas.set(version, s);
+  }
+  return s;
+}
+
+function schemaText(db: Db): string {
+  return JSON.stringify(db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name').all());
+}
+
+/**
+ * A damaged schema page can rename a column and still parse; SQLite's own
+ * checks accept it. Comparing with the schema the migrations make names it.
+ */
+function checkSchema(db: Db, vaultPath: string, version: number): void {
+  if (schemaText(db) !== expectedSchema(version)) {
+    throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (its schema is not that of version ${version})`,
+      'Restore the vault from a backup. Keyhold did not change it.');
+  }
 }
 
 /** Brings a new, empty file to the current schema and marks it as a vault. */
@@ -211,9 +249,12 @@ export function prepareExisting(db: Db, vaultPath: string): number {
       throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} has no schema version`,
         'The file may come from an interrupted creation; Keyhold never leaves one at the final path.');
     }
-    const check = db.pragma('quick_check', { simple: true }) as string;
+    checkSchema(db, vaultPath, version);
+    // integrity_check, not quick_check: it also compares every index with its
+    // table, so a damaged row cannot make a key vanish from a list unnoticed.
+    const check = db.pragma('integrity_check(1)', { simple: true }) as string;
     if (check !== 'ok') {
-      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (SQLite quick_check: ${check})`,
+      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (SQLite integrity_check: ${check})`,
         'Restore the vault from a backup. Keyhold did not change it.');
     }
     return version;

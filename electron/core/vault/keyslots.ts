@@ -17,7 +17,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { kdfParamsSchema, type KdfParams, type KeyslotInfo } from '../../../shared/contract.js';
-import { seal, tryOpen, wipe } from '../crypto/primitives.js';
+import { canonicalRow, seal, tryOpen, wipe } from '../crypto/primitives.js';
 import { deriveKek, type StoredKdfParams } from './kdf.js';
 
 export type KeyslotType = KeyslotInfo['type'];
@@ -41,13 +41,13 @@ export function wrapAad(vaultId: string, slotId: number, type: string, params: s
 
 export function slotChecksum(row: Omit<KeyslotRow, 'checksum' | 'mac'>): Buffer {
   return createHash('sha256')
-    .update(JSON.stringify([row.id, row.type, row.label, row.created_at, row.params, row.wrapped.toString('hex')]))
+    .update(canonicalRow('keyslots', [row.id, row.type, row.label, row.created_at, row.params, row.wrapped]))
     .digest();
 }
 
 /** Fields of a slot row covered by its MAC (everything but the MAC). */
 export function slotMacFields(row: Omit<KeyslotRow, 'mac'>): unknown[] {
-  return [row.id, row.type, row.label, row.created_at, row.params, row.wrapped.toString('hex'), row.checksum.toString('hex')];
+  return [row.id, row.type, row.label, row.created_at, row.params, row.wrapped, row.checksum];
 }
 
 /** Canonical JSON of flat params: sorted keys, so the AAD is stable. */

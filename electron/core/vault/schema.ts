@@ -48,7 +48,7 @@ export const MIGRATIONS: readonly Migration[] = [
           row_version      INTEGER NOT NULL,
           mac              BLOB NOT NULL,
           UNIQUE (service, environment, name)
-        );
+        ) WITHOUT ROWID;
         CREATE TABLE key_versions (
           key_id        TEXT NOT NULL REFERENCES keys (id),
           version       INTEGER NOT NULL,

@@ -16,10 +16,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
 import { KeyholdError, strictAssert } from '../../../shared/errors.js';
-import { equalBytes, hkdf, hmac, open, seal, wipe } from '../crypto/primitives.js';
+import { canonicalRow, equalBytes, hkdf, hmac, open, seal, wipe } from '../crypto/primitives.js';
 import {
   checkNewVaultPath,
   checkVaultFile,
+  fsError,
   guarded,
   initSchema,
   mapDbError,
@@ -53,8 +54,8 @@ type PurposeKeys = { vmk: Buffer; secret: Buffer; field: Buffer; mac: Buffer };
 type MetaRow = { vault_id: string; created_at: string; checksum: Buffer; mac: Buffer };
 
 /** Plain SHA-256 of the metadata row: the vault id feeds every AAD, so damage to it is named before unlock. */
-function metaChecksum(vaultId: string, createdAt: string): Buffer {
-  return createHash('sha256').update(JSON.stringify(['vault_meta', vaultId, createdAt])).digest();
+export function metaChecksum(vaultId: string, createdAt: string): Buffer {
+  return createHash('sha256').update(canonicalRow('vault_meta', [vaultId, createdAt])).digest();
 }
 
 const INTEGRITY_HINT = 'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.';
@@ -110,8 +111,21 @@ export class Vault {
     const target = path.resolve(vaultPath);
     checkNewVaultPath(target);
     const clock = opts.clock ?? (() => new Date());
-    const kdf = opts.kdf ?? (await calibrateKdf());
     const tmp = path.join(path.dirname(target), `.${path.basename(target)}.creating-${randomBytes(6).toString('hex')}`);
+    // The file is made 0600 before SQLite opens it (its -wal inherits the
+    // mode), and before any slow KDF work, so an unwritable place fails fast.
+    try {
+      fs.writeFileSync(tmp, '', { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      throw fsError(e, target, 'create', true);
+    }
+    let kdf: KdfParams;
+    try {
+      kdf = opts.kdf ?? (await calibrateKdf());
+    } catch (e) {
+      removeQuietly(tmp);
+      throw e;
+    }
     const vmk = randomBytes(32);
     const vaultId = randomUUID();
     const createdAt = clock().toISOString();
@@ -121,8 +135,6 @@ export class Vault {
       const slot = await makePassphraseSlot(vaultId, 1, vmk, pass, kdf, 'passphrase');
       keys = deriveKeys(vmk, vaultId);
       const k = keys;
-      // The file is made 0600 before SQLite opens it; its -wal inherits the mode.
-      fs.writeFileSync(tmp, '', { mode: 0o600, flag: 'wx' });
       const db = openConnection(tmp, { create: true });
       try {
         guarded(tmp, () => {
@@ -142,7 +154,10 @@ export class Vault {
       if (keys) wipe(keys.secret, keys.field, keys.mac);
       wipe(vmk);
       removeQuietly(tmp);
-      throw mapDbError(e, target);
+      if (e instanceof KeyholdError) throw e;
+      const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
+      if (code.startsWith('SQLITE_')) throw mapDbError(e, target);
+      throw /^E[A-Z]+$/.test(code) ? fsError(e, target, 'create', true) : e;
     } finally {
       wipe(pass);
     }
@@ -289,7 +304,7 @@ export class Vault {
     return macOf(this.#need().keys.mac, table, fields);
   }
 
-  checkMac(table: string, fields: readonly unknown[], mac: Buffer, what: string): void {
+  checkMac(table: string, fields: readonly unknown[], mac: unknown, what: string): void {
     if (!equalBytes(this.mac(table, fields), mac)) {
       throw new KeyholdError('INTEGRITY', `vault: integrity check failed for ${what}`, INTEGRITY_HINT);
     }
@@ -423,7 +438,7 @@ export class Vault {
 // ---- helpers ------------------------------------------------------------------
 
 function macOf(key: Buffer, table: string, fields: readonly unknown[]): Buffer {
-  return hmac(key, JSON.stringify([table, ...fields]));
+  return hmac(key, canonicalRow(table, fields));
 }
 
 function insertSlot(db: Db, macKey: Buffer, id: number, slot: NewKeyslot, createdAt: string): void {
