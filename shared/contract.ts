@@ -81,11 +81,19 @@ export type VaultInfo = z.infer<typeof vaultInfoSchema>;
 export const keyStateSchema = z.enum(['pre-active', 'active', 'retiring', 'revoked', 'destroyed']);
 export type KeyState = z.infer<typeof keyStateSchema>;
 
+export const revokeReasonSchema = z.enum(['compromised', 'superseded', 'retired', 'other']);
+export type RevokeReason = z.infer<typeof revokeReasonSchema>;
+
 export const keyVersionInfoSchema = z.object({
   version: z.number().int(),
   state: keyStateSchema,
   createdAt: z.string(),
   activatedAt: z.string().nullable(),
+  notAfter: z.string().nullable(),
+  graceUntil: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  revokeReason: revokeReasonSchema.nullable(),
+  destroyedAt: z.string().nullable(),
 });
 export type KeyVersionInfo = z.infer<typeof keyVersionInfoSchema>;
 
@@ -102,10 +110,30 @@ export const keySummarySchema = z.object({
 });
 export type KeySummary = z.infer<typeof keySummarySchema>;
 
+/** A rotation policy; durations in seconds. */
+export const policySchema = z.object({
+  rotation: z.number().int(),
+  grace: z.number().int(),
+  warn: z.number().int(),
+  lifetime: z.number().int(),
+});
+export type Policy = z.infer<typeof policySchema>;
+
+export const effectivePolicySchema = policySchema.extend({
+  /** Where each field came from: default, global, service:NAME or key:ID. */
+  sources: z.object({ rotation: z.string(), grace: z.string(), warn: z.string(), lifetime: z.string() }),
+});
+export type EffectivePolicy = z.infer<typeof effectivePolicySchema>;
+
+export const dueStatusSchema = z.enum(['overdue', 'due-soon', 'ok', 'inactive']);
+export type DueStatus = z.infer<typeof dueStatusSchema>;
+
 export const keyDetailSchema = keySummarySchema.extend({
   notes: z.string(),
   updatedAt: z.string(),
   versions: z.array(keyVersionInfoSchema),
+  policy: effectivePolicySchema,
+  due: z.object({ status: dueStatusSchema, rotateAt: z.string().nullable(), notAfter: z.string().nullable() }),
 });
 export type KeyDetail = z.infer<typeof keyDetailSchema>;
 
@@ -115,6 +143,48 @@ export const revealedKeySchema = z.object({
   secret: z.string(),
 });
 export type RevealedKey = z.infer<typeof revealedKeySchema>;
+
+export const dueKeySchema = keySummarySchema.extend({
+  status: dueStatusSchema,
+  rotateAt: z.string().nullable(),
+  notAfter: z.string().nullable(),
+});
+export type DueKey = z.infer<typeof dueKeySchema>;
+
+export const rotationSchema = z.object({ id: z.string(), from: z.number().int(), to: z.number().int(), graceUntil: z.string() });
+
+export const auditEntrySchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  actor: z.string(),
+  host: z.string(),
+  workstation: z.string(),
+  action: z.string(),
+  subject: z.string(),
+  keyId: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+export const auditVerifySchema = z.object({
+  ok: z.boolean(),
+  entries: z.number().int(),
+  head: z.object({ seq: z.number().int(), hash: z.string() }),
+  firstBroken: z.object({ seq: z.number().int(), reason: z.string() }).nullable(),
+  tookMs: z.number(),
+});
+export type AuditVerifyReport = z.infer<typeof auditVerifySchema>;
+
+const durationText = z.string().max(16);
+const isoTime = z.string().max(40);
+const policyScope = z.union([
+  z.strictObject({ global: z.literal(true) }),
+  z.strictObject({ service: ident('service') }),
+  z.strictObject({ key: keyIdSchema }),
+]);
+export type PolicyScope = z.infer<typeof policyScope>;
 
 // ---- commands --------------------------------------------------------------
 
@@ -184,6 +254,60 @@ export const contract = {
   'key.reveal': {
     input: z.strictObject({ id: keyIdSchema, version: z.number().int().positive().optional() }),
     output: revealedKeySchema,
+  },
+  'key.due': {
+    input: z.strictObject({ all: z.boolean().default(false) }),
+    output: z.array(dueKeySchema),
+  },
+  'key.rotate': {
+    input: z.union([
+      z.strictObject({ ids: z.array(keyIdSchema).min(1, 'name at least one key').max(1_000_000) }),
+      z.strictObject({ due: z.literal(true) }),
+      z.strictObject({ all: z.literal(true) }),
+    ]),
+    output: z.object({ rotated: z.array(rotationSchema), tookMs: z.number() }),
+  },
+  'key.revoke': {
+    input: z.strictObject({
+      id: keyIdSchema,
+      version: z.number().int().positive().optional(),
+      reason: revokeReasonSchema,
+    }),
+    output: z.object({ id: z.string(), versions: z.array(z.number().int()), reason: revokeReasonSchema,
+      revokedAt: z.string(), tookMs: z.number() }),
+  },
+  'key.destroy': {
+    input: z.strictObject({ id: keyIdSchema, version: z.number().int().positive().optional() }),
+    output: z.object({ id: z.string(), versions: z.array(z.number().int()), destroyedAt: z.string() }),
+  },
+  'policy.set': {
+    input: z.strictObject({
+      scope: policyScope,
+      rotation: durationText.optional(),
+      grace: durationText.optional(),
+      warn: durationText.optional(),
+      lifetime: durationText.optional(),
+    }),
+    output: effectivePolicySchema,
+  },
+  'policy.clear': { input: z.strictObject({ scope: policyScope }), output: effectivePolicySchema },
+  'policy.show': { input: z.strictObject({ scope: policyScope }), output: effectivePolicySchema },
+  'audit.list': {
+    input: z.strictObject({
+      key: keyIdSchema.optional(),
+      action: z.string().max(64).optional(),
+      actor: z.string().max(128).optional(),
+      since: isoTime.optional(),
+      until: isoTime.optional(),
+      after: z.number().int().nonnegative().optional(),
+      limit: z.number().int().min(1).max(10_000).default(100),
+    }),
+    output: z.object({ entries: z.array(auditEntrySchema), next: z.number().int().nullable() }),
+  },
+  'audit.verify': { input: empty, output: auditVerifySchema },
+  'audit.export': {
+    input: z.strictObject({ out: vaultPathSchema }),
+    output: z.object({ path: z.string(), entries: z.number().int(), head: z.object({ seq: z.number().int(), hash: z.string() }) }),
   },
 } as const;
 

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'KEY_NOT_FOUND',
   'KEY_EXISTS',
   'INVALID_KEY_FORMAT',
+  'ILLEGAL_TRANSITION',
   'NOT_INTERACTIVE',
   'INTERNAL',
 ] as const;
@@ -94,6 +95,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return 6;
     case 'VAULT_EXISTS':
     case 'KEY_EXISTS':
+    case 'ILLEGAL_TRANSITION':
     case 'LAST_KEYSLOT':
     case 'PATH_NOT_WRITABLE':
       return 7;

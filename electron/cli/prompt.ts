@@ -35,10 +35,12 @@ function readSecretFile(file: string, what: string): string {
 function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
   return new Promise((resolve, reject) => {
-    process.stderr.write(prompt);
     let value = '';
     const wasRaw = stdin.isRaw;
+    // Echo goes off before the prompt shows: whoever answers as soon as it
+    // appears (a person, a paste, a test) must not see the answer echoed.
     stdin.setRawMode(true);
+    process.stderr.write(prompt);
     stdin.resume();
     stdin.setEncoding('utf8');
     function done(err: Error | null): void {

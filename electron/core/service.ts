@@ -13,10 +13,22 @@ import {
 } from '../../shared/contract.js';
 import { KeyholdError } from '../../shared/errors.js';
 import { parseCommandInput } from '../../shared/validate.js';
-import { createKeys, listKeys, revealKey, showKey } from './keys/keys.js';
+import { exportAudit, listAudit, verifyAudit } from './audit/log.js';
+import { createKeys, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
+import { destroyKey, dueKeys, housekeeping, revokeKey, rotateKeys } from './keys/lifecycle.js';
+import { setPolicy, showPolicy } from './keys/policy.js';
 import { Vault, type Clock } from './vault/vault.js';
 
-export type ServiceOptions = Readonly<{ clock?: Clock | undefined }>;
+export type ServiceOptions = Readonly<{
+  clock?: Clock | undefined;
+  /** Who is acting, for the audit log (default: the OS user). */
+  actor?: string | undefined;
+  /** Progress of long work (rotation of many keys), for a bar or UI events. */
+  onProgress?: ((command: CommandName, done: number, total: number) => void) | undefined;
+}>;
+
+/** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
+const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.lock', 'vault.status']);
 
 type Handlers = {
   [C in CommandName]: (args: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
@@ -24,20 +36,21 @@ type Handlers = {
 
 export class KeyholdService {
   #vault: Vault | null = null;
-  readonly #clock: Clock | undefined;
   readonly #handlers: Handlers;
 
   constructor(opts: ServiceOptions = {}) {
-    this.#clock = opts.clock;
+    const progress = (c: CommandName): Progress | undefined =>
+      opts.onProgress ? (done, total) => opts.onProgress?.(c, done, total) : undefined;
     this.#handlers = {
       'vault.create': async (a) => {
         this.#close();
-        this.#vault = await Vault.create(a.path, a.passphrase, { kdf: a.kdf, clock: this.#clock });
+        this.#vault = await Vault.create(a.path, a.passphrase, { kdf: a.kdf, clock: opts.clock, actor: opts.actor });
         return this.#vault.info();
       },
       'vault.unlock': async (a) => {
         this.#close();
-        this.#vault = await Vault.unlock(a.path, a.passphrase, { clock: this.#clock });
+        this.#vault = await Vault.unlock(a.path, a.passphrase, { clock: opts.clock, actor: opts.actor });
+        if (!this.#vault.auditHeadError) housekeeping(this.#vault);
         return this.#vault.info();
       },
       'vault.lock': () => {
@@ -57,6 +70,25 @@ export class KeyholdService {
       'key.list': (a) => listKeys(this.vault, a),
       'key.show': (a) => showKey(this.vault, a.id),
       'key.reveal': (a) => revealKey(this.vault, a.id, a.version),
+      'key.due': (a) => dueKeys(this.vault, a.all),
+      'key.rotate': (a) => {
+        const t0 = performance.now();
+        const rotated = rotateKeys(this.vault, a, progress('key.rotate'));
+        return { rotated, tookMs: performance.now() - t0 };
+      },
+      'key.revoke': (a) => revokeKey(this.vault, a.id, a.reason, a.version),
+      'key.destroy': (a) => destroyKey(this.vault, a.id, a.version),
+      'policy.set': (a) => setPolicy(this.vault, a.scope, {
+        ...(a.rotation !== undefined ? { rotation: a.rotation } : {}),
+        ...(a.grace !== undefined ? { grace: a.grace } : {}),
+        ...(a.warn !== undefined ? { warn: a.warn } : {}),
+        ...(a.lifetime !== undefined ? { lifetime: a.lifetime } : {}),
+      }),
+      'policy.clear': (a) => setPolicy(this.vault, a.scope, {}, true),
+      'policy.show': (a) => showPolicy(this.vault, a.scope),
+      'audit.list': (a) => listAudit(this.vault, a),
+      'audit.verify': () => verifyAudit(this.vault),
+      'audit.export': (a) => exportAudit(this.vault, a.out),
     };
   }
 
@@ -75,6 +107,8 @@ export class KeyholdService {
       throw new KeyholdError('INVALID_INPUT', `service: unknown command ${JSON.stringify(String(command)).slice(0, 80)}`);
     }
     const args = parseCommandInput(command, input);
+    // Retiring versions whose grace has ended are revoked before any command sees the vault.
+    if (this.#vault && !NO_HOUSEKEEPING.has(command) && !this.#vault.auditHeadError) housekeeping(this.#vault);
     const handler = this.#handlers[command] as (a: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
     return await handler(args);
   }

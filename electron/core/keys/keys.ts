@@ -1,86 +1,42 @@
 /**
  * API keys in the vault: creation (one or a batch, in one transaction),
- * listing, detail and reveal. Every row read is checked against its MAC
- * before it is used; secrets are sealed with an AAD bound to key and version.
+ * listing, detail and reveal. Secrets are sealed with an AAD bound to key and
+ * version; every change and every reveal writes its audit entry in the same
+ * transaction.
  */
 
 import { formatApiKey, KEY_ID_LENGTH, randomBase62, SECRET_LENGTH } from '../../../shared/apikey.js';
-import type { KeyCreateSpec, KeyDetail, KeyState, KeySummary, KeyVersionInfo, RevealedKey } from '../../../shared/contract.js';
+import type { KeyCreateSpec, KeyDetail, KeySummary, RevealedKey } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { randomBytes } from '../crypto/primitives.js';
-import { fieldAad, type Vault } from '../vault/vault.js';
+import type { Vault } from '../vault/vault.js';
+import { dueOf, effectivePolicy, loadPolicies } from './policy.js';
+import {
+  getKey,
+  getVersions,
+  insertKey,
+  insertVersion,
+  keysWithCurrent,
+  missingVersion,
+  notesAad,
+  secretAad,
+  summarize,
+  versionInfo,
+  type KeyRow,
+  type VersionRow,
+} from './rows.js';
 
-type KeyRow = {
-  id: string;
-  name: string;
-  service: string;
-  environment: string;
-  scopes: string;
-  owner: string;
-  notes: Buffer;
-  current_version: number;
-  created_at: string;
-  updated_at: string;
-  row_version: number;
-  mac: Buffer;
-};
+export { secretAad } from './rows.js';
 
-type VersionRow = {
-  key_id: string;
-  version: number;
-  state: string;
-  created_at: string;
-  activated_at: string | null;
-  secret: Buffer | null;
-  row_version: number;
-  mac: Buffer;
-};
+export type Progress = (done: number, total: number) => void;
 
-const KEY_STATES: readonly KeyState[] = ['pre-active', 'active', 'retiring', 'revoked', 'destroyed'];
-
-function keyMacFields(r: Omit<KeyRow, 'mac'>): unknown[] {
-  return [r.id, r.name, r.service, r.environment, r.scopes, r.owner, r.notes, r.current_version,
-    r.created_at, r.updated_at, r.row_version];
-}
-
-function versionMacFields(r: Omit<VersionRow, 'mac'>): unknown[] {
-  return [r.key_id, r.version, r.state, r.created_at, r.activated_at, r.secret,
-    r.row_version];
-}
-
-export const secretAad = (keyId: string, version: number): string => fieldAad('key_versions', keyId, version, 'secret');
-const notesAad = (keyId: string): string => fieldAad('keys', keyId, 0, 'notes');
-
-function checkedKey(vault: Vault, row: KeyRow): KeyRow {
-  vault.checkMac('keys', keyMacFields(row), row.mac, `key ${row.id}`);
-  return row;
-}
-
-function checkedVersion(vault: Vault, row: VersionRow): VersionRow {
-  vault.checkMac('key_versions', versionMacFields(row), row.mac, `key ${row.key_id} version ${row.version}`);
-  if (!KEY_STATES.includes(row.state as KeyState)) {
-    throw new KeyholdError('INTEGRITY', `vault: key ${row.key_id} version ${row.version} has an unknown state`);
-  }
-  return row;
-}
-
-function summarize(k: KeyRow, v: VersionRow): KeySummary {
-  return {
-    id: k.id,
-    name: k.name,
-    service: k.service,
-    environment: k.environment,
-    scopes: JSON.parse(k.scopes) as string[],
-    owner: k.owner,
-    state: v.state as KeyState,
-    currentVersion: k.current_version,
-    createdAt: k.created_at,
+/** Reports progress about a hundred times over a run, and at its end. */
+export function progressStep(total: number, onProgress?: Progress): (done: number) => void {
+  if (!onProgress) return () => undefined;
+  const step = Math.max(1, Math.floor(total / 100));
+  return (done) => {
+    if (done % step === 0 || done === total) onProgress(done, total);
   };
-}
-
-function missingVersion(id: string, version: number): KeyholdError {
-  return new KeyholdError('INTEGRITY', `vault: integrity check failed: key ${id} has lost its version ${version}`,
-    'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.');
 }
 
 function keyExists(spec: KeyCreateSpec): KeyholdError {
@@ -89,33 +45,50 @@ function keyExists(spec: KeyCreateSpec): KeyholdError {
 }
 
 function isUniqueViolation(e: unknown): boolean {
-  return !!e && typeof e === 'object' && 'code' in e && e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return !!e && typeof e === 'object' && 'code' in e &&
+    (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY');
 }
 
-export type CreateProgress = (done: number, total: number) => void;
+/** A fresh secret version, sealed; the plaintext is wiped before returning. */
+export function newVersion(vault: Vault, keyId: string, version: number, now: string, lifetimeS: number): Omit<VersionRow, 'mac'> {
+  const secret = Buffer.from(randomBase62(SECRET_LENGTH, randomBytes), 'ascii');
+  try {
+    return {
+      key_id: keyId,
+      version,
+      state: 'active',
+      created_at: now,
+      activated_at: now,
+      not_after: new Date(Date.parse(now) + lifetimeS * 1000).toISOString(),
+      grace_until: null,
+      revoked_at: null,
+      revoke_reason: null,
+      destroyed_at: null,
+      secret: vault.sealSecret(secretAad(keyId, version), secret),
+      row_version: 1,
+    };
+  } finally {
+    secret.fill(0);
+  }
+}
 
 /**
  * Creates keys in one transaction: all are created, or none. A name already
  * used in the same service and environment (in the vault or earlier in the
- * batch) is refused before anything is written.
+ * batch) is refused and nothing is written.
  */
-export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProgress?: CreateProgress): KeySummary[] {
+export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProgress?: Progress): KeySummary[] {
   const now = vault.now();
+  const policies = loadPolicies(vault);
   const seen = new Set<string>();
   const out: KeySummary[] = [];
+  const report = progressStep(specs.length, onProgress);
   vault.transaction(() => {
-    const db = vault.db;
-    const insKey = db.prepare(`INSERT INTO keys (id, name, service, environment, scopes, owner, notes, current_version,
-      created_at, updated_at, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const insVer = db.prepare(`INSERT INTO key_versions (key_id, version, state, created_at, activated_at, secret,
-      row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    const step = Math.max(1, Math.floor(specs.length / 100));
     specs.forEach((spec, i) => {
       const tag = `${spec.service}\u0000${spec.environment}\u0000${spec.name}`;
       if (seen.has(tag)) throw keyExists(spec);
       seen.add(tag);
       const id = randomBase62(KEY_ID_LENGTH, randomBytes);
-      const secret = Buffer.from(randomBase62(SECRET_LENGTH, randomBytes), 'ascii');
       const key: Omit<KeyRow, 'mac'> = {
         id,
         name: spec.name,
@@ -129,32 +102,26 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
         updated_at: now,
         row_version: 1,
       };
-      const ver: Omit<VersionRow, 'mac'> = {
-        key_id: id,
-        version: 1,
-        state: 'active',
-        created_at: now,
-        activated_at: now,
-        secret: vault.sealSecret(secretAad(id, 1), secret),
-        row_version: 1,
-      };
-      secret.fill(0);
       try {
-        insKey.run(key.id, key.name, key.service, key.environment, key.scopes, key.owner, key.notes,
-          key.current_version, key.created_at, key.updated_at, key.row_version, vault.mac('keys', keyMacFields(key)));
+        insertKey(vault, key);
       } catch (e) {
         // The UNIQUE (service, environment, name) index is the check; the
         // transaction rolls back whole.
         if (isUniqueViolation(e)) throw keyExists(spec);
         throw e;
       }
-      insVer.run(ver.key_id, ver.version, ver.state, ver.created_at, ver.activated_at, ver.secret, ver.row_version,
-        vault.mac('key_versions', versionMacFields(ver)));
+      const lifetime = effectivePolicy(policies, { id, service: spec.service }).lifetime;
+      insertVersion(vault, newVersion(vault, id, 1, now, lifetime));
+      vault.audit({
+        action: 'key.create', subject: `key:${id}`, keyId: id,
+        details: { name: spec.name, service: spec.service, environment: spec.environment, scopes: spec.scopes,
+          owner: spec.owner, version: 1 },
+      });
       out.push({
         id, name: spec.name, service: spec.service, environment: spec.environment, scopes: [...spec.scopes],
         owner: spec.owner, state: 'active', currentVersion: 1, createdAt: now,
       });
-      if (onProgress && ((i + 1) % step === 0 || i + 1 === specs.length)) onProgress(i + 1, specs.length);
+      report(i + 1);
     });
   });
   return out;
@@ -163,40 +130,19 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
 export type KeyFilter = Readonly<{ service?: string | undefined; environment?: string | undefined; query?: string | undefined }>;
 
 export function listKeys(vault: Vault, filter: KeyFilter = {}): KeySummary[] {
-  const rows = vault.read((db) => {
-    const where: string[] = [];
-    const args: string[] = [];
-    if (filter.service !== undefined) {
-      where.push('k.service = ?');
-      args.push(filter.service);
-    }
-    if (filter.environment !== undefined) {
-      where.push('k.environment = ?');
-      args.push(filter.environment);
-    }
-    const sql = `SELECT k.*, v.key_id AS v_key_id, v.version AS v_version, v.state AS v_state,
-        v.created_at AS v_created_at, v.activated_at AS v_activated_at, v.secret AS v_secret,
-        v.row_version AS v_row_version, v.mac AS v_mac
-      FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY k.service, k.environment, k.name`;
-    return db.prepare(sql).all(...args) as (KeyRow & Record<`v_${string}`, unknown>)[];
-  });
+  const where: string[] = [];
+  const args: string[] = [];
+  if (filter.service !== undefined) {
+    where.push('k.service = ?');
+    args.push(filter.service);
+  }
+  if (filter.environment !== undefined) {
+    where.push('k.environment = ?');
+    args.push(filter.environment);
+  }
   const q = filter.query?.toLowerCase();
   const out: KeySummary[] = [];
-  for (const r of rows) {
-    const k = checkedKey(vault, r);
-    if (r.v_key_id === null) throw missingVersion(k.id, k.current_version);
-    const v = checkedVersion(vault, {
-      key_id: r.v_key_id as string,
-      version: r.v_version as number,
-      state: r.v_state as string,
-      created_at: r.v_created_at as string,
-      activated_at: r.v_activated_at as string | null,
-      secret: r.v_secret as Buffer | null,
-      row_version: r.v_row_version as number,
-      mac: r.v_mac as Buffer,
-    });
+  for (const [k, v] of keysWithCurrent(vault, where.length ? `WHERE ${where.join(' AND ')}` : '', args)) {
     const s = summarize(k, v);
     if (q && ![s.id, s.name, s.service, s.environment, s.owner, ...s.scopes].some((f) => f.toLowerCase().includes(q))) {
       continue;
@@ -206,56 +152,42 @@ export function listKeys(vault: Vault, filter: KeyFilter = {}): KeySummary[] {
   return out;
 }
 
-function getKey(vault: Vault, id: string): KeyRow {
-  const row = vault.read((db) => db.prepare('SELECT * FROM keys WHERE id = ?').get(id)) as KeyRow | undefined;
-  if (!row) throw new KeyholdError('KEY_NOT_FOUND', `key: no key ${id}`, 'See `keyhold key list`.');
-  return checkedKey(vault, row);
-}
-
-function getVersions(vault: Vault, id: string): VersionRow[] {
-  const rows = vault.read((db) => db.prepare('SELECT * FROM key_versions WHERE key_id = ? ORDER BY version').all(id)) as VersionRow[];
-  return rows.map((r) => checkedVersion(vault, r));
-}
-
 export function showKey(vault: Vault, id: string): KeyDetail {
   const k = getKey(vault, id);
-  const versions = getVersions(vault, id);
-  const current = versions.find((v) => v.version === k.current_version);
-  if (!current) throw missingVersion(id, k.current_version);
+  const versions = getVersions(vault, k);
+  const current = versions[k.current_version - 1] as VersionRow;
+  const policy = effectivePolicy(loadPolicies(vault), { id: k.id, service: k.service });
   return {
     ...summarize(k, current),
     notes: vault.openField(notesAad(k.id), k.notes, `the notes of key ${k.id}`),
     updatedAt: k.updated_at,
-    versions: versions.map((v): KeyVersionInfo => ({
-      version: v.version,
-      state: v.state as KeyState,
-      createdAt: v.created_at,
-      activatedAt: v.activated_at,
-    })),
+    versions: versions.map(versionInfo),
+    policy,
+    due: dueOf(current, policy, vault.clock().getTime()),
   };
 }
 
-/** The key's text, for the one who asked. Later issues audit each reveal. */
+/** The key's text, for the one who asked; each reveal is an audited event. */
 export function revealKey(vault: Vault, id: string, version?: number): RevealedKey {
   const k = getKey(vault, id);
   const want = version ?? k.current_version;
-  const row = vault.read((db) => db.prepare('SELECT * FROM key_versions WHERE key_id = ? AND version = ?').get(id, want)) as
-    | VersionRow
-    | undefined;
-  if (!row) {
-    // Versions are never deleted, only destroyed: a missing one up to the
-    // current version means the file was altered.
+  const versions = getVersions(vault, k);
+  const v = versions.find((x) => x.version === want);
+  if (!v) {
     if (want <= k.current_version) throw missingVersion(id, want);
     throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${want}`, `See \`keyhold key show ${id}\`.`);
   }
-  const v = checkedVersion(vault, row);
   if (!v.secret) {
     throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} version ${want} was destroyed; its secret no longer exists`);
   }
-  const secret = vault.openSecret(secretAad(id, want), v.secret, `the secret of key ${id} version ${want}`);
-  try {
-    return { id, version: want, secret: formatApiKey(id, secret.toString('ascii')) };
-  } finally {
-    secret.fill(0);
-  }
+  const sealed = v.secret;
+  return vault.transaction(() => {
+    vault.audit({ action: 'key.reveal', subject: `key:${id}`, keyId: id, details: { version: want, state: v.state } });
+    const secret = vault.openSecret(secretAad(id, want), sealed, `the secret of key ${id} version ${want}`);
+    try {
+      return { id, version: want, secret: formatApiKey(id, secret.toString('ascii')) };
+    } finally {
+      secret.fill(0);
+    }
+  });
 }

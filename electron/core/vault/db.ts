@@ -58,6 +58,23 @@ export function mapDbError(e: unknown, vaultPath: string): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/** A prepared statement, cached per connection: hot paths run the same SQL many times. */
+export function stmt(db: Db, sql: string): Database.Statement {
+  let m = statements.get(db);
+  if (!m) {
+    m = new Map();
+    statements.set(db, m);
+  }
+  let st = m.get(sql);
+  if (!st) {
+    st = db.prepare(sql);
+    m.set(sql, st);
+  }
+  return st;
+}
+
 /** Runs fn, mapping SQLite's errors onto Keyhold's. */
 export function guarded<T>(vaultPath: string, fn: () => T): T {
   try {

@@ -14,7 +14,9 @@ export type Migration = Readonly<{ version: number; description: string; up: (db
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description: 'vault metadata, keyslots, keys and key versions',
+    // Amended in place before any release, when the lifecycle and audit
+    // tables were added: no vault of the first draft exists outside tests.
+    description: 'vault metadata, keyslots, keys, key versions, policies, audit log',
     up(db) {
       db.exec(`
         CREATE TABLE vault_meta (
@@ -55,11 +57,49 @@ export const MIGRATIONS: readonly Migration[] = [
           state         TEXT NOT NULL,
           created_at    TEXT NOT NULL,
           activated_at  TEXT,
+          not_after     TEXT,
+          grace_until   TEXT,
+          revoked_at    TEXT,
+          revoke_reason TEXT,
+          destroyed_at  TEXT,
           secret        BLOB,
           row_version   INTEGER NOT NULL,
           mac           BLOB NOT NULL,
           PRIMARY KEY (key_id, version)
         ) WITHOUT ROWID;
+        CREATE INDEX key_versions_retiring ON key_versions (grace_until) WHERE state = 'retiring';
+        CREATE TABLE policies (
+          scope         TEXT PRIMARY KEY,
+          rotation_s    INTEGER,
+          grace_s       INTEGER,
+          warn_s        INTEGER,
+          lifetime_s    INTEGER,
+          updated_at    TEXT NOT NULL,
+          mac           BLOB NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE audit_log (
+          seq           INTEGER PRIMARY KEY,
+          at            TEXT NOT NULL,
+          actor         TEXT NOT NULL,
+          host          TEXT NOT NULL,
+          workstation   TEXT NOT NULL,
+          action        TEXT NOT NULL,
+          subject       TEXT NOT NULL,
+          key_id        TEXT,
+          details       TEXT NOT NULL,
+          prev_hash     BLOB NOT NULL,
+          hash          BLOB NOT NULL
+        );
+        CREATE INDEX audit_by_key ON audit_log (key_id, seq) WHERE key_id IS NOT NULL;
+        CREATE INDEX audit_by_action ON audit_log (action, seq);
+        CREATE INDEX audit_by_actor ON audit_log (actor, seq);
+        CREATE INDEX audit_by_time ON audit_log (at);
+        CREATE TABLE audit_head (
+          id            INTEGER PRIMARY KEY CHECK (id = 1),
+          seq           INTEGER NOT NULL,
+          hash          BLOB NOT NULL,
+          mac           BLOB NOT NULL
+        );
       `);
     },
   },

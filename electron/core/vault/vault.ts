@@ -26,8 +26,12 @@ import {
   mapDbError,
   openConnection,
   prepareExisting,
+  stmt,
   type Db,
 } from './db.js';
+import { entryHash, genesisHash, headMacFields, type AuditRow, type ChainHead } from '../audit/chain.js';
+import { defaultActor, workstation } from '../audit/workstation.js';
+import { canonicalJson } from '../../../shared/canonical-json.js';
 import { calibrateKdf, type StoredKdfParams } from './kdf.js';
 import {
   describeSlot,
@@ -47,6 +51,16 @@ export type VaultOptions = Readonly<{
   /** Argon2id parameters for a new passphrase slot; calibrated when absent. */
   kdf?: KdfParams | undefined;
   clock?: Clock | undefined;
+  /** Who is acting, for the audit log (default: the OS user). */
+  actor?: string | undefined;
+}>;
+
+/** What an audit entry says; written with the change it records. */
+export type AuditEvent = Readonly<{
+  action: string;
+  subject: string;
+  keyId?: string | null | undefined;
+  details?: Record<string, unknown> | undefined;
 }>;
 
 type PurposeKeys = { vmk: Buffer; secret: Buffer; field: Buffer; mac: Buffer };
@@ -86,17 +100,25 @@ export class Vault {
   readonly createdAt: string;
   readonly schemaVersion: number;
   readonly clock: Clock;
+  readonly actor: string;
   #db: Db | null;
   #keys: PurposeKeys | null;
+  #head: ChainHead;
+  #headError: KeyholdError | null = null;
+  #inTransaction = false;
+  #appended = 0;
 
-  private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, clock: Clock) {
+  private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, opts: VaultOptions) {
     this.path = p;
     this.id = meta.vault_id;
     this.createdAt = meta.created_at;
     this.schemaVersion = SCHEMA_VERSION;
-    this.clock = clock;
+    this.clock = opts.clock ?? (() => new Date());
+    this.actor = opts.actor ?? defaultActor();
     this.#db = db;
     this.#keys = keys;
+    this.#head = { seq: 0, hash: genesisHash(meta.vault_id) };
+    this.#loadHead();
   }
 
   // ---- creation and unlock ------------------------------------------------
@@ -143,6 +165,11 @@ export class Vault {
             db.prepare('INSERT INTO vault_meta (id, vault_id, created_at, checksum, mac) VALUES (1, ?, ?, ?, ?)').run(
               vaultId, createdAt, metaChecksum(vaultId, createdAt), macOf(k.mac, 'vault_meta', [vaultId, createdAt]));
             insertSlot(db, k.mac, 1, slot, createdAt);
+            const entry = appendEntry(db, { seq: 0, hash: genesisHash(vaultId) }, {
+              at: createdAt, actor: opts.actor ?? defaultActor(), action: 'vault.create', subject: 'vault',
+              keyId: null, details: { vaultId, keyslot: { id: 1, type: 'passphrase' }, kdf },
+            });
+            writeHead(db, k.mac, entry);
           })();
         });
       } finally {
@@ -165,7 +192,7 @@ export class Vault {
     try {
       prepareExisting(db, target);
       const meta = readMeta(db, target);
-      return new Vault(target, db, meta, keys, clock);
+      return new Vault(target, db, meta, keys, { ...opts, clock });
     } catch (e) {
       db.close();
       wipe(keys.vmk, keys.secret, keys.field, keys.mac);
@@ -217,7 +244,7 @@ export class Vault {
         throw new KeyholdError('WRONG_PASSPHRASE', 'vault: wrong passphrase', 'The vault was not changed.');
       }
       const keys = deriveKeys(vmk, meta.vault_id);
-      const vault = new Vault(target, db, meta, keys, opts.clock ?? (() => new Date()));
+      const vault = new Vault(target, db, meta, keys, opts);
       vmk = null;
       vault.#checkMeta(meta);
       vault.#readSlots(); // checks every slot's checksum and MAC
@@ -265,10 +292,72 @@ export class Vault {
     return this.#need().db;
   }
 
-  /** Runs fn in one SQLite transaction: all of it is written, or none. */
+  /**
+   * Runs a change in one SQLite transaction with its audit entries: all of it
+   * is written, or none. A change that appends no audit entry is refused, so
+   * no code path can change the vault without recording it.
+   */
   transaction<T>(fn: () => T): T {
+    const { db, keys } = this.#need();
+    strictAssert(!this.#inTransaction, 'vault transactions do not nest');
+    const before = this.#head;
+    this.#inTransaction = true;
+    this.#appended = 0;
+    try {
+      return guarded(this.path, () =>
+        db.transaction(() => {
+          const out = fn();
+          strictAssert(this.#appended > 0, 'a vault change must write its audit entry');
+          writeHead(db, keys.mac, this.#head);
+          return out;
+        })(),
+      );
+    } catch (e) {
+      this.#head = before;
+      throw e;
+    } finally {
+      this.#inTransaction = false;
+    }
+  }
+
+  /** Appends an audit entry; only inside transaction(), with the change it records. */
+  audit(event: AuditEvent): void {
     const { db } = this.#need();
-    return guarded(this.path, () => db.transaction(fn)());
+    strictAssert(this.#inTransaction, 'audit entries are written inside a vault transaction');
+    if (this.#headError) throw this.#headError;
+    this.#head = appendEntry(db, this.#head, {
+      at: this.now(), actor: this.actor, action: event.action, subject: event.subject,
+      keyId: event.keyId ?? null, details: event.details ?? {},
+    });
+    this.#appended++;
+  }
+
+  /** The chain head as stored (sequence and hash of the last entry). */
+  get auditHead(): ChainHead {
+    return this.#head;
+  }
+
+  /** Why appends are refused (the stored head failed its MAC), or null. */
+  get auditHeadError(): KeyholdError | null {
+    return this.#headError;
+  }
+
+  #loadHead(): void {
+    const row = this.read((db) => db.prepare('SELECT seq, hash, mac FROM audit_head WHERE id = 1').get()) as
+      | { seq: unknown; hash: unknown; mac: unknown }
+      | undefined;
+    if (!row || typeof row.seq !== 'number' || !Buffer.isBuffer(row.hash)) {
+      this.#headError = new KeyholdError('INTEGRITY', 'audit: the audit log head is missing or damaged',
+        'Run `keyhold audit verify`. Changes are refused until the vault is restored from a backup.');
+      return;
+    }
+    const head = { seq: row.seq, hash: row.hash };
+    try {
+      this.checkMac('audit_head', headMacFields(head), row.mac, 'the audit log head');
+      this.#head = head;
+    } catch (e) {
+      this.#headError = e as KeyholdError;
+    }
   }
 
   /** Runs a read, mapping SQLite's errors onto Keyhold's. */
@@ -324,6 +413,7 @@ export class Vault {
       this.transaction(() => {
         m.up(db);
         db.pragma(`user_version = ${m.version}`);
+        this.audit({ action: 'vault.migrate', subject: 'vault', details: { from: m.version - 1, to: m.version } });
       });
     }
   }
@@ -362,7 +452,10 @@ export class Vault {
   addSlot(slot: NewKeyslot, id: number): KeyslotInfo {
     const { db, keys } = this.#need();
     const createdAt = this.now();
-    this.transaction(() => insertSlot(db, keys.mac, id, slot, createdAt));
+    this.transaction(() => {
+      insertSlot(db, keys.mac, id, slot, createdAt);
+      this.audit({ action: 'slot.add', subject: `keyslot:${id}`, details: { id, type: slot.type, label: slot.label } });
+    });
     return this.listKeyslots().find((s) => s.id === id) as KeyslotInfo;
   }
 
@@ -380,8 +473,10 @@ export class Vault {
       throw new KeyholdError('LAST_KEYSLOT', `vault: keyslot ${id} is the last one and cannot be removed`,
         'Add another keyslot first; without one the vault could never be opened again.');
     }
+    const removed = rows.find((r) => r.id === id) as KeyslotRow;
     this.transaction(() => {
       this.db.prepare('DELETE FROM keyslots WHERE id = ?').run(id);
+      this.audit({ action: 'slot.remove', subject: `keyslot:${id}`, details: { id, type: removed.type, label: removed.label } });
     });
   }
 
@@ -410,6 +505,7 @@ export class Vault {
       this.transaction(() => {
         db.prepare('DELETE FROM keyslots WHERE id = ?').run(id);
         insertSlot(db, keys.mac, id, slot, createdAt);
+        this.audit({ action: 'passphrase.change', subject: `keyslot:${id}`, details: { id } });
       });
       return this.listKeyslots().find((s) => s.id === id) as KeyslotInfo;
     } finally {
@@ -439,6 +535,34 @@ export class Vault {
 
 function macOf(key: Buffer, table: string, fields: readonly unknown[]): Buffer {
   return hmac(key, canonicalRow(table, fields));
+}
+
+type NewEntry = Readonly<{
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  keyId: string | null;
+  details: Record<string, unknown>;
+}>;
+
+/** Writes one audit entry after `head` and returns the new head. */
+function appendEntry(db: Db, head: ChainHead, e: NewEntry): ChainHead {
+  const ws = workstation();
+  const row: Omit<AuditRow, 'hash'> = {
+    seq: head.seq + 1, at: e.at, actor: e.actor, host: ws.host, workstation: ws.id, action: e.action,
+    subject: e.subject, key_id: e.keyId, details: canonicalJson(e.details), prev_hash: head.hash,
+  };
+  const hash = entryHash(row);
+  stmt(db, `INSERT INTO audit_log (seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(row.seq, row.at, row.actor, row.host, row.workstation, row.action,
+    row.subject, row.key_id, row.details, row.prev_hash, hash);
+  return { seq: row.seq, hash };
+}
+
+function writeHead(db: Db, macKey: Buffer, head: ChainHead): void {
+  stmt(db, 'INSERT OR REPLACE INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?)')
+    .run(head.seq, head.hash, macOf(macKey, 'audit_head', headMacFields(head)));
 }
 
 function insertSlot(db: Db, macKey: Buffer, id: number, slot: NewKeyslot, createdAt: string): void {

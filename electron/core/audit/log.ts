@@ -1,0 +1,185 @@
+/**
+ * Reading the audit log: filtered, paged listing; verification of the whole
+ * chain against its MAC'd head; export as JSON lines that verify on their own.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AuditEntry, AuditVerifyReport } from '../../../shared/contract.js';
+import { parseTime } from '../../../shared/duration.js';
+import { KeyholdError } from '../../../shared/errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import type { Vault } from '../vault/vault.js';
+import { checkLink, genesisHash, type AuditRow, type ChainBreak, type ChainHead } from './chain.js';
+
+export const EXPORT_FORMAT = 'keyhold-audit/v1';
+
+export type AuditQuery = Readonly<{
+  key?: string | undefined;
+  action?: string | undefined;
+  actor?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  after?: number | undefined;
+  limit: number;
+}>;
+
+export function toEntry(r: AuditRow): AuditEntry {
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    host: r.host,
+    workstation: r.workstation,
+    action: r.action,
+    subject: r.subject,
+    keyId: r.key_id,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    prevHash: r.prev_hash.toString('hex'),
+    hash: r.hash.toString('hex'),
+  };
+}
+
+/** Entries matching every filter given, oldest first, `limit` at a time; `next` is the cursor for --after. */
+export function listAudit(vault: Vault, q: AuditQuery): { entries: AuditEntry[]; next: number | null } {
+  const where: string[] = ['seq > ?'];
+  const args: (string | number)[] = [q.after ?? 0];
+  if (q.key !== undefined) {
+    where.push('key_id = ?');
+    args.push(q.key);
+  }
+  if (q.action !== undefined) {
+    where.push('action = ?');
+    args.push(q.action);
+  }
+  if (q.actor !== undefined) {
+    where.push('actor = ?');
+    args.push(q.actor);
+  }
+  if (q.since !== undefined) {
+    where.push('at >= ?');
+    args.push(parseTime(q.since, 'audit --since'));
+  }
+  if (q.until !== undefined) {
+    where.push('at < ?');
+    args.push(parseTime(q.until, 'audit --until'));
+  }
+  const rows = vault.read((db) =>
+    db.prepare(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args, q.limit + 1)) as AuditRow[];
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  // A listed entry is checked against its own hash; `audit verify` checks the links.
+  for (const r of page) {
+    const prev = { seq: r.seq - 1, hash: r.prev_hash };
+    const broken = checkLink(r, prev);
+    if (broken) {
+      throw new KeyholdError('INTEGRITY', `audit: ${broken.reason}`, 'Run `keyhold audit verify` for the whole chain.');
+    }
+  }
+  return { entries: page.map(toEntry), next: more ? (page[page.length - 1]?.seq ?? null) : null };
+}
+
+/**
+ * Walks the chain from the genesis value, checking each entry's sequence,
+ * link and hash, then that the chain ends at the MAC'd head. Reports the first
+ * broken link rather than throwing: finding it is the point.
+ */
+export function verifyAudit(vault: Vault): AuditVerifyReport {
+  const t0 = performance.now();
+  const head = vault.auditHead;
+  let prev: ChainHead = { seq: 0, hash: genesisHash(vault.id) };
+  let count = 0;
+  let broken: ChainBreak | null = vault.auditHeadError
+    ? { seq: 0, reason: 'the stored chain head fails its MAC (the log was cut or rewritten)' }
+    : null;
+  vault.read((db) => {
+    for (const r of db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
+      count++;
+      if (broken) continue;
+      broken = checkLink(r, prev);
+      prev = { seq: r.seq, hash: r.hash };
+    }
+  });
+  if (!broken && (prev.seq !== head.seq || !prev.hash.equals(head.hash))) {
+    broken = prev.seq < head.seq
+      ? { seq: prev.seq + 1, reason: `entries ${prev.seq + 1} to ${head.seq} are missing (the log was cut short)` }
+      : { seq: head.seq + 1, reason: `entries after ${head.seq} are not covered by the chain head` };
+  }
+  return {
+    ok: broken === null,
+    entries: count,
+    head: { seq: head.seq, hash: head.hash.toString('hex') },
+    firstBroken: broken,
+    tookMs: performance.now() - t0,
+  };
+}
+
+/**
+ * Writes the log as JSON lines: a header, then one entry a line, each with
+ * its hashes, so the file verifies on its own (`keyhold audit verify --file`).
+ * Refuses to export a chain that does not verify. Written atomically.
+ */
+export function exportAudit(vault: Vault, out: string): { path: string; entries: number; head: { seq: number; hash: string } } {
+  const report = verifyAudit(vault);
+  if (!report.ok) {
+    throw new KeyholdError('INTEGRITY', `audit: the log does not verify (${report.firstBroken?.reason ?? 'unknown'})`,
+      'Run `keyhold audit verify --json` for details; the vault should be restored from a backup.');
+  }
+  const target = path.resolve(out);
+  const lines: string[] = [JSON.stringify({ format: EXPORT_FORMAT, vaultId: vault.id, exportedAt: vault.now(),
+    entries: report.entries, head: report.head })];
+  vault.read((db) => {
+    for (const r of db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
+      lines.push(JSON.stringify({ ...toEntry(r), details: r.details }));
+    }
+  });
+  writeFileAtomic(target, `${lines.join('\n')}\n`);
+  return { path: target, entries: report.entries, head: report.head };
+}
+
+/** Verifies an exported file on its own: the chain from the vault's genesis value to the header's head. */
+export function verifyAuditFile(file: string): AuditVerifyReport {
+  const t0 = performance.now();
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : 'I/O error';
+    throw new KeyholdError('INVALID_INPUT', `audit: cannot read ${file} (${code})`);
+  }
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  let header: { format?: unknown; vaultId?: unknown; head?: { seq?: unknown; hash?: unknown } };
+  try {
+    header = JSON.parse(lines[0] ?? '') as typeof header;
+  } catch {
+    throw new KeyholdError('INVALID_INPUT', `audit: ${file} is not a Keyhold audit export`);
+  }
+  if (header.format !== EXPORT_FORMAT || typeof header.vaultId !== 'string' || typeof header.head?.seq !== 'number' ||
+      typeof header.head.hash !== 'string') {
+    throw new KeyholdError('INVALID_INPUT', `audit: ${file} is not a Keyhold audit export (${EXPORT_FORMAT})`);
+  }
+  let prev: ChainHead = { seq: 0, hash: genesisHash(header.vaultId) };
+  let broken: ChainBreak | null = null;
+  for (let i = 1; i < lines.length && !broken; i++) {
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(lines[i] as string) as Record<string, unknown>;
+    } catch {
+      broken = { seq: prev.seq + 1, reason: `line ${i + 1} is not JSON` };
+      break;
+    }
+    const row = {
+      seq: e.seq, at: e.at, actor: e.actor, host: e.host, workstation: e.workstation, action: e.action,
+      subject: e.subject, key_id: e.keyId, details: e.details,
+      prev_hash: typeof e.prevHash === 'string' ? Buffer.from(e.prevHash, 'hex') : null,
+      hash: typeof e.hash === 'string' ? Buffer.from(e.hash, 'hex') : null,
+    } as unknown as AuditRow;
+    broken = checkLink(row, prev);
+    prev = { seq: row.seq, hash: row.hash };
+  }
+  const head = { seq: header.head.seq, hash: header.head.hash };
+  if (!broken && (prev.seq !== head.seq || prev.hash.toString('hex') !== head.hash)) {
+    broken = { seq: prev.seq + 1, reason: `the file ends at entry ${prev.seq}, its header says ${head.seq}` };
+  }
+  return { ok: broken === null, entries: lines.length - 1, head, firstBroken: broken, tookMs: performance.now() - t0 };
+}

@@ -1,0 +1,225 @@
+/**
+ * Key lifecycle after NIST SP 800-57: pre-active -> active -> retiring ->
+ * revoked -> destroyed, with revocation possible from any live state. Every
+ * transition goes through `transition()`, which refuses an illegal one, and
+ * is written with its audit entry in one transaction.
+ */
+
+import type { DueKey, KeyState, RevokeReason } from '../../../shared/contract.js';
+import { KeyholdError } from '../../../shared/errors.js';
+import { stmt } from '../vault/db.js';
+import type { Vault } from '../vault/vault.js';
+import { newVersion, progressStep, type Progress } from './keys.js';
+import { dueOf, effectivePolicy, loadPolicies, type Policies } from './policy.js';
+import {
+  checkedVersion,
+  getKey,
+  getVersions,
+  insertVersion,
+  keysWithCurrent,
+  summarize,
+  updateKey,
+  updateVersion,
+  type KeyRow,
+  type VersionRow,
+} from './rows.js';
+
+export const LEGAL_TRANSITIONS: Readonly<Record<KeyState, readonly KeyState[]>> = {
+  'pre-active': ['active', 'revoked'],
+  active: ['retiring', 'revoked'],
+  retiring: ['revoked'],
+  revoked: ['destroyed'],
+  destroyed: [],
+};
+
+export function isLegal(from: KeyState, to: KeyState): boolean {
+  return LEGAL_TRANSITIONS[from].includes(to);
+}
+
+function transition(vault: Vault, v: VersionRow, to: KeyState, changes: Parameters<typeof updateVersion>[2]): VersionRow {
+  if (!isLegal(v.state, to)) {
+    throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${v.key_id} version ${v.version} is ${v.state} and cannot become ${to}`,
+      hintFor(v.state, to));
+  }
+  return updateVersion(vault, v, { ...changes, state: to });
+}
+
+function hintFor(from: KeyState, to: KeyState): string {
+  if (from === 'revoked' && to === 'revoked') return 'It is already revoked; nothing to do.';
+  if (from === 'destroyed') return 'A destroyed version is final.';
+  if (to === 'destroyed') return 'Only revoked versions can be destroyed: revoke it first.';
+  if (to === 'retiring') return 'Only the active version can be rotated; a revoked key stays revoked (create a new key).';
+  return 'See docs/lifecycle.md for the allowed transitions.';
+}
+
+// ---- due ----------------------------------------------------------------------
+
+export function dueKeys(vault: Vault, all = false): DueKey[] {
+  const policies = loadPolicies(vault);
+  const now = vault.clock().getTime();
+  const out: DueKey[] = [];
+  for (const [k, v] of keysWithCurrent(vault)) {
+    const due = dueOf(v, effectivePolicy(policies, k), now);
+    if (!all && due.status !== 'overdue' && due.status !== 'due-soon') continue;
+    out.push({ ...summarize(k, v), ...due });
+  }
+  const rank = { overdue: 0, 'due-soon': 1, ok: 2, inactive: 3 } as const;
+  return out.sort((a, b) => rank[a.status] - rank[b.status] || (a.rotateAt ?? '').localeCompare(b.rotateAt ?? ''));
+}
+
+// ---- rotation -------------------------------------------------------------------
+
+export type Rotation = Readonly<{ id: string; from: number; to: number; graceUntil: string }>;
+
+function rotateOne(vault: Vault, k: KeyRow, versions: readonly VersionRow[], policies: Policies, now: string): Rotation {
+  const current = versions[k.current_version - 1] as VersionRow;
+  if (current.state !== 'active') {
+    throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${k.id} is ${current.state} and cannot be rotated`,
+      hintFor(current.state, 'retiring'));
+  }
+  const policy = effectivePolicy(policies, k);
+  // Two generations back is never still accepted: an older retiring version is superseded now.
+  for (const v of versions) {
+    if (v.state === 'retiring') transition(vault, v, 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
+  }
+  const graceUntil = new Date(Date.parse(now) + Math.min(policy.grace, policy.rotation) * 1000).toISOString();
+  transition(vault, current, 'retiring', { grace_until: graceUntil });
+  const to = k.current_version + 1;
+  insertVersion(vault, newVersion(vault, k.id, to, now, policy.lifetime));
+  updateKey(vault, k, { current_version: to }, now);
+  vault.audit({ action: 'key.rotate', subject: `key:${k.id}`, keyId: k.id,
+    details: { from: current.version, to, graceUntil } });
+  return { id: k.id, from: current.version, to, graceUntil };
+}
+
+export type RotateSelection = Readonly<{ ids: readonly string[] } | { due: true } | { all: true }>;
+
+/**
+ * Rotates the selected keys in one transaction: each gets a new active
+ * version, its old one retiring until the grace window ends. All or none.
+ */
+export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Progress): Rotation[] {
+  const policies = loadPolicies(vault);
+  const nowMs = vault.clock().getTime();
+  let targets: KeyRow[];
+  if ('ids' in sel) {
+    const unique = [...new Set(sel.ids)];
+    targets = unique.map((id) => getKey(vault, id));
+  } else {
+    targets = [];
+    for (const [k, v] of keysWithCurrent(vault)) {
+      if (v.state !== 'active') continue;
+      if ('due' in sel) {
+        const s = dueOf(v, effectivePolicy(policies, k), nowMs).status;
+        if (s !== 'overdue' && s !== 'due-soon') continue;
+      }
+      targets.push(k);
+    }
+  }
+  const now = new Date(nowMs).toISOString();
+  const report = progressStep(targets.length, onProgress);
+  const out: Rotation[] = [];
+  if (targets.length === 0) return out;
+  vault.transaction(() => {
+    targets.forEach((k, i) => {
+      out.push(rotateOne(vault, k, getVersions(vault, k), policies, now));
+      report(i + 1);
+    });
+  });
+  return out;
+}
+
+// ---- revocation and destruction --------------------------------------------------
+
+const LIVE: readonly KeyState[] = ['pre-active', 'active', 'retiring'];
+
+export type Revocation = Readonly<{ id: string; versions: number[]; reason: RevokeReason; revokedAt: string; tookMs: number }>;
+
+/**
+ * Revokes one version, or every live version of the key, at once: the vault
+ * changes in the same transaction as its audit entry.
+ */
+export function revokeKey(vault: Vault, id: string, reason: RevokeReason, version?: number): Revocation {
+  const t0 = performance.now();
+  const k = getKey(vault, id);
+  const versions = getVersions(vault, k);
+  let targets: VersionRow[];
+  if (version !== undefined) {
+    const v = versions.find((x) => x.version === version);
+    if (!v) throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${version}`, `See \`keyhold key show ${id}\`.`);
+    targets = [v];
+  } else {
+    targets = versions.filter((v) => LIVE.includes(v.state));
+    if (targets.length === 0) {
+      throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${id} has no live version: it is already revoked`,
+        'It is already revoked; nothing to do.');
+    }
+  }
+  const now = vault.now();
+  vault.transaction(() => {
+    for (const v of targets) transition(vault, v, 'revoked', { revoked_at: now, revoke_reason: reason });
+    updateKey(vault, k, {}, now);
+    vault.audit({ action: 'key.revoke', subject: `key:${id}`, keyId: id,
+      details: { versions: targets.map((v) => v.version), reason } });
+  });
+  return { id, versions: targets.map((v) => v.version), reason, revokedAt: now, tookMs: performance.now() - t0 };
+}
+
+export type Destruction = Readonly<{ id: string; versions: number[]; destroyedAt: string }>;
+
+/**
+ * Erases the secret of revoked versions (all of them, or one), keeping
+ * metadata and history. The WAL is then checkpointed and truncated so that no
+ * copy of the sealed secret lingers in it (secure_delete zeroes the pages).
+ */
+export function destroyKey(vault: Vault, id: string, version?: number): Destruction {
+  const k = getKey(vault, id);
+  const versions = getVersions(vault, k);
+  let targets: VersionRow[];
+  if (version !== undefined) {
+    const v = versions.find((x) => x.version === version);
+    if (!v) throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${version}`, `See \`keyhold key show ${id}\`.`);
+    targets = [v];
+  } else {
+    const live = versions.filter((v) => LIVE.includes(v.state));
+    if (live.length > 0) {
+      throw new KeyholdError('ILLEGAL_TRANSITION',
+        `key: ${id} still has ${live.map((v) => `version ${v.version} ${v.state}`).join(', ')}; only revoked versions can be destroyed`,
+        `Revoke it first: keyhold key revoke ${id} --reason retired`);
+    }
+    targets = versions.filter((v) => v.state === 'revoked');
+    if (targets.length === 0) {
+      throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${id} has nothing left to destroy`, 'A destroyed version is final.');
+    }
+  }
+  const now = vault.now();
+  vault.transaction(() => {
+    for (const v of targets) transition(vault, v, 'destroyed', { destroyed_at: now, secret: null });
+    updateKey(vault, k, {}, now);
+    vault.audit({ action: 'key.destroy', subject: `key:${id}`, keyId: id, details: { versions: targets.map((v) => v.version) } });
+  });
+  vault.read((db) => db.pragma('wal_checkpoint(TRUNCATE)'));
+  return { id, versions: targets.map((v) => v.version), destroyedAt: now };
+}
+
+// ---- housekeeping -----------------------------------------------------------------
+
+/**
+ * Retiring versions whose grace window has ended become revoked (superseded).
+ * Each command runs this first; with nothing to do it writes nothing.
+ */
+export function housekeeping(vault: Vault): number {
+  const now = vault.now();
+  const rows = vault.read((db) =>
+    stmt(db, "SELECT * FROM key_versions WHERE state = 'retiring' AND grace_until <= ?").all(now)) as VersionRow[];
+  if (rows.length === 0) return 0;
+  vault.transaction(() => {
+    for (const r of rows) {
+      const v = checkedVersion(vault, r);
+      transition(vault, v, 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
+      vault.audit({ action: 'key.retire', subject: `key:${v.key_id}`, keyId: v.key_id,
+        details: { version: v.version, reason: 'superseded', graceUntil: v.grace_until, by: 'housekeeping' } });
+    }
+  });
+  return rows.length;
+}

@@ -1,0 +1,185 @@
+/**
+ * The rows behind API keys, read and written with their MACs. Every row read
+ * is checked against its MAC before any field is used.
+ */
+
+import type { KeyState, KeySummary, KeyVersionInfo, RevokeReason } from '../../../shared/contract.js';
+import { KeyholdError } from '../../../shared/errors.js';
+import { stmt } from '../vault/db.js';
+import { fieldAad, type Vault } from '../vault/vault.js';
+
+export type KeyRow = {
+  id: string;
+  name: string;
+  service: string;
+  environment: string;
+  scopes: string;
+  owner: string;
+  notes: Buffer;
+  current_version: number;
+  created_at: string;
+  updated_at: string;
+  row_version: number;
+  mac: Buffer;
+};
+
+export type VersionRow = {
+  key_id: string;
+  version: number;
+  state: KeyState;
+  created_at: string;
+  activated_at: string | null;
+  not_after: string | null;
+  grace_until: string | null;
+  revoked_at: string | null;
+  revoke_reason: RevokeReason | null;
+  destroyed_at: string | null;
+  secret: Buffer | null;
+  row_version: number;
+  mac: Buffer;
+};
+
+export const KEY_STATES: readonly KeyState[] = ['pre-active', 'active', 'retiring', 'revoked', 'destroyed'];
+const REASONS: readonly (RevokeReason | null)[] = ['compromised', 'superseded', 'retired', 'other', null];
+
+const INTEGRITY_HINT = 'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.';
+
+export function keyMacFields(r: Omit<KeyRow, 'mac'>): unknown[] {
+  return [r.id, r.name, r.service, r.environment, r.scopes, r.owner, r.notes, r.current_version,
+    r.created_at, r.updated_at, r.row_version];
+}
+
+export function versionMacFields(r: Omit<VersionRow, 'mac'>): unknown[] {
+  return [r.key_id, r.version, r.state, r.created_at, r.activated_at, r.not_after, r.grace_until, r.revoked_at,
+    r.revoke_reason, r.destroyed_at, r.secret, r.row_version];
+}
+
+export const secretAad = (keyId: string, version: number): string => fieldAad('key_versions', keyId, version, 'secret');
+export const notesAad = (keyId: string): string => fieldAad('keys', keyId, 0, 'notes');
+
+export function checkedKey(vault: Vault, row: KeyRow): KeyRow {
+  vault.checkMac('keys', keyMacFields(row), row.mac, `key ${String(row.id)}`);
+  return row;
+}
+
+export function checkedVersion(vault: Vault, row: VersionRow): VersionRow {
+  vault.checkMac('key_versions', versionMacFields(row), row.mac, `key ${String(row.key_id)} version ${String(row.version)}`);
+  if (!KEY_STATES.includes(row.state) || !REASONS.includes(row.revoke_reason)) {
+    throw new KeyholdError('INTEGRITY', `vault: key ${row.key_id} version ${row.version} has an unknown state`, INTEGRITY_HINT);
+  }
+  return row;
+}
+
+export function missingVersion(id: string, version: number): KeyholdError {
+  return new KeyholdError('INTEGRITY', `vault: integrity check failed: key ${id} has lost its version ${version}`,
+    INTEGRITY_HINT);
+}
+
+export function getKey(vault: Vault, id: string): KeyRow {
+  const row = vault.read((db) => stmt(db, 'SELECT * FROM keys WHERE id = ?').get(id)) as KeyRow | undefined;
+  if (!row) throw new KeyholdError('KEY_NOT_FOUND', `key: no key ${id}`, 'See `keyhold key list`.');
+  return checkedKey(vault, row);
+}
+
+export function getVersions(vault: Vault, key: KeyRow): VersionRow[] {
+  const rows = vault.read((db) =>
+    stmt(db, 'SELECT * FROM key_versions WHERE key_id = ? ORDER BY version').all(key.id)) as VersionRow[];
+  const out = rows.map((r) => checkedVersion(vault, r));
+  // Versions are never deleted (a destroyed one keeps its row): 1..current must all be there.
+  for (let v = 1; v <= key.current_version; v++) {
+    if (out[v - 1]?.version !== v) throw missingVersion(key.id, v);
+  }
+  return out;
+}
+
+export function insertKey(vault: Vault, k: Omit<KeyRow, 'mac'>): void {
+  stmt(vault.db, `INSERT INTO keys (id, name, service, environment, scopes, owner, notes, current_version,
+    created_at, updated_at, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(k.id, k.name, k.service, k.environment, k.scopes, k.owner, k.notes, k.current_version, k.created_at,
+      k.updated_at, k.row_version, vault.mac('keys', keyMacFields(k)));
+}
+
+export function updateKey(vault: Vault, k: KeyRow, changes: Partial<Pick<KeyRow, 'current_version'>>, now: string): KeyRow {
+  const next = { ...k, ...changes, updated_at: now, row_version: k.row_version + 1 };
+  const mac = vault.mac('keys', keyMacFields(next));
+  const r = stmt(vault.db, 'UPDATE keys SET current_version = ?, updated_at = ?, row_version = ?, mac = ? WHERE id = ? AND row_version = ?')
+    .run(next.current_version, next.updated_at, next.row_version, mac, k.id, k.row_version);
+  if (r.changes !== 1) throw new KeyholdError('INTERNAL', `key: ${k.id} changed underneath an update`);
+  return { ...next, mac };
+}
+
+export function insertVersion(vault: Vault, v: Omit<VersionRow, 'mac'>): void {
+  stmt(vault.db, `INSERT INTO key_versions (key_id, version, state, created_at, activated_at, not_after, grace_until,
+    revoked_at, revoke_reason, destroyed_at, secret, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(v.key_id, v.version, v.state, v.created_at, v.activated_at, v.not_after, v.grace_until, v.revoked_at,
+      v.revoke_reason, v.destroyed_at, v.secret, v.row_version, vault.mac('key_versions', versionMacFields(v)));
+}
+
+export function updateVersion(vault: Vault, v: VersionRow, changes: Partial<Omit<VersionRow, 'key_id' | 'version' | 'mac' | 'row_version'>>): VersionRow {
+  const next = { ...v, ...changes, row_version: v.row_version + 1 };
+  const mac = vault.mac('key_versions', versionMacFields(next));
+  const r = stmt(vault.db, `UPDATE key_versions SET state = ?, grace_until = ?, revoked_at = ?, revoke_reason = ?,
+    destroyed_at = ?, secret = ?, row_version = ?, mac = ? WHERE key_id = ? AND version = ? AND row_version = ?`)
+    .run(next.state, next.grace_until, next.revoked_at, next.revoke_reason, next.destroyed_at, next.secret,
+      next.row_version, mac, v.key_id, v.version, v.row_version);
+  if (r.changes !== 1) throw new KeyholdError('INTERNAL', `key: ${v.key_id} version ${v.version} changed underneath an update`);
+  return { ...next, mac };
+}
+
+export function summarize(k: KeyRow, v: VersionRow): KeySummary {
+  return {
+    id: k.id,
+    name: k.name,
+    service: k.service,
+    environment: k.environment,
+    scopes: JSON.parse(k.scopes) as string[],
+    owner: k.owner,
+    state: v.state,
+    currentVersion: k.current_version,
+    createdAt: k.created_at,
+  };
+}
+
+export function versionInfo(v: VersionRow): KeyVersionInfo {
+  return {
+    version: v.version,
+    state: v.state,
+    createdAt: v.created_at,
+    activatedAt: v.activated_at,
+    notAfter: v.not_after,
+    graceUntil: v.grace_until,
+    revokedAt: v.revoked_at,
+    revokeReason: v.revoke_reason,
+    destroyedAt: v.destroyed_at,
+  };
+}
+
+/** Every key with its current version, MAC-checked, in name order. */
+export function keysWithCurrent(vault: Vault, where = '', args: readonly unknown[] = []): [KeyRow, VersionRow][] {
+  const rows = vault.read((db) => stmt(db, `SELECT k.*, v.key_id AS v_key_id, v.version AS v_version, v.state AS v_state,
+        v.created_at AS v_created_at, v.activated_at AS v_activated_at, v.not_after AS v_not_after,
+        v.grace_until AS v_grace_until, v.revoked_at AS v_revoked_at, v.revoke_reason AS v_revoke_reason,
+        v.destroyed_at AS v_destroyed_at, v.secret AS v_secret, v.row_version AS v_row_version, v.mac AS v_mac
+      FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
+      ${where} ORDER BY k.service, k.environment, k.name`).all(...args)) as (KeyRow & Record<`v_${string}`, unknown>)[];
+  return rows.map((r) => {
+    const k = checkedKey(vault, r);
+    if (r.v_key_id === null) throw missingVersion(k.id, k.current_version);
+    const v = checkedVersion(vault, {
+      key_id: r.v_key_id as string,
+      version: r.v_version as number,
+      state: r.v_state as KeyState,
+      created_at: r.v_created_at as string,
+      activated_at: r.v_activated_at as string | null,
+      not_after: r.v_not_after as string | null,
+      grace_until: r.v_grace_until as string | null,
+      revoked_at: r.v_revoked_at as string | null,
+      revoke_reason: r.v_revoke_reason as RevokeReason | null,
+      destroyed_at: r.v_destroyed_at as string | null,
+      secret: r.v_secret as Buffer | null,
+      row_version: r.v_row_version as number,
+      mac: r.v_mac as Buffer,
+    });
+    return [k, v];
+  });
+}
