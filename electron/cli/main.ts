@@ -10,10 +10,23 @@ import type { CommandName, CommandOutput, KdfParams } from '../../shared/contrac
 import { exitCodeFor, KeyholdError, toErrorInfo } from '../../shared/errors.js';
 import { KeyholdService } from '../core/service.js';
 import { DEFAULT_KDF } from '../core/vault/kdf.js';
-import { formatInfo, formatKey, formatKeys, formatSlots, printError, printJson } from './output.js';
+import { verifyAuditFile } from '../core/audit/log.js';
+import {
+  formatAudit,
+  formatDue,
+  formatInfo,
+  formatKey,
+  formatKeys,
+  formatPolicy,
+  formatSlots,
+  formatVerify,
+  printError,
+  printJson,
+  progressBar,
+} from './output.js';
 import { readSecret } from './prompt.js';
 
-type GlobalOpts = { vault?: string; json?: boolean; passphraseFile?: string };
+type GlobalOpts = { vault?: string; json?: boolean; passphraseFile?: string; actor?: string };
 type KdfOpts = { kdfMemory?: string; kdfPasses?: string; kdfParallelism?: string };
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -61,10 +74,20 @@ function newPassphrase(file: string | undefined, envVar: string, prompt: string)
   return readSecret({ envVar, file, prompt, confirm: true }, 'new passphrase');
 }
 
+function service(g: GlobalOpts): KeyholdService {
+  const actor = g.actor ?? process.env.KEYHOLD_ACTOR;
+  // Progress goes to stderr, and only on a terminal: stdout stays for results.
+  const bar = process.stderr.isTTY && !g.json ? progressBar(process.stderr) : undefined;
+  return new KeyholdService({
+    ...(actor ? { actor } : {}),
+    ...(bar ? { onProgress: (c: CommandName, done: number, total: number) => bar(c, done, total) } : {}),
+  });
+}
+
 /** Unlocks the vault, runs fn, and locks it again whatever happens. */
 async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {
   const path = vaultPath(g);
-  const svc = new KeyholdService();
+  const svc = service(g);
   try {
     await svc.call('vault.unlock', { path, passphrase: await passphrase(g) });
     return await fn(svc);
@@ -87,6 +110,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--vault <path>', 'vault file').env('KEYHOLD_VAULT'))
     .option('--json', 'machine-readable output on stdout')
     .option('--passphrase-file <file>', 'read the vault passphrase from a file (else KEYHOLD_PASSPHRASE or a prompt)')
+    .addOption(new Option('--actor <name>', 'who is acting, for the audit log (default: the OS user)').env('KEYHOLD_ACTOR'))
     .showHelpAfterError()
     .exitOverride();
   const g = (): GlobalOpts => program.opts<GlobalOpts>();
@@ -99,7 +123,7 @@ export function buildProgram(): Command {
         envVar: 'KEYHOLD_PASSPHRASE', file: g().passphraseFile, prompt: 'New vault passphrase: ', confirm: true,
       }, 'new passphrase');
       if (!g().json && !kdf) process.stderr.write('Calibrating Argon2id for this machine...\n');
-      const svc = new KeyholdService();
+      const svc = service(g());
       try {
         const info = await svc.call('vault.create', { path, passphrase: pass, ...(kdf ? { kdf } : {}) });
         out<'vault.create'>(g(), info, (i) => `Created vault ${i.vaultId} at ${i.path}\n\n${formatInfo(i)}`);
@@ -143,7 +167,7 @@ export function buildProgram(): Command {
       const current = await passphrase(g(), 'Current passphrase: ');
       const next = await newPassphrase(o.newPassphraseFile, 'KEYHOLD_NEW_PASSPHRASE', 'New passphrase: ');
       const kdf = kdfFrom(o);
-      const svc = new KeyholdService();
+      const svc = service(g());
       try {
         await svc.call('vault.unlock', { path: vaultPath(g()), passphrase: current });
         const s = await svc.call('passphrase.change', { current, next, ...(kdf ? { kdf } : {}) });
@@ -198,6 +222,134 @@ export function buildProgram(): Command {
       });
     });
 
+  key.command('due').description('keys overdue or due for rotation within their warning time')
+    .option('--all', 'list every key with its status, not only the due ones')
+    .action(async function keyDueAction(o: { all?: boolean }) {
+      await withVault(g(), async (svc) => out<'key.due'>(g(), await svc.call('key.due', { all: o.all === true }), formatDue));
+    });
+  key.command('rotate').description('rotate keys: a new active version, the old one retiring for its grace window')
+    .argument('[ids...]', 'key ids')
+    .option('--due', 'every key overdue or due within its warning time')
+    .option('--all', 'every key with an active version')
+    .action(async function keyRotateAction(ids: string[], o: { due?: boolean; all?: boolean }) {
+      const picked = [ids.length > 0, o.due === true, o.all === true].filter(Boolean).length;
+      if (picked !== 1) {
+        throw new KeyholdError('INVALID_INPUT', 'cli: name key ids, or --due, or --all (exactly one of them)');
+      }
+      const sel = o.due ? { due: true as const } : o.all ? { all: true as const } : { ids };
+      await withVault(g(), async (svc) => {
+        const r = await svc.call('key.rotate', sel);
+        out<'key.rotate'>(g(), r, (v) => v.rotated.length === 0
+          ? 'Nothing to rotate.'
+          : `Rotated ${v.rotated.length} key${v.rotated.length === 1 ? '' : 's'} in ${(v.tookMs / 1000).toFixed(2)} s` +
+            `${v.rotated.length <= 20 ? `:\n${v.rotated.map((x) => `  ${x.id}  v${x.from} -> v${x.to}, v${x.from} accepted until ${x.graceUntil}`).join('\n')}` : '.'}`);
+      });
+    });
+  key.command('revoke').description('revoke a key now (every live version, or one)').argument('<id>', 'key id')
+    .option('--version <N>', 'only this version')
+    .requiredOption('--reason <reason>', 'compromised, superseded, retired or other')
+    .action(async function keyRevokeAction(id: string, o: { version?: string; reason: string }) {
+      const v = intOption(o.version, '--version');
+      await withVault(g(), async (svc) => {
+        const r = await svc.call('key.revoke', { id, reason: o.reason, ...(v !== undefined ? { version: v } : {}) });
+        out<'key.revoke'>(g(), r, (x) =>
+          `Revoked ${x.id} version ${x.versions.join(', ')} (${x.reason}) at ${x.revokedAt}, in ${x.tookMs.toFixed(1)} ms.`);
+      });
+    });
+  key.command('destroy').description('erase the secret of revoked versions; metadata and history stay')
+    .argument('<id>', 'key id').option('--version <N>', 'only this version')
+    .action(async function keyDestroyAction(id: string, o: { version?: string }) {
+      const v = intOption(o.version, '--version');
+      await withVault(g(), async (svc) => {
+        const r = await svc.call('key.destroy', { id, ...(v !== undefined ? { version: v } : {}) });
+        out<'key.destroy'>(g(), r, (x) => `Destroyed the secret of ${x.id} version ${x.versions.join(', ')}.`);
+      });
+    });
+
+  const policy = program.command('policy').description('rotation policies: global, per service, per key');
+  const scopeOptions = (c: Command): Command => c
+    .option('--global', 'the global policy')
+    .option('--service <service>', "a service's policy")
+    .option('--key <id>', "one key's policy");
+  const scopeOf = (o: { global?: boolean; service?: string; key?: string }) => {
+    const n = [o.global === true, o.service !== undefined, o.key !== undefined].filter(Boolean).length;
+    if (n !== 1) throw new KeyholdError('INVALID_INPUT', 'cli: give exactly one of --global, --service NAME, --key ID');
+    return o.global ? { global: true as const } : o.service !== undefined ? { service: o.service } : { key: o.key as string };
+  };
+  scopeOptions(policy.command('set').description('set policy fields (durations like 90d, 36h, 2w)'))
+    .option('--rotation <duration>', 'rotation period (default 90d)')
+    .option('--grace <duration>', 'grace window in which the old version is still accepted (default 7d)')
+    .option('--warn <duration>', 'warning lead time before rotation is due (default 14d)')
+    .option('--lifetime <duration>', 'maximum lifetime of a version (default 365d)')
+    .action(async function policySetAction(o: { global?: boolean; service?: string; key?: string; rotation?: string;
+      grace?: string; warn?: string; lifetime?: string }) {
+      const scope = scopeOf(o);
+      await withVault(g(), async (svc) => {
+        const p = await svc.call('policy.set', {
+          scope,
+          ...(o.rotation !== undefined ? { rotation: o.rotation } : {}),
+          ...(o.grace !== undefined ? { grace: o.grace } : {}),
+          ...(o.warn !== undefined ? { warn: o.warn } : {}),
+          ...(o.lifetime !== undefined ? { lifetime: o.lifetime } : {}),
+        });
+        out<'policy.set'>(g(), p, formatPolicy);
+      });
+    });
+  scopeOptions(policy.command('clear').description('remove a policy; the next less specific one applies'))
+    .action(async function policyClearAction(o: { global?: boolean; service?: string; key?: string }) {
+      const scope = scopeOf(o);
+      await withVault(g(), async (svc) => out<'policy.clear'>(g(), await svc.call('policy.clear', { scope }), formatPolicy));
+    });
+  scopeOptions(policy.command('show').description('the effective policy and where each field comes from'))
+    .action(async function policyShowAction(o: { global?: boolean; service?: string; key?: string }) {
+      const scope = scopeOf(o);
+      await withVault(g(), async (svc) => out<'policy.show'>(g(), await svc.call('policy.show', { scope }), formatPolicy));
+    });
+
+  const audit = program.command('audit').description('the hash-chained audit log');
+  audit.command('list').description('entries, oldest first, a page at a time')
+    .option('--key <id>', 'entries about this key')
+    .option('--action <action>', 'entries of this action (key.create, key.rotate, key.revoke, key.reveal, ...)')
+    .option('--actor <name>', 'entries by this actor')
+    .option('--since <time>', 'at or after this ISO 8601 time')
+    .option('--until <time>', 'before this ISO 8601 time')
+    .option('--after <seq>', 'entries after this sequence number (the "next" of the previous page)')
+    .option('--limit <N>', 'entries per page (default 100, at most 10000)')
+    .action(async function auditListAction(o: { key?: string; action?: string; actor?: string; since?: string;
+      until?: string; after?: string; limit?: string }) {
+      const after = intOption(o.after, '--after');
+      const limit = intOption(o.limit, '--limit');
+      await withVault(g(), async (svc) => {
+        const r = await svc.call('audit.list', {
+          ...(o.key !== undefined ? { key: o.key } : {}),
+          ...(o.action !== undefined ? { action: o.action } : {}),
+          ...(o.actor !== undefined ? { actor: o.actor } : {}),
+          ...(o.since !== undefined ? { since: o.since } : {}),
+          ...(o.until !== undefined ? { until: o.until } : {}),
+          ...(after !== undefined ? { after } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+        });
+        out<'audit.list'>(g(), r, formatAudit);
+      });
+    });
+  audit.command('verify').description('recompute the chain and report the first broken link')
+    .option('--file <file>', 'verify an exported file instead of the vault (no passphrase needed)')
+    .action(async function auditVerifyAction(o: { file?: string }) {
+      const report = o.file !== undefined
+        ? verifyAuditFile(o.file)
+        : await withVault(g(), (svc) => svc.call('audit.verify', {}));
+      out<'audit.verify'>(g(), report, formatVerify);
+      if (!report.ok) process.exitCode = 5;
+    });
+  audit.command('export').description('write the log as JSON lines for archival (atomically)')
+    .requiredOption('--out <file>', 'the file to write')
+    .action(async function auditExportAction(o: { out: string }) {
+      await withVault(g(), async (svc) => {
+        const r = await svc.call('audit.export', { out: o.out });
+        out<'audit.export'>(g(), r, (x) => `Exported ${x.entries} entries to ${x.path} (head ${x.head.seq} ${x.head.hash}).`);
+      });
+    });
+
   return program;
 }
 
@@ -210,7 +362,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help ends here too, with exit code 0; commander has printed its message.

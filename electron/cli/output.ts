@@ -1,6 +1,16 @@
 /** Printing for the CLI: JSON on stdout with --json, readable text otherwise. */
 
-import type { KeyDetail, KeySummary, KeyslotInfo, VaultInfo } from '../../shared/contract.js';
+import type {
+  AuditEntry,
+  AuditVerifyReport,
+  DueKey,
+  EffectivePolicy,
+  KeyDetail,
+  KeySummary,
+  KeyslotInfo,
+  VaultInfo,
+} from '../../shared/contract.js';
+import { formatDuration } from '../../shared/duration.js';
 import { type ErrorInfo } from '../../shared/errors.js';
 
 export function printJson(value: unknown): void {
@@ -60,6 +70,48 @@ export function formatKey(k: KeyDetail): string {
     `updated      ${k.updatedAt}`,
   ];
   if (k.notes) head.push(`notes        ${k.notes.replace(/\n/g, '\n             ')}`);
-  return [...head, '', table(['VERSION', 'STATE', 'CREATED', 'ACTIVATED'],
-    k.versions.map((v) => [String(v.version), v.state, v.createdAt, v.activatedAt ?? '-']))].join('\n');
+  head.push(`due          ${k.due.status}${k.due.rotateAt ? ` (rotate by ${k.due.rotateAt})` : ''}`);
+  head.push(`policy       ${policyLine(k.policy)}`);
+  return [...head, '', table(['VERSION', 'STATE', 'ACTIVATED', 'NOT AFTER', 'GRACE UNTIL', 'REVOKED'],
+    k.versions.map((v) => [String(v.version), v.state, v.activatedAt ?? '-', v.notAfter ?? '-', v.graceUntil ?? '-',
+      v.revokedAt ? `${v.revokedAt} (${v.revokeReason ?? '?'})` : '-']))].join('\n');
+}
+
+function policyLine(p: EffectivePolicy): string {
+  return `rotate every ${formatDuration(p.rotation)}, grace ${formatDuration(p.grace)}, warn ${formatDuration(p.warn)} ahead, ` +
+    `lifetime ${formatDuration(p.lifetime)}`;
+}
+
+export function formatPolicy(p: EffectivePolicy): string {
+  return table(['FIELD', 'VALUE', 'FROM'], (['rotation', 'grace', 'warn', 'lifetime'] as const).map((f) =>
+    [f, formatDuration(p[f]), p.sources[f]]));
+}
+
+export function formatDue(keys: readonly DueKey[]): string {
+  if (keys.length === 0) return 'Nothing is due.';
+  return table(['STATUS', 'ROTATE BY', 'ID', 'NAME', 'SERVICE', 'ENV', 'VER'],
+    keys.map((k) => [k.status, k.rotateAt ?? '-', k.id, k.name, k.service, k.environment, String(k.currentVersion)]));
+}
+
+export function formatAudit(r: { entries: readonly AuditEntry[]; next: number | null }): string {
+  if (r.entries.length === 0) return 'No entries.';
+  const t = table(['SEQ', 'AT', 'ACTOR', 'ACTION', 'SUBJECT', 'DETAILS'],
+    r.entries.map((e) => [String(e.seq), e.at, e.actor, e.action, e.subject, JSON.stringify(e.details)]));
+  return r.next === null ? t : `${t}\n(more: --after ${r.next})`;
+}
+
+export function formatVerify(r: AuditVerifyReport): string {
+  return r.ok
+    ? `Audit log verified: ${r.entries} entries, head ${r.head.seq} ${r.head.hash} (${r.tookMs.toFixed(0)} ms).`
+    : `AUDIT LOG BROKEN at entry ${r.firstBroken?.seq ?? '?'}: ${r.firstBroken?.reason ?? ''}\n(${r.entries} entries read, head ${r.head.seq})`;
+}
+
+/** A one-line progress bar redrawn in place on a terminal. */
+export function progressBar(stream: NodeJS.WriteStream): (label: string, done: number, total: number) => void {
+  return function draw(label, done, total) {
+    const width = 30;
+    const filled = total === 0 ? width : Math.round((done / total) * width);
+    stream.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
+    if (done >= total) stream.write('\n');
+  };
 }
