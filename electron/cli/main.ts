@@ -367,7 +367,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // --help ends here too, with exit code 0; commander has printed its message.
       if (e.exitCode === 0) return 0;
-      if (json) printJson({ error: { code: 'INVALID_INPUT', message: `cli: ${e.message.replace(/^error: /, '')}` } });
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INVALID_INPUT', message: `cli: ${e.message.replace(/^error: /, '')}` } })}\n`);
       return 2;
     }
     const info = toErrorInfo(e);

@@ -7,8 +7,7 @@
  * too. Normative: docs/audit-log.md.
  */
 
-import { createHash } from 'node:crypto';
-import { canonicalRow } from '../crypto/primitives.js';
+import { canonicalRow, sha256 } from '../crypto/primitives.js';
 
 export type AuditRow = {
   seq: number;
@@ -27,14 +26,12 @@ export type AuditRow = {
 export type ChainHead = Readonly<{ seq: number; hash: Buffer }>;
 
 export function genesisHash(vaultId: string): Buffer {
-  return createHash('sha256').update(canonicalRow('keyhold/audit/genesis', [vaultId])).digest();
+  return sha256(canonicalRow('keyhold/audit/genesis', [vaultId]));
 }
 
 export function entryHash(r: Omit<AuditRow, 'hash'>): Buffer {
-  return createHash('sha256')
-    .update(canonicalRow('audit', [r.seq, r.at, r.actor, r.host, r.workstation, r.action, r.subject, r.key_id,
-      r.details, r.prev_hash]))
-    .digest();
+  return sha256(canonicalRow('audit', [r.seq, r.at, r.actor, r.host, r.workstation, r.action, r.subject, r.key_id,
+    r.details, r.prev_hash]));
 }
 
 export function headMacFields(head: ChainHead): unknown[] {

@@ -6,7 +6,7 @@
  * Nonces are random: a vault seals far fewer than 2^32 values under one key.
  */
 
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { KeyholdError } from '../../../shared/errors.js';
 
 const SEAL_FORMAT = 0x01;
@@ -81,8 +81,13 @@ export function hkdf(ikm: Buffer, salt: string, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', ikm, Buffer.from(salt, 'utf8'), Buffer.from(info, 'utf8'), KEY_LEN));
 }
 
-export function hmac(key: Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
+export function hmac(key: Buffer, data: Uint8Array): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/** SHA-256 in one call (crypto.hash: no Hash object per call). */
+export function sha256(data: Uint8Array): Buffer {
+  return hash('sha256', data, 'buffer');
 }
 
 /**
@@ -95,27 +100,68 @@ export function equalBytes(a: unknown, b: unknown): boolean {
 }
 
 /**
- * The canonical text of a row for its MAC or checksum: JSON of the table name
- * and each field tagged by type, so that a value whose SQLite type changed
- * (a BLOB read back as text, a number as NULL) never encodes like the original.
+ * The canonical encoding of a row for its MAC, checksum or audit hash: the
+ * magic "KHR1", then for the table name and each field a type tag, a 32-bit
+ * big-endian length and the value: 0 null (no value), 1 bytes, 2 UTF-8 text,
+ * 3 number as IEEE 754 float64 (every value Keyhold stores is an integer well
+ * inside its exact range). A value whose SQLite type changed (a BLOB read
+ * back as text, a number as NULL) never encodes like the original, and no
+ * two field lists share an encoding. Normative: docs/vault-format.md.
+ *
+ * Binary rather than JSON: it is built in one reused buffer, so hashing a
+ * million audit entries makes no garbage (hex strings were most of it).
  */
-export function canonicalRow(table: string, fields: readonly unknown[]): string {
-  return JSON.stringify([table, ...fields.map(tagged)]);
-}
+let scratch = Buffer.alloc(4096);
 
-function tagged(v: unknown): unknown {
-  if (v === null) return null;
-  if (Buffer.isBuffer(v)) return `b:${v.toString('hex')}`;
-  switch (typeof v) {
-    case 'string':
-      return `s:${v}`;
-    case 'number':
-      return v;
-    case 'bigint':
-      return `i:${v.toString()}`;
-    default:
-      return `?:${typeof v}`;
-  }
+export function canonicalRow(table: string, fields: readonly unknown[]): Buffer {
+  let pos = 0;
+  const ensure = (n: number): void => {
+    if (pos + n <= scratch.length) return;
+    const bigger = Buffer.alloc(Math.max(scratch.length * 2, pos + n));
+    scratch.copy(bigger, 0, 0, pos);
+    scratch = bigger;
+  };
+  ensure(4);
+  pos += scratch.write('KHR1', pos, 'latin1');
+  const put = (v: unknown): void => {
+    if (v === null || v === undefined) {
+      ensure(5);
+      scratch[pos] = 0;
+      scratch.writeUInt32BE(0, pos + 1);
+      pos += 5;
+    } else if (v instanceof Uint8Array) {
+      ensure(5 + v.length);
+      scratch[pos] = 1;
+      scratch.writeUInt32BE(v.length, pos + 1);
+      scratch.set(v, pos + 5);
+      pos += 5 + v.length;
+    } else if (typeof v === 'string') {
+      const n = Buffer.byteLength(v, 'utf8');
+      ensure(5 + n);
+      scratch[pos] = 2;
+      scratch.writeUInt32BE(n, pos + 1);
+      scratch.write(v, pos + 5, 'utf8');
+      pos += 5 + n;
+    } else if (typeof v === 'number') {
+      ensure(13);
+      scratch[pos] = 3;
+      scratch.writeUInt32BE(8, pos + 1);
+      scratch.writeDoubleBE(v, pos + 5);
+      pos += 13;
+    } else {
+      // bigint or anything else SQLite could not have given us for a Keyhold row
+      const t = `?${typeof v}`;
+      ensure(5 + t.length);
+      scratch[pos] = 9;
+      scratch.writeUInt32BE(t.length, pos + 1);
+      scratch.write(t, pos + 5, 'latin1');
+      pos += 5 + t.length;
+    }
+  };
+  put(table);
+  for (const f of fields) put(f);
+  // A view of the scratch buffer: hash or MAC it before the next call.
+  return scratch.subarray(0, pos);
 }
 
 /** Overwrites key material in place; JS offers nothing stronger. */

@@ -71,16 +71,16 @@ export function dueKeys(vault: Vault, all = false): DueKey[] {
 
 export type Rotation = Readonly<{ id: string; from: number; to: number; graceUntil: string }>;
 
-function rotateOne(vault: Vault, k: KeyRow, versions: readonly VersionRow[], policies: Policies, now: string): Rotation {
-  const current = versions[k.current_version - 1] as VersionRow;
+function rotateOne(vault: Vault, k: KeyRow, current: VersionRow, policies: Policies, now: string): Rotation {
   if (current.state !== 'active') {
     throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${k.id} is ${current.state} and cannot be rotated`,
       hintFor(current.state, 'retiring'));
   }
   const policy = effectivePolicy(policies, k);
   // Two generations back is never still accepted: an older retiring version is superseded now.
-  for (const v of versions) {
-    if (v.state === 'retiring') transition(vault, v, 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
+  const retiring = stmt(vault.db, "SELECT * FROM key_versions WHERE key_id = ? AND state = 'retiring'").all(k.id) as VersionRow[];
+  for (const r of retiring) {
+    transition(vault, checkedVersion(vault, r), 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
   }
   const graceUntil = new Date(Date.parse(now) + Math.min(policy.grace, policy.rotation) * 1000).toISOString();
   transition(vault, current, 'retiring', { grace_until: graceUntil });
@@ -101,10 +101,12 @@ export type RotateSelection = Readonly<{ ids: readonly string[] } | { due: true 
 export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Progress): Rotation[] {
   const policies = loadPolicies(vault);
   const nowMs = vault.clock().getTime();
-  let targets: KeyRow[];
+  let targets: [KeyRow, VersionRow][];
   if ('ids' in sel) {
-    const unique = [...new Set(sel.ids)];
-    targets = unique.map((id) => getKey(vault, id));
+    targets = [...new Set(sel.ids)].map((id) => {
+      const k = getKey(vault, id);
+      return [k, getVersions(vault, k)[k.current_version - 1] as VersionRow];
+    });
   } else {
     targets = [];
     for (const [k, v] of keysWithCurrent(vault)) {
@@ -113,7 +115,7 @@ export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Prog
         const s = dueOf(v, effectivePolicy(policies, k), nowMs).status;
         if (s !== 'overdue' && s !== 'due-soon') continue;
       }
-      targets.push(k);
+      targets.push([k, v]);
     }
   }
   const now = new Date(nowMs).toISOString();
@@ -121,8 +123,8 @@ export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Prog
   const out: Rotation[] = [];
   if (targets.length === 0) return out;
   vault.transaction(() => {
-    targets.forEach((k, i) => {
-      out.push(rotateOne(vault, k, getVersions(vault, k), policies, now));
+    targets.forEach(([k, v], i) => {
+      out.push(rotateOne(vault, k, v, policies, now));
       report(i + 1);
     });
   });

@@ -50,7 +50,25 @@ export function loadPolicies(vault: Vault): Policies {
 
 const column = (f: Field): keyof PolicyRow => `${f}_s` as keyof PolicyRow;
 
+const memo = new WeakMap<Policies, Map<string, EffectivePolicy>>();
+
+/** The policy that applies to a key. Memoized per loaded policy set: a run over 100,000 keys asks often. */
 export function effectivePolicy(policies: Policies, key: { id: string; service: string }): EffectivePolicy {
+  const own = policies.has(`key:${key.id}`);
+  let cache = memo.get(policies);
+  if (!cache) {
+    cache = new Map();
+    memo.set(policies, cache);
+  }
+  const cacheKey = own ? `key:${key.id}` : `service:${key.service}`;
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  const p = computePolicy(policies, key);
+  cache.set(cacheKey, p);
+  return p;
+}
+
+function computePolicy(policies: Policies, key: { id: string; service: string }): EffectivePolicy {
   const chain = [`key:${key.id}`, `service:${key.service}`, 'global'];
   const p = { ...DEFAULT_POLICY };
   const sources = { rotation: 'default', grace: 'default', warn: 'default', lifetime: 'default' };

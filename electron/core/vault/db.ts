@@ -100,7 +100,7 @@ export function fsError(e: unknown, vaultPath: string, doing: string, creating =
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
-      return new KeyholdError('PATH_NOT_WRITABLE', `vault: permission denied ${doing} ${vaultPath}`,
+      return new KeyholdError('PATH_NOT_WRITABLE', `vault: cannot ${doing} ${vaultPath}: permission denied`,
         'Choose a folder you can write to.');
     default:
       return new KeyholdError('PATH_NOT_WRITABLE', `vault: cannot ${doing} ${vaultPath} (${code || 'I/O error'})`);
@@ -267,6 +267,11 @@ export function prepareExisting(db: Db, vaultPath: string): number {
         'The file may come from an interrupted creation; Keyhold never leaves one at the final path.');
     }
     checkSchema(db, vaultPath, version);
+    // Rows whose parent is gone (a key deleted with foreign keys off) are damage too.
+    if ((db.pragma('foreign_key_check') as unknown[]).length > 0) {
+      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (rows refer to keys that are gone)`,
+        'Restore the vault from a backup. Keyhold did not change it.');
+    }
     // integrity_check, not quick_check: it also compares every index with its
     // table, so a damaged row cannot make a key vanish from a list unnoticed.
     const check = db.pragma('integrity_check(1)', { simple: true }) as string;

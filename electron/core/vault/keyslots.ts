@@ -15,9 +15,9 @@
  * same row format with their own `type` and unwrap method.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { kdfParamsSchema, type KdfParams, type KeyslotInfo } from '../../../shared/contract.js';
-import { canonicalRow, seal, tryOpen, wipe } from '../crypto/primitives.js';
+import { canonicalRow, seal, sha256, tryOpen, wipe } from '../crypto/primitives.js';
 import { deriveKek, type StoredKdfParams } from './kdf.js';
 
 export type KeyslotType = KeyslotInfo['type'];
@@ -40,9 +40,7 @@ export function wrapAad(vaultId: string, slotId: number, type: string, params: s
 }
 
 export function slotChecksum(row: Omit<KeyslotRow, 'checksum' | 'mac'>): Buffer {
-  return createHash('sha256')
-    .update(canonicalRow('keyslots', [row.id, row.type, row.label, row.created_at, row.params, row.wrapped]))
-    .digest();
+  return sha256(canonicalRow('keyslots', [row.id, row.type, row.label, row.created_at, row.params, row.wrapped]));
 }
 
 /** Fields of a slot row covered by its MAC (everything but the MAC). */

@@ -11,12 +11,12 @@
  * Sealed values carry an AAD that binds table, record, version and field.
  */
 
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
 import { KeyholdError, strictAssert } from '../../../shared/errors.js';
-import { canonicalRow, equalBytes, hkdf, hmac, open, seal, wipe } from '../crypto/primitives.js';
+import { canonicalRow, equalBytes, hkdf, hmac, open, seal, sha256, wipe } from '../crypto/primitives.js';
 import {
   checkNewVaultPath,
   checkVaultFile,
@@ -69,7 +69,7 @@ type MetaRow = { vault_id: string; created_at: string; checksum: Buffer; mac: Bu
 
 /** Plain SHA-256 of the metadata row: the vault id feeds every AAD, so damage to it is named before unlock. */
 export function metaChecksum(vaultId: string, createdAt: string): Buffer {
-  return createHash('sha256').update(canonicalRow('vault_meta', [vaultId, createdAt])).digest();
+  return sha256(canonicalRow('vault_meta', [vaultId, createdAt]));
 }
 
 const INTEGRITY_HINT = 'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.';
