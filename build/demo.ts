@@ -15,7 +15,7 @@ const BIN = path.join(ROOT, 'electron/cli/keyhold.mjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-demo-'));
 const vault = path.join(dir, 'vault.db');
 // Demo passphrases: made up here, shown as variables, never printed.
-const env = { ...process.env, KEYHOLD_VAULT: vault, KEYHOLD_PASSPHRASE: 'demo passphrase one' };
+const env = { ...process.env, KEYHOLD_VAULT: vault, KEYHOLD_PASSPHRASE: 'demo passphrase one', KEYHOLD_ACTOR: 'demo-custodian' };
 let step = 0;
 
 function say(title: string): void {
@@ -67,6 +67,17 @@ try {
     process.stdout.write(`  a one-character typo is refused offline: ${(e as Error).message}\n`);
   }
 
+  say('Set a rotation policy for the payments service (most specific wins)');
+  keyhold(['policy', 'set', '--service', 'payments', '--rotation', '30d', '--grace', '3d']);
+
+  say('Rotate a key: the new version is active, the old one accepted during its grace window');
+  keyhold(['key', 'rotate', created[0]!.id]);
+  keyhold(['key', 'due', '--all']);
+
+  say('Incident: a key leaked. Revoke it now');
+  keyhold(['key', 'revoke', created[2]!.id, '--reason', 'compromised']);
+  keyhold(['key', 'destroy', created[2]!.id]);
+
   say('Add a second passphrase keyslot (for a second custodian)');
   keyhold(['slot', 'add-passphrase', '--label', 'custodian-2'], { KEYHOLD_NEW_PASSPHRASE: 'demo passphrase two' });
   keyhold(['slot', 'list']);
@@ -76,6 +87,7 @@ try {
 
   say('Rotate the first custodian\'s passphrase');
   keyhold(['passphrase', 'change'], { KEYHOLD_NEW_PASSPHRASE: 'demo passphrase three' });
+  env.KEYHOLD_PASSPHRASE = 'demo passphrase three';
 
   say('An edit made to the file outside Keyhold is detected');
   const copy = path.join(dir, 'tampered.db');
@@ -87,8 +99,15 @@ try {
   process.stdout.write(`  (widened the scopes of key ${created[1]!.id} to "*" in a copy, with plain SQL)\n`);
   keyhold(['--vault', copy, 'key', 'list'], { KEYHOLD_PASSPHRASE: 'demo passphrase two' }, 5);
 
+  say('Every step is in the hash-chained audit log; verify it and export it for archival');
+  keyhold(['audit', 'list', '--limit', '8']);
+  keyhold(['audit', 'verify']);
+  const exported = path.join(dir, 'audit.jsonl');
+  keyhold(['audit', 'export', '--out', exported]);
+  keyhold(['audit', 'verify', '--file', exported]);
+
   say('Vault summary');
-  keyhold(['info'], { KEYHOLD_PASSPHRASE: 'demo passphrase three' });
+  keyhold(['info']);
 
   process.stdout.write('\nDemo complete.\n');
 } finally {

@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KeyCreateSpec } from '../../shared/contract.js';
 import { seal, tryOpen } from '../../electron/core/crypto/primitives.js';
+import { listAudit, verifyAudit } from '../../electron/core/audit/log.js';
 import { createKeys, revealKey } from '../../electron/core/keys/keys.js';
+import { revokeKey, rotateKeys } from '../../electron/core/keys/lifecycle.js';
 import { calibrateKdf } from '../../electron/core/vault/kdf.js';
 import { Vault } from '../../electron/core/vault/vault.js';
 import { machine, median, printFigures, time, timeAsync, type Figure } from './report.js';
@@ -16,6 +18,18 @@ import { machine, median, printFigures, time, timeAsync, type Figure } from './r
 const PASS = 'benchmark passphrase, not a secret';
 const FAST_KDF = { memoryKiB: 19 * 1024, passes: 2, parallelism: 1 };
 const N_KEYS = Number(process.env.KEYHOLD_BENCH_KEYS ?? 100_000);
+const N_AUDIT = Number(process.env.KEYHOLD_BENCH_AUDIT ?? 1_000_000);
+const DAY_MS = 86_400_000;
+
+function bar(label: string): (done: number, total: number) => void {
+  let last = -1;
+  return (done, total) => {
+    const pct = Math.floor((done / total) * 10);
+    if (pct === last) return;
+    last = pct;
+    process.stderr.write(`\r  ${label}: ${pct * 10}%${done === total ? '\n' : ''}`);
+  };
+}
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-bench-'));
@@ -51,7 +65,9 @@ async function main(): Promise<void> {
 
     // One key with its fsync'd commit (the specification's key generation).
     const vaultPath = path.join(dir, 'keys.db');
-    const vault = await Vault.create(vaultPath, PASS, { kdf: FAST_KDF });
+    let offsetMs = 0;
+    const clock = () => new Date(Date.now() + offsetMs);
+    const vault = await Vault.create(vaultPath, PASS, { kdf: FAST_KDF, clock, actor: 'bench' });
     const singles: number[] = [];
     for (let i = 0; i < 50; i++) {
       const [, ms] = time(() => createKeys(vault, [{ name: `single-${i}`, service: 'bench', environment: 'prod', scopes: ['read'], owner: '', notes: '' }]));
@@ -64,15 +80,7 @@ async function main(): Promise<void> {
       name: `key-${i}`, service: `svc-${i % 50}`, environment: i % 2 ? 'production' : 'staging',
       scopes: ['read', 'write'], owner: 'bench', notes: '',
     }));
-    let lastPct = -1;
-    const [created, batchMs] = time(() => createKeys(vault, specs, (done, total) => {
-      const pct = Math.floor((done / total) * 10);
-      if (pct !== lastPct) {
-        lastPct = pct;
-        process.stderr.write(`\r  creating ${N_KEYS} keys: ${pct * 10}%`);
-      }
-    }));
-    process.stderr.write('\n');
+    const [created, batchMs] = time(() => createKeys(vault, specs, bar(`creating ${N_KEYS} keys`)));
     figures.push({ name: `create ${N_KEYS} keys (one batch)`, ms: batchMs, targetMs: 5000 * (N_KEYS / 100_000) });
 
     // Reveal one key from the full vault.
@@ -82,11 +90,55 @@ async function main(): Promise<void> {
       const [, ms] = time(() => revealKey(vault, id));
       reveals.push(ms);
     }
-    figures.push({ name: `reveal one key of ${N_KEYS + 50}`, ms: median(reveals), targetMs: 1, spec: '< 50 ms' });
+    figures.push({ name: `reveal one key of ${N_KEYS + 50} (audited)`, ms: median(reveals), targetMs: 1, spec: '< 50 ms' });
+
+    // Every key due: rotate them all in one run.
+    offsetMs = 91 * DAY_MS;
+    const [rotated, rotateMs] = time(() => rotateKeys(vault, { due: true }, bar(`rotating ${N_KEYS + 50} due keys`)));
+    if (rotated.length !== N_KEYS + 50) throw new Error(`bench: rotated ${rotated.length} keys, expected ${N_KEYS + 50}`);
+    figures.push({ name: `rotate ${rotated.length} due keys`, ms: rotateMs, targetMs: 10_000 * (rotated.length / 100_000),
+      spec: 'all keys < 1 min' });
+
+    // Revoke one key, its commit fsync'd, in the full vault.
+    const revokes: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = created[(i * 104_729) % created.length]?.id as string;
+      const [, ms] = time(() => revokeKey(vault, id, 'compromised'));
+      revokes.push(ms);
+    }
+    figures.push({ name: `revoke one key of ${N_KEYS + 50}`, ms: median(revokes), targetMs: 20, spec: '< 1 s' });
+
+    // Grow the audit log to N_AUDIT entries, then query one key's history and verify the chain.
+    const have = vault.auditHead.seq;
+    const fill = Math.max(0, N_AUDIT - have);
+    const report = bar(`filling the audit log to ${N_AUDIT} entries`);
+    for (let done = 0; done < fill;) {
+      const n = Math.min(100_000, fill - done);
+      vault.transaction(() => {
+        for (let i = 0; i < n; i++) {
+          const id = created[(done + i) % created.length]?.id as string;
+          vault.audit({ action: 'bench.note', subject: `key:${id}`, keyId: id, details: { i: done + i } });
+        }
+      });
+      done += n;
+      report(done, fill);
+    }
+    const historyKey = created[4242 % created.length]?.id as string;
+    const queries: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const [r, ms] = time(() => listAudit(vault, { key: historyKey, limit: 1000 }));
+      if (r.entries.length === 0) throw new Error('bench: empty key history');
+      queries.push(ms);
+    }
+    figures.push({ name: `audit history of one key (${vault.auditHead.seq} entries)`, ms: median(queries), targetMs: 20,
+      spec: '< 2 s' });
+    const [verified, verifyMs] = time(() => verifyAudit(vault));
+    if (!verified.ok) throw new Error(`bench: audit chain broken: ${verified.firstBroken?.reason ?? ''}`);
+    figures.push({ name: `audit verify (${verified.entries} entries)`, ms: verifyMs, targetMs: 5000 * (verified.entries / 1_000_000) });
     vault.lock();
 
     const fileMiB = fs.statSync(vaultPath).size / 2 ** 20;
-    console.log(`vault with ${N_KEYS + 50} keys: ${fileMiB.toFixed(1)} MiB\n`);
+    console.log(`vault with ${N_KEYS + 50} keys and their audit log: ${fileMiB.toFixed(1)} MiB\n`);
     const ok = printFigures(figures);
     if (!ok) process.exitCode = 1;
   } finally {
