@@ -101,9 +101,13 @@ export function verifyAudit(vault: Vault): AuditVerifyReport {
     }
   });
   if (!broken && (prev.seq !== head.seq || !prev.hash.equals(head.hash))) {
-    broken = prev.seq < head.seq
-      ? { seq: prev.seq + 1, reason: `entries ${prev.seq + 1} to ${head.seq} are missing (the log was cut short)` }
-      : { seq: head.seq + 1, reason: `entries after ${head.seq} are not covered by the chain head` };
+    if (prev.seq < head.seq) {
+      broken = { seq: prev.seq + 1, reason: `entries ${prev.seq + 1} to ${head.seq} are missing (the log was cut short)` };
+    } else if (prev.seq > head.seq) {
+      broken = { seq: head.seq + 1, reason: `entries after ${head.seq} are not covered by the chain head` };
+    } else {
+      broken = { seq: head.seq, reason: `entry ${head.seq} does not match the chain head (the log was rewritten)` };
+    }
   }
   return {
     ok: broken === null,
