@@ -112,54 +112,55 @@ export function equalBytes(a: unknown, b: unknown): boolean {
  * million audit entries makes no garbage (hex strings were most of it).
  */
 let scratch = Buffer.alloc(4096);
+let pos = 0;
+
+// Module-level helpers rather than closures: this runs millions of times in a
+// rotation or a verify, and a closure per call is garbage per call.
+function ensure(n: number): void {
+  if (pos + n <= scratch.length) return;
+  const bigger = Buffer.alloc(Math.max(scratch.length * 2, pos + n));
+  scratch.copy(bigger, 0, 0, pos);
+  scratch = bigger;
+}
+
+function header(tag: number, len: number): void {
+  ensure(5 + len);
+  scratch[pos] = tag;
+  scratch.writeUInt32BE(len, pos + 1);
+  pos += 5;
+}
+
+function put(v: unknown): void {
+  if (v === null || v === undefined) {
+    header(0, 0);
+  } else if (Buffer.isBuffer(v)) {
+    header(1, v.length);
+    pos += v.copy(scratch, pos);
+  } else if (v instanceof Uint8Array) {
+    header(1, v.length);
+    scratch.set(v, pos);
+    pos += v.length;
+  } else if (typeof v === 'string') {
+    const n = Buffer.byteLength(v, 'utf8');
+    header(2, n);
+    pos += scratch.write(v, pos, n, 'utf8');
+  } else if (typeof v === 'number') {
+    header(3, 8);
+    pos = scratch.writeDoubleBE(v, pos);
+  } else {
+    // bigint or anything else SQLite could not have given us for a Keyhold row
+    const t = `?${typeof v}`;
+    header(9, t.length);
+    pos += scratch.write(t, pos, t.length, 'latin1');
+  }
+}
 
 export function canonicalRow(table: string, fields: readonly unknown[]): Buffer {
-  let pos = 0;
-  const ensure = (n: number): void => {
-    if (pos + n <= scratch.length) return;
-    const bigger = Buffer.alloc(Math.max(scratch.length * 2, pos + n));
-    scratch.copy(bigger, 0, 0, pos);
-    scratch = bigger;
-  };
+  pos = 0;
   ensure(4);
-  pos += scratch.write('KHR1', pos, 'latin1');
-  const put = (v: unknown): void => {
-    if (v === null || v === undefined) {
-      ensure(5);
-      scratch[pos] = 0;
-      scratch.writeUInt32BE(0, pos + 1);
-      pos += 5;
-    } else if (v instanceof Uint8Array) {
-      ensure(5 + v.length);
-      scratch[pos] = 1;
-      scratch.writeUInt32BE(v.length, pos + 1);
-      scratch.set(v, pos + 5);
-      pos += 5 + v.length;
-    } else if (typeof v === 'string') {
-      const n = Buffer.byteLength(v, 'utf8');
-      ensure(5 + n);
-      scratch[pos] = 2;
-      scratch.writeUInt32BE(n, pos + 1);
-      scratch.write(v, pos + 5, 'utf8');
-      pos += 5 + n;
-    } else if (typeof v === 'number') {
-      ensure(13);
-      scratch[pos] = 3;
-      scratch.writeUInt32BE(8, pos + 1);
-      scratch.writeDoubleBE(v, pos + 5);
-      pos += 13;
-    } else {
-      // bigint or anything else SQLite could not have given us for a Keyhold row
-      const t = `?${typeof v}`;
-      ensure(5 + t.length);
-      scratch[pos] = 9;
-      scratch.writeUInt32BE(t.length, pos + 1);
-      scratch.write(t, pos + 5, 'latin1');
-      pos += 5 + t.length;
-    }
-  };
+  pos += scratch.write('KHR1', 0, 4, 'latin1');
   put(table);
-  for (const f of fields) put(f);
+  for (let i = 0; i < fields.length; i++) put(fields[i]);
   // A view of the scratch buffer: hash or MAC it before the next call.
   return scratch.subarray(0, pos);
 }
