@@ -15,7 +15,7 @@ const BIN = path.join(ROOT, 'electron/cli/keyhold.mjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-demo-'));
 const vault = path.join(dir, 'vault.db');
 // Demo passphrases: made up here, shown as variables, never printed.
-const env = { ...process.env, KEYHOLD_VAULT: vault, KEYHOLD_PASSPHRASE: 'demo passphrase one', KEYHOLD_ACTOR: 'demo-custodian' };
+const env = { ...process.env, KEYHOLD_VAULT: vault, KEYHOLD_PASSPHRASE: 'demo passphrase one', KEYHOLD_OPERATOR: 'demo-custodian' };
 let step = 0;
 
 function say(title: string): void {

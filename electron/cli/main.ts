@@ -26,7 +26,7 @@ import {
 } from './output.js';
 import { readSecret } from './prompt.js';
 
-type GlobalOpts = { vault?: string; json?: boolean; passphraseFile?: string; actor?: string };
+type GlobalOpts = { vault?: string; json?: boolean; passphraseFile?: string; operator?: string };
 type KdfOpts = { kdfMemory?: string; kdfPasses?: string; kdfParallelism?: string };
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -75,7 +75,12 @@ function newPassphrase(file: string | undefined, envVar: string, prompt: string)
 }
 
 function service(g: GlobalOpts): KeyholdService {
-  const actor = g.actor ?? process.env.KEYHOLD_ACTOR;
+  const actor = g.operator ?? process.env.KEYHOLD_OPERATOR;
+  // Control characters would let a name forge lines in a printed log.
+  // eslint-disable-next-line no-control-regex
+  if (actor !== undefined && !/^[^\u0000-\u001f\u007f]{1,128}$/.test(actor)) {
+    throw new KeyholdError('INVALID_INPUT', 'cli: --operator must be 1-128 printable characters');
+  }
   // Progress goes to stderr, and only on a terminal: stdout stays for results.
   const bar = process.stderr.isTTY && !g.json ? progressBar(process.stderr) : undefined;
   return new KeyholdService({
@@ -110,7 +115,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--vault <path>', 'vault file').env('KEYHOLD_VAULT'))
     .option('--json', 'machine-readable output on stdout')
     .option('--passphrase-file <file>', 'read the vault passphrase from a file (else KEYHOLD_PASSPHRASE or a prompt)')
-    .addOption(new Option('--actor <name>', 'who is acting, for the audit log (default: the OS user)').env('KEYHOLD_ACTOR'))
+    .addOption(new Option('--operator <name>', 'who is acting, recorded as the actor in the audit log (default: the OS user)').env('KEYHOLD_OPERATOR'))
     .showHelpAfterError()
     .exitOverride();
   const g = (): GlobalOpts => program.opts<GlobalOpts>();

@@ -27,6 +27,9 @@ export type ServiceOptions = Readonly<{
   onProgress?: ((command: CommandName, done: number, total: number) => void) | undefined;
 }>;
 
+/** Read-only commands that still run when housekeeping cannot (a damaged row must not hide the audit log). */
+const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export']);
+
 /** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
 const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.lock', 'vault.status']);
 
@@ -50,7 +53,12 @@ export class KeyholdService {
       'vault.unlock': async (a) => {
         this.#close();
         this.#vault = await Vault.unlock(a.path, a.passphrase, { clock: opts.clock, actor: opts.actor });
-        if (!this.#vault.auditHeadError) housekeeping(this.#vault);
+        try {
+          if (!this.#vault.auditHeadError) housekeeping(this.#vault);
+        } catch {
+          // A row that fails its check is reported by the command that needs it;
+          // unlock itself stays possible so that `audit verify` can run.
+        }
         return this.#vault.info();
       },
       'vault.lock': () => {
@@ -108,7 +116,13 @@ export class KeyholdService {
     }
     const args = parseCommandInput(command, input);
     // Retiring versions whose grace has ended are revoked before any command sees the vault.
-    if (this.#vault && !NO_HOUSEKEEPING.has(command) && !this.#vault.auditHeadError) housekeeping(this.#vault);
+    if (this.#vault && !NO_HOUSEKEEPING.has(command) && !this.#vault.auditHeadError) {
+      try {
+        housekeeping(this.#vault);
+      } catch (e) {
+        if (!READ_ONLY.has(command)) throw e;
+      }
+    }
     const handler = this.#handlers[command] as (a: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
     return await handler(args);
   }

@@ -16,7 +16,7 @@ let env: Record<string, string>;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-cli-life-'));
   vault = path.join(dir, 'v.db');
-  env = { KEYHOLD_PASSPHRASE: PASS, KEYHOLD_VAULT: vault, KEYHOLD_ACTOR: 'custodian-a' };
+  env = { KEYHOLD_PASSPHRASE: PASS, KEYHOLD_VAULT: vault, KEYHOLD_OPERATOR: 'custodian-a' };
   expect(keyhold(['init', ...FAST], env).code).toBe(0);
 });
 
@@ -61,6 +61,10 @@ describe('keyhold lifecycle and audit commands', () => {
     const history = keyholdJson<{ entries: { keyId: string }[] }>(['audit', 'list', '--key', a.id], env);
     expect(history.entries.length).toBeGreaterThanOrEqual(5);
     expect(history.entries.every((e) => e.keyId === a.id)).toBe(true);
+    expect(keyholdJson<{ entries: unknown[] }>(['audit', 'list', '--actor', 'nobody-else'], env).entries).toEqual([]);
+    expect(keyholdJson<{ entries: unknown[] }>(['audit', 'list', '--actor', 'custodian-a', '--limit', '1000'], env).entries)
+      .toHaveLength(log.entries.length);
+    expect(keyhold(['--operator', 'bad\u0007name', 'key', 'list'], env).code).toBe(2);
     const page = keyholdJson<{ entries: unknown[]; next: number }>(['audit', 'list', '--limit', '2'], env);
     expect(page.entries).toHaveLength(2);
     expect(page.next).toBe(2);

@@ -287,7 +287,8 @@ describe('rotation', () => {
     const rot = (await svc.call('audit.list', { key: k.id, action: 'key.rotate' })).entries;
     expect(rot.map((e) => e.details)).toEqual([
       { from: 1, to: 2, graceUntil: plusDays(t1, 7) },
-      { from: 2, to: 3, graceUntil: plusDays(t2, 7) },
+      // The second rotation supersedes version 1 at once, and says so.
+      { from: 2, to: 3, graceUntil: plusDays(t2, 7), superseded: [1] },
     ]);
     expect((await svc.call('audit.verify', {})).ok).toBe(true);
   });

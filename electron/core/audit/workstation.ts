@@ -34,7 +34,7 @@ export function workstation(): Workstation {
   return cached;
 }
 
-/** The operator named by --actor / KEYHOLD_ACTOR, else the OS user. */
+/** The operator named by --operator / KEYHOLD_OPERATOR, else the OS user. */
 export function defaultActor(): string {
   try {
     return os.userInfo().username;

@@ -82,13 +82,14 @@ function rotateOne(vault: Vault, k: KeyRow, current: VersionRow, policies: Polic
   for (const r of retiring) {
     transition(vault, checkedVersion(vault, r), 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
   }
+  const superseded = retiring.map((r) => r.version);
   const graceUntil = new Date(Date.parse(now) + Math.min(policy.grace, policy.rotation) * 1000).toISOString();
   transition(vault, current, 'retiring', { grace_until: graceUntil });
   const to = k.current_version + 1;
   insertVersion(vault, newVersion(vault, k.id, to, now, policy.lifetime));
   updateKey(vault, k, { current_version: to }, now);
   vault.audit({ action: 'key.rotate', subject: `key:${k.id}`, keyId: k.id,
-    details: { from: current.version, to, graceUntil } });
+    details: { from: current.version, to, graceUntil, ...(superseded.length > 0 ? { superseded } : {}) } });
   return { id: k.id, from: current.version, to, graceUntil };
 }
 

@@ -9,7 +9,7 @@ import { formatDuration, parseDuration } from '../../../shared/duration.js';
 import { KeyholdError, missingCase } from '../../../shared/errors.js';
 import { stmt } from '../vault/db.js';
 import type { Vault } from '../vault/vault.js';
-import type { VersionRow } from './rows.js';
+import { getKey, type VersionRow } from './rows.js';
 
 const DAY = 86_400;
 export const DEFAULT_POLICY: Policy = Object.freeze({ rotation: 90 * DAY, grace: 7 * DAY, warn: 14 * DAY, lifetime: 365 * DAY });
@@ -87,11 +87,7 @@ function computePolicy(policies: Policies, key: { id: string; service: string })
 
 /** The effective policy for a scope itself (a service or global one has no key level). */
 function effectiveForScope(policies: Policies, scope: PolicyScope, vault: Vault): EffectivePolicy {
-  if ('key' in scope) {
-    const row = vault.read((db) => stmt(db, 'SELECT service FROM keys WHERE id = ?').get(scope.key)) as { service: string } | undefined;
-    if (!row) throw new KeyholdError('KEY_NOT_FOUND', `key: no key ${scope.key}`, 'See `keyhold key list`.');
-    return effectivePolicy(policies, { id: scope.key, service: row.service });
-  }
+  if ('key' in scope) return effectivePolicy(policies, getKey(vault, scope.key));
   if ('service' in scope) return effectivePolicy(policies, { id: '', service: scope.service });
   return effectivePolicy(policies, { id: '', service: '\u0000' });
 }
@@ -136,6 +132,23 @@ export function setPolicy(vault: Vault, scope: PolicyScope, change: PolicyChange
   next.set(name, { ...row, mac: Buffer.alloc(0) });
   const eff = effectiveForScope(next, scope, vault);
   validatePolicy(eff, name);
+  // A change to a wider scope must not leave a narrower one invalid (a global
+  // lifetime below a service's rotation period, say): check every scope set.
+  for (const other of next.keys()) {
+    if (other === name) continue;
+    const [kind, ...rest] = other.split(':');
+    const id = rest.join(':');
+    const s: PolicyScope = kind === 'key' ? { key: id } : kind === 'service' ? { service: id } : { global: true };
+    try {
+      validatePolicy(effectiveForScope(next, s, vault), other);
+    } catch (e) {
+      if (e instanceof KeyholdError && e.code === 'INVALID_INPUT') {
+        throw new KeyholdError('INVALID_INPUT', `${e.message} (after this change to ${name})`,
+          `Change the ${other} policy first, or choose values that keep it valid.`);
+      }
+      throw e;
+    }
+  }
   vault.transaction(() => {
     if (clear) stmt(vault.db, 'DELETE FROM policies WHERE scope = ?').run(name);
     else {

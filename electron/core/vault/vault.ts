@@ -554,9 +554,18 @@ function appendEntry(db: Db, head: ChainHead, e: NewEntry): ChainHead {
     subject: e.subject, key_id: e.keyId, details: canonicalJson(e.details), prev_hash: head.hash,
   };
   const hash = entryHash(row);
-  stmt(db, `INSERT INTO audit_log (seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash)
+  const insert = () => stmt(db, `INSERT INTO audit_log (seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(row.seq, row.at, row.actor, row.host, row.workstation, row.action,
     row.subject, row.key_id, row.details, row.prev_hash, hash);
+  try {
+    insert();
+  } catch (e) {
+    if (e && typeof e === 'object' && 'code' in e && e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      throw new KeyholdError('INTEGRITY', `audit: entry ${row.seq} already exists past the chain head`,
+        'The audit log was altered outside Keyhold. Run `keyhold audit verify`; changes are refused.');
+    }
+    throw e;
+  }
   return { seq: row.seq, hash };
 }
 
