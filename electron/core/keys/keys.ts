@@ -12,12 +12,12 @@ import { randomBytes } from '../crypto/primitives.js';
 import type { Vault } from '../vault/vault.js';
 import { dueOf, effectivePolicy, loadPolicies } from './policy.js';
 import {
+  findVersion,
   getKey,
   getVersions,
   insertKey,
   insertVersion,
   keysWithCurrent,
-  missingVersion,
   notesAad,
   secretAad,
   summarize,
@@ -172,11 +172,7 @@ export function revealKey(vault: Vault, id: string, version?: number): RevealedK
   const k = getKey(vault, id);
   const want = version ?? k.current_version;
   const versions = getVersions(vault, k);
-  const v = versions.find((x) => x.version === want);
-  if (!v) {
-    if (want <= k.current_version) throw missingVersion(id, want);
-    throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${want}`, `See \`keyhold key show ${id}\`.`);
-  }
+  const v = findVersion(k, versions, want);
   if (!v.secret) {
     throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} version ${want} was destroyed; its secret no longer exists`);
   }

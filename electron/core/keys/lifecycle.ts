@@ -13,6 +13,7 @@ import { newVersion, progressStep, type Progress } from './keys.js';
 import { dueOf, effectivePolicy, loadPolicies, type Policies } from './policy.js';
 import {
   checkedVersion,
+  findVersion,
   getKey,
   getVersions,
   insertVersion,
@@ -148,9 +149,7 @@ export function revokeKey(vault: Vault, id: string, reason: RevokeReason, versio
   const versions = getVersions(vault, k);
   let targets: VersionRow[];
   if (version !== undefined) {
-    const v = versions.find((x) => x.version === version);
-    if (!v) throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${version}`, `See \`keyhold key show ${id}\`.`);
-    targets = [v];
+    targets = [findVersion(k, versions, version)];
   } else {
     targets = versions.filter((v) => LIVE.includes(v.state));
     if (targets.length === 0) {
@@ -180,9 +179,7 @@ export function destroyKey(vault: Vault, id: string, version?: number): Destruct
   const versions = getVersions(vault, k);
   let targets: VersionRow[];
   if (version !== undefined) {
-    const v = versions.find((x) => x.version === version);
-    if (!v) throw new KeyholdError('KEY_NOT_FOUND', `key: ${id} has no version ${version}`, `See \`keyhold key show ${id}\`.`);
-    targets = [v];
+    targets = [findVersion(k, versions, version)];
   } else {
     const live = versions.filter((v) => LIVE.includes(v.state));
     if (live.length > 0) {

@@ -92,6 +92,18 @@ export function getVersions(vault: Vault, key: KeyRow): VersionRow[] {
   return out;
 }
 
+/**
+ * One version of a key from its MAC-checked list. Versions are never deleted
+ * (a destroyed one keeps its row), so a missing one up to the current version
+ * means the file was altered; past it, the version never existed.
+ */
+export function findVersion(k: KeyRow, versions: readonly VersionRow[], want: number): VersionRow {
+  const v = versions.find((x) => x.version === want);
+  if (v) return v;
+  if (want <= k.current_version) throw missingVersion(k.id, want);
+  throw new KeyholdError('KEY_NOT_FOUND', `key: ${k.id} has no version ${want}`, `See \`keyhold key show ${k.id}\`.`);
+}
+
 export function insertKey(vault: Vault, k: Omit<KeyRow, 'mac'>): void {
   stmt(vault.db, `INSERT INTO keys (id, name, service, environment, scopes, owner, notes, current_version,
     created_at, updated_at, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
