@@ -197,6 +197,8 @@ export const keyCreateInput = z.strictObject({
   scopes: scopesSchema.default([]),
   owner: z.string().max(128, 'owner is longer than 128 characters').regex(TEXT_RE, 'owner has control characters').default(''),
   notes: z.string().max(4096, 'notes are longer than 4096 characters').regex(TEXT_RE, 'notes have control characters').default(''),
+  /** ISO 8601 time: the key is made pre-active and activates then (its secret can be handed out before). */
+  activateAt: z.string().max(40).optional(),
 });
 export type KeyCreateInput = z.input<typeof keyCreateInput>;
 export type KeyCreateSpec = z.output<typeof keyCreateInput>;

@@ -190,11 +190,14 @@ export function buildProgram(): Command {
     .option('--scopes <list>', 'comma-separated scopes (least privilege: only these)', '')
     .option('--owner <owner>', 'who answers for the key', '')
     .option('--notes <text>', 'free text, stored sealed', '')
-    .action(async function keyCreateAction(o: { name: string; service: string; env: string; scopes: string; owner: string; notes: string }) {
+    .option('--activate-at <time>', 'ISO 8601 time: the key is pre-active until then')
+    .action(async function keyCreateAction(o: { name: string; service: string; env: string; scopes: string; owner: string;
+      notes: string; activateAt?: string }) {
       const scopes = o.scopes.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
       await withVault(g(), async (svc) => {
         const k = await svc.call('key.create', {
           name: o.name, service: o.service, environment: o.env, scopes, owner: o.owner, notes: o.notes,
+          ...(o.activateAt !== undefined ? { activateAt: o.activateAt } : {}),
         });
         out<'key.create'>(g(), k, (v) => `Created key ${v.id} (${v.service}/${v.environment}/${v.name}).\nReveal it with: keyhold key reveal ${v.id}`);
       });

@@ -571,3 +571,41 @@ describe('destruction', () => {
     expect((await svc2.call('key.reveal', { id: keep.id })).secret === keepSecret).toBe(true);
   });
 });
+
+describe('pre-active keys', () => {
+  it('a key created with activateAt is pre-active until then, cannot be rotated, and activates by housekeeping', async () => {
+    const { svc, clock } = await openVault();
+    const t0 = clock.iso();
+    const at = plusDays(t0, 2);
+    const k = await svc.call('key.create', { name: 'next-quarter', service: 'billing', activateAt: at });
+    expect(k.state).toBe('pre-active');
+    const s = await show(svc, k.id);
+    expect(s.versions[0]).toMatchObject({ state: 'pre-active', activatedAt: at, notAfter: plusDays(at, 365) });
+    expect(s.due.status).toBe('inactive');
+    // Its secret can be handed out ahead of activation (audited like any reveal).
+    expect(parseApiKey((await svc.call('key.reveal', { id: k.id })).secret).keyId).toBe(k.id);
+    const before = headSeq(svc);
+    await expectCode(() => svc.call('key.rotate', { ids: [k.id] }), 'ILLEGAL_TRANSITION');
+    expect(headSeq(svc)).toBe(before);
+
+    clock.advance(DAY_MS);
+    expect((await show(svc, k.id)).state).toBe('pre-active');
+    clock.advance(DAY_MS);
+    const seq = headSeq(svc);
+    expect((await show(svc, k.id)).state).toBe('active');
+    const activated = (await entriesAfter(svc, seq)).filter((e) => e.action === 'key.activate');
+    expect(activated).toEqual([expect.objectContaining({ keyId: k.id, at: clock.iso(), details: expect.objectContaining({ version: 1 }) })]);
+    expect((await svc.call('key.rotate', { ids: [k.id] })).rotated).toHaveLength(1);
+    expect((await svc.call('audit.verify', {})).ok).toBe(true);
+  });
+
+  it('an activateAt in the past makes an active key; a malformed one is refused and nothing is written', async () => {
+    const { svc, clock } = await openVault();
+    const past = await svc.call('key.create', { name: 'now', service: 'billing', activateAt: plusDays(clock.iso(), -1) });
+    expect(past.state).toBe('active');
+    const before = headSeq(svc);
+    await expectCode(() => svc.call('key.create', { name: 'later', service: 'billing', activateAt: 'next tuesday' }), 'INVALID_INPUT');
+    expect(headSeq(svc)).toBe(before);
+    expect((await svc.call('key.list', {})).map((x) => x.name)).toEqual(['now']);
+  });
+});

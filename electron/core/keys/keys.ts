@@ -7,6 +7,7 @@
 
 import { formatApiKey, KEY_ID_LENGTH, randomBase62, SECRET_LENGTH } from '../../../shared/apikey.js';
 import type { KeyCreateSpec, KeyDetail, KeySummary, RevealedKey } from '../../../shared/contract.js';
+import { parseTime } from '../../../shared/duration.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { Vault } from '../vault/vault.js';
@@ -49,17 +50,23 @@ function isUniqueViolation(e: unknown): boolean {
     (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY');
 }
 
-/** A fresh secret version, sealed; the plaintext is wiped before returning. */
-export function newVersion(vault: Vault, keyId: string, version: number, now: string, lifetimeS: number): Omit<VersionRow, 'mac'> {
+/**
+ * A fresh secret version, sealed; the plaintext is wiped before returning.
+ * With `activateAt` later than now it is pre-active until then.
+ */
+export function newVersion(vault: Vault, keyId: string, version: number, now: string, lifetimeS: number,
+  activateAt?: string): Omit<VersionRow, 'mac'> {
   const secret = Buffer.from(randomBase62(SECRET_LENGTH, randomBytes), 'ascii');
+  const pending = activateAt !== undefined && activateAt > now;
+  const from = pending ? activateAt : now;
   try {
     return {
       key_id: keyId,
       version,
-      state: 'active',
+      state: pending ? 'pre-active' : 'active',
       created_at: now,
-      activated_at: now,
-      not_after: new Date(Date.parse(now) + lifetimeS * 1000).toISOString(),
+      activated_at: from,
+      not_after: new Date(Date.parse(from) + lifetimeS * 1000).toISOString(),
       grace_until: null,
       revoked_at: null,
       revoke_reason: null,
@@ -83,6 +90,7 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
   const seen = new Set<string>();
   const out: KeySummary[] = [];
   const report = progressStep(specs.length, onProgress);
+  const activateAt = specs.map((s) => (s.activateAt === undefined ? undefined : parseTime(s.activateAt, 'key --activate-at')));
   vault.transaction(() => {
     specs.forEach((spec, i) => {
       const tag = `${spec.service}\u0000${spec.environment}\u0000${spec.name}`;
@@ -111,15 +119,17 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
         throw e;
       }
       const lifetime = effectivePolicy(policies, { id, service: spec.service }).lifetime;
-      insertVersion(vault, newVersion(vault, id, 1, now, lifetime));
+      const version = newVersion(vault, id, 1, now, lifetime, activateAt[i]);
+      insertVersion(vault, version);
       vault.audit({
         action: 'key.create', subject: `key:${id}`, keyId: id,
         details: { name: spec.name, service: spec.service, environment: spec.environment, scopes: spec.scopes,
-          owner: spec.owner, version: 1 },
+          owner: spec.owner, version: 1, state: version.state,
+          ...(version.state === 'pre-active' ? { activateAt: version.activated_at } : {}) },
       });
       out.push({
         id, name: spec.name, service: spec.service, environment: spec.environment, scopes: [...spec.scopes],
-        owner: spec.owner, state: 'active', currentVersion: 1, createdAt: now,
+        owner: spec.owner, state: version.state, currentVersion: 1, createdAt: now,
       });
       report(i + 1);
     });

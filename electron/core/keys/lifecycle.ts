@@ -205,15 +205,25 @@ export function destroyKey(vault: Vault, id: string, version?: number): Destruct
 // ---- housekeeping -----------------------------------------------------------------
 
 /**
- * Retiring versions whose grace window has ended become revoked (superseded).
+ * Retiring versions whose grace window has ended become revoked (superseded),
+ * and pre-active versions whose activation time has come become active.
  * Each command runs this first; with nothing to do it writes nothing.
  */
 export function housekeeping(vault: Vault): number {
   const now = vault.now();
   const rows = vault.read((db) =>
     stmt(db, "SELECT * FROM key_versions WHERE state = 'retiring' AND grace_until <= ?").all(now)) as VersionRow[];
-  if (rows.length === 0) return 0;
+  const pending = vault.read((db) =>
+    stmt(db, "SELECT * FROM key_versions WHERE state = 'pre-active' AND activated_at <= ?").all(now)) as VersionRow[];
+  if (rows.length === 0 && pending.length === 0) return 0;
   vault.transaction(() => {
+    // Pre-active versions whose activation time has come become active.
+    for (const r of pending) {
+      const v = checkedVersion(vault, r);
+      transition(vault, v, 'active', {});
+      vault.audit({ action: 'key.activate', subject: `key:${v.key_id}`, keyId: v.key_id,
+        details: { version: v.version, activatedAt: v.activated_at, by: 'housekeeping' } });
+    }
     for (const r of rows) {
       const v = checkedVersion(vault, r);
       transition(vault, v, 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
@@ -221,5 +231,5 @@ export function housekeeping(vault: Vault): number {
         details: { version: v.version, reason: 'superseded', graceUntil: v.grace_until, by: 'housekeeping' } });
     }
   });
-  return rows.length;
+  return rows.length + pending.length;
 }

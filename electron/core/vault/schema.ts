@@ -68,6 +68,8 @@ export const MIGRATIONS: readonly Migration[] = [
           PRIMARY KEY (key_id, version)
         ) WITHOUT ROWID;
         CREATE INDEX key_versions_retiring ON key_versions (grace_until) WHERE state = 'retiring';
+        -- A pre-active version's activated_at is when it is scheduled to activate.
+        CREATE INDEX key_versions_pending ON key_versions (activated_at) WHERE state = 'pre-active';
         CREATE TABLE policies (
           scope         TEXT PRIMARY KEY,
           rotation_s    INTEGER,
