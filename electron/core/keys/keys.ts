@@ -88,15 +88,23 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
   const now = vault.now();
   const policies = loadPolicies(vault);
   const seen = new Set<string>();
-  const out: KeySummary[] = [];
+  for (const spec of specs) {
+    const tag = `${spec.service}\u0000${spec.environment}\u0000${spec.name}`;
+    if (seen.has(tag)) throw keyExists(spec);
+    seen.add(tag);
+  }
+  const out: KeySummary[] = new Array<KeySummary>(specs.length);
   const report = progressStep(specs.length, onProgress);
   const activateAt = specs.map((s) => (s.activateAt === undefined ? undefined : parseTime(s.activateAt, 'key --activate-at')));
+  // Rows go in in key id order: the ids are random, and inserting them sorted
+  // turns scattered B-tree page writes into near-appends (several times
+  // faster for a large batch). Results come back in the order asked.
+  const ids = specs.map(() => randomBase62(KEY_ID_LENGTH, randomBytes));
+  const order = specs.map((_, i) => i).sort((a, b) => ((ids[a] as string) < (ids[b] as string) ? -1 : 1));
   vault.transaction(() => {
-    specs.forEach((spec, i) => {
-      const tag = `${spec.service}\u0000${spec.environment}\u0000${spec.name}`;
-      if (seen.has(tag)) throw keyExists(spec);
-      seen.add(tag);
-      const id = randomBase62(KEY_ID_LENGTH, randomBytes);
+    order.forEach((i, done) => {
+      const spec = specs[i] as KeyCreateSpec;
+      const id = ids[i] as string;
       const key: Omit<KeyRow, 'mac'> = {
         id,
         name: spec.name,
@@ -113,8 +121,8 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
       try {
         insertKey(vault, key);
       } catch (e) {
-        // The UNIQUE (service, environment, name) index is the check; the
-        // transaction rolls back whole.
+        // The UNIQUE (service, environment, name) index is the check against
+        // the vault; the transaction rolls back whole.
         if (isUniqueViolation(e)) throw keyExists(spec);
         throw e;
       }
@@ -127,11 +135,11 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
           owner: spec.owner, version: 1, state: version.state,
           ...(version.state === 'pre-active' ? { activateAt: version.activated_at } : {}) },
       });
-      out.push({
+      out[i] = {
         id, name: spec.name, service: spec.service, environment: spec.environment, scopes: [...spec.scopes],
         owner: spec.owner, state: version.state, currentVersion: 1, createdAt: now,
-      });
-      report(i + 1);
+      };
+      report(done + 1);
     });
   });
   return out;

@@ -121,6 +121,9 @@ export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Prog
     }
   }
   const now = new Date(nowMs).toISOString();
+  // In key id order: the version and audit-index writes then land near each
+  // other in their B-trees instead of all over the file.
+  targets.sort((a, b) => (a[0].id < b[0].id ? -1 : a[0].id > b[0].id ? 1 : 0));
   const report = progressStep(targets.length, onProgress);
   const out: Rotation[] = [];
   if (targets.length === 0) return out;

@@ -189,9 +189,10 @@ export function openConnection(vaultPath: string, opts: { create: boolean }): Db
       db.pragma('foreign_keys = ON');
       db.pragma('secure_delete = ON');
       db.pragma('trusted_schema = OFF');
-      // 64 MiB of page cache: a 100,000-key vault is about 45 MiB, and random key ids
+      // Up to 256 MiB of page cache (used only as the file grows): a 100,000-key vault
+      // with its audit log is over 100 MiB, and random key ids
       // make index inserts touch pages all over the file.
-      db.pragma('cache_size = -65536');
+      db.pragma('cache_size = -262144');
       // Take the write lock now, so "in use" is known at open rather than mid-command.
       db.exec('BEGIN EXCLUSIVE; COMMIT;');
       return db;
