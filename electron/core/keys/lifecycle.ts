@@ -121,16 +121,22 @@ export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Prog
     }
   }
   const now = new Date(nowMs).toISOString();
-  // In key id order: the version and audit-index writes then land near each
-  // other in their B-trees instead of all over the file.
-  targets.sort((a, b) => (a[0].id < b[0].id ? -1 : a[0].id > b[0].id ? 1 : 0));
+  // Written in key id order: the version and audit-index writes then land near
+  // each other in their B-trees instead of all over the file. Results keep the
+  // order of the selection.
+  const order = targets.map((_, i) => i).sort((a, b) => {
+    const x = (targets[a] as [KeyRow, VersionRow])[0].id;
+    const y = (targets[b] as [KeyRow, VersionRow])[0].id;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
   const report = progressStep(targets.length, onProgress);
-  const out: Rotation[] = [];
+  const out = new Array<Rotation>(targets.length);
   if (targets.length === 0) return out;
   vault.transaction(() => {
-    targets.forEach(([k, v], i) => {
-      out.push(rotateOne(vault, k, v, policies, now));
-      report(i + 1);
+    order.forEach((i, done) => {
+      const [k, v] = targets[i] as [KeyRow, VersionRow];
+      out[i] = rotateOne(vault, k, v, policies, now);
+      report(done + 1);
     });
   });
   return out;
