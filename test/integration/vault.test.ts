@@ -4,13 +4,18 @@
  * passphrases, the single-writer lock across processes, keyslots, lock, and
  * survival of a SIGKILL in the middle of writing.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { seal, tryOpen } from '../../electron/core/crypto/primitives.js';
+import { createKeys, revealKey } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
+import { wrapAad, type SlotOpener } from '../../electron/core/vault/keyslots.js';
 import { Vault } from '../../electron/core/vault/vault.js';
 import { parseApiKey } from '../../shared/apikey.js';
+import { KeyholdError } from '../../shared/errors.js';
 import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
 import {
   creatingLeftovers,
@@ -532,3 +537,39 @@ function diffOffsets(a: Buffer, b: Buffer): string {
   for (let i = 0; i < Math.max(a.length, b.length) && out.length < 8; i++) if (a[i] !== b[i]) out.push(i);
   return out.length ? out.join(', ') : 'none';
 }
+
+describe('keyslot mechanism for other unlock methods', () => {
+  it('a slot of another type, added with addSlotWith and opened with its own SlotOpener, unlocks the same vault', async () => {
+    const file = path.join(tmpDir(), 'plug.khv');
+    const pass = newPassphrase();
+    // A stand-in for a quorum's combined secret: a real 256-bit key, a real AES-GCM wrap.
+    const kek = randomBytes(32);
+    const vault = await Vault.create(file, pass, { kdf: FAST_KDF });
+    const added = await vault.addSlotWith((vmk, vaultId, slotId) => {
+      const params = JSON.stringify({ scheme: 'test-kek' });
+      return Promise.resolve({ type: 'quorum', label: 'test', params,
+        wrapped: seal(kek, vmk, wrapAad(vaultId, slotId, 'quorum', params)) });
+    });
+    expect(added).toMatchObject({ id: 2, type: 'quorum', label: 'test' });
+    const [k] = createKeys(vault, [{ name: 'k', service: 's', environment: 'e', scopes: [], owner: '', notes: '' }]);
+    const before = revealKey(vault, k!.id);
+    vault.lock();
+
+    const opener = (key: Buffer): SlotOpener => ({
+      type: 'quorum',
+      paramsValid: () => true,
+      open: (vaultId, row) => Promise.resolve(tryOpen(key, row.wrapped, wrapAad(vaultId, row.id, row.type, row.params))),
+      refused: () => new KeyholdError('WRONG_PASSPHRASE', 'vault: the quorum did not open any keyslot'),
+      noSlot: () => new KeyholdError('WRONG_PASSPHRASE', 'vault: no quorum keyslot'),
+      dispose: () => key.fill(0),
+    });
+    const reopened = await Vault.unlockWith(file, opener(Buffer.from(kek)));
+    expect(revealKey(reopened, before.id).secret).toBe(before.secret);
+    expect(reopened.listKeyslots().map((x) => x.type)).toEqual(['passphrase', 'quorum']);
+    reopened.lock();
+    const wrong = await expectCode(() => Vault.unlockWith(file, opener(randomBytes(32))), 'WRONG_PASSPHRASE');
+    expect(wrong.message).toBe('vault: the quorum did not open any keyslot');
+    // The passphrase still opens it too.
+    (await Vault.unlock(file, pass)).lock();
+  });
+});

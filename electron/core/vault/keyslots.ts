@@ -17,6 +17,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { kdfParamsSchema, type KdfParams, type KeyslotInfo } from '../../../shared/contract.js';
+import { KeyholdError } from '../../../shared/errors.js';
 import { canonicalRow, seal, sha256, tryOpen, wipe } from '../crypto/primitives.js';
 import { deriveKek, type StoredKdfParams } from './kdf.js';
 
@@ -110,6 +111,37 @@ export async function unwrapPassphraseSlot(vaultId: string, row: KeyslotRow, pas
   } finally {
     wipe(kek);
   }
+}
+
+/**
+ * How one unlock method opens the slots of its type. The passphrase opener is
+ * below; the token (PKCS#11) and quorum openers plug in the same way, and
+ * Vault.unlockWith runs any of them with the same checks and errors.
+ */
+export type SlotOpener = Readonly<{
+  type: KeyslotType;
+  /** Cheap check of a slot's stored parameters before any costly work; false marks it damaged. */
+  paramsValid: (row: KeyslotRow) => boolean;
+  /** The VMK, or null when the credential does not open this slot. */
+  open: (vaultId: string, row: KeyslotRow) => Promise<Buffer | null>;
+  /** The error when no slot of this type opened (a wrong passphrase, a wrong card). */
+  refused: () => KeyholdError;
+  /** The error when the vault has no slot of this type. */
+  noSlot: () => KeyholdError;
+  /** Wipes the credential held by the opener. */
+  dispose: () => void;
+}>;
+
+export function passphraseOpener(passphrase: Buffer): SlotOpener {
+  return {
+    type: 'passphrase',
+    paramsValid: (row) => parseStoredKdf(row.params) !== null,
+    open: (vaultId, row) => unwrapPassphraseSlot(vaultId, row, passphrase),
+    refused: () => new KeyholdError('WRONG_PASSPHRASE', 'vault: wrong passphrase', 'The vault was not changed.'),
+    noSlot: () => new KeyholdError('WRONG_PASSPHRASE', 'vault: this vault has no passphrase keyslot',
+      'Unlock it with one of its other keyslots (see `keyhold slot list`).'),
+    dispose: () => wipe(passphrase),
+  };
 }
 
 /** What `info` and `slot list` show of a slot: type and parameters, never the salt or wrapped key. */

@@ -36,12 +36,13 @@ import { calibrateKdf, type StoredKdfParams } from './kdf.js';
 import {
   describeSlot,
   makePassphraseSlot,
-  parseStoredKdf,
+  passphraseOpener,
   slotChecksum,
   slotMacFields,
   unwrapPassphraseSlot,
   type KeyslotRow,
   type NewKeyslot,
+  type SlotOpener,
 } from './keyslots.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
@@ -205,11 +206,24 @@ export class Vault {
    * full Argon2id derivation whatever the outcome; a wrong passphrase changes
    * nothing in the file.
    */
-  static async unlock(vaultPath: string, passphrase: string, opts: VaultOptions = {}): Promise<Vault> {
+  static unlock(vaultPath: string, passphrase: string, opts: VaultOptions = {}): Promise<Vault> {
+    return Vault.unlockWith(vaultPath, passphraseOpener(bytesFromPassphrase(passphrase)), opts);
+  }
+
+  /**
+   * Opens and unlocks a vault with any unlock method: every slot of the
+   * opener's type is tried (a passphrase costs a full KDF per slot whatever
+   * the outcome); damaged slots are named; a refusal changes nothing.
+   */
+  static async unlockWith(vaultPath: string, opener: SlotOpener, opts: VaultOptions = {}): Promise<Vault> {
     const target = path.resolve(vaultPath);
-    checkVaultFile(target);
+    try {
+      checkVaultFile(target);
+    } catch (e) {
+      opener.dispose();
+      throw e;
+    }
     const db = openConnection(target, { create: false });
-    const pass = bytesFromPassphrase(passphrase);
     let vmk: Buffer | null = null;
     try {
       prepareExisting(db, target);
@@ -222,26 +236,22 @@ export class Vault {
           damaged.push(row.id);
           continue;
         }
-        if (row.type !== 'passphrase') continue;
-        if (!parseStoredKdf(row.params)) {
+        if (row.type !== opener.type) continue;
+        if (!opener.paramsValid(row)) {
           damaged.push(row.id);
           continue;
         }
         tried++;
-        const got = await unwrapPassphraseSlot(meta.vault_id, row, pass);
+        const got = await opener.open(meta.vault_id, row);
         if (got && !vmk) vmk = got;
         else wipe(got);
       }
       if (!vmk) {
         if (damaged.length > 0) {
           throw new KeyholdError('VAULT_CORRUPT', `vault: keyslot ${damaged.join(', ')} is damaged`,
-            tried > 0 ? 'The passphrase opened no intact keyslot. Restore the vault from a backup.' : INTEGRITY_HINT);
+            tried > 0 ? `The ${opener.type} opened no intact keyslot. Restore the vault from a backup.` : INTEGRITY_HINT);
         }
-        if (tried === 0) {
-          throw new KeyholdError('WRONG_PASSPHRASE', 'vault: this vault has no passphrase keyslot',
-            'Unlock it with one of its other keyslots (see `keyhold slot list`).');
-        }
-        throw new KeyholdError('WRONG_PASSPHRASE', 'vault: wrong passphrase', 'The vault was not changed.');
+        throw tried === 0 ? opener.noSlot() : opener.refused();
       }
       const keys = deriveKeys(vmk, meta.vault_id);
       const vault = new Vault(target, db, meta, keys, opts);
@@ -255,7 +265,7 @@ export class Vault {
       if (db.open) db.close();
       throw mapDbError(e, target);
     } finally {
-      wipe(pass);
+      opener.dispose();
     }
   }
 
@@ -448,7 +458,19 @@ export class Vault {
     }
   }
 
-  /** Stores a slot made by any unlock method (token and quorum slots come through here). */
+  /**
+   * Adds a keyslot of any unlock method: `make` receives the VMK (only for the
+   * duration of the call), the vault id and the new slot's id, and returns the
+   * slot with the VMK wrapped under the method's key and the AAD from wrapAad.
+   * Token and quorum slots come through here.
+   */
+  async addSlotWith(make: (vmk: Buffer, vaultId: string, slotId: number) => Promise<NewKeyslot>): Promise<KeyslotInfo> {
+    const { keys } = this.#need();
+    const id = this.#nextSlotId();
+    return this.addSlot(await make(keys.vmk, this.id, id), id);
+  }
+
+  /** Stores a finished slot and audits it. */
   addSlot(slot: NewKeyslot, id: number): KeyslotInfo {
     const { db, keys } = this.#need();
     const createdAt = this.now();
