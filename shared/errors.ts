@@ -54,6 +54,11 @@ export class KeyholdError extends Error {
   }
 }
 
+/** The `code` of a thrown error (an errno name, a SQLITE_* code), or '' when it has none. */
+export function errorCode(e: unknown): string {
+  return e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : '';
+}
+
 export function isKeyholdError(e: unknown): e is KeyholdError {
   return e instanceof KeyholdError;
 }

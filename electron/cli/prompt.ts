@@ -4,7 +4,7 @@
  */
 
 import fs from 'node:fs';
-import { KeyholdError } from '../../shared/errors.js';
+import { errorCode, KeyholdError } from '../../shared/errors.js';
 
 export type SecretSource = Readonly<{
   envVar: string;
@@ -22,8 +22,7 @@ function readSecretFile(file: string, what: string): string {
     }
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : 'I/O error';
-    throw new KeyholdError('INVALID_INPUT', `cli: cannot read ${what} file ${file} (${code})`);
+    throw new KeyholdError('INVALID_INPUT', `cli: cannot read ${what} file ${file} (${errorCode(e) || 'I/O error'})`);
   }
   // One trailing newline is how editors end a file; it is not part of the secret.
   const value = text.replace(/\r?\n$/, '');

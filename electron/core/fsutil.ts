@@ -3,7 +3,29 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KeyholdError } from '../../shared/errors.js';
+import { errorCode, KeyholdError } from '../../shared/errors.js';
+
+export function fsyncFile(p: string): void {
+  const fd = fs.openSync(p, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Makes a rename or link in `dir` durable. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms and filesystems cannot fsync a folder; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
 
 /** Writes to a temporary file in the same folder, fsyncs it, renames it into place, fsyncs the folder. */
 export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o600): void {
@@ -20,18 +42,8 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, mode 
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : 'I/O error';
-    throw new KeyholdError('PATH_NOT_WRITABLE', `file: cannot write ${target} (${code})`,
+    throw new KeyholdError('PATH_NOT_WRITABLE', `file: cannot write ${target} (${errorCode(e) || 'I/O error'})`,
       'Check that the folder exists and is writable.');
   }
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch {
-    // Not every platform can fsync a folder; the rename is atomic regardless.
-  }
+  fsyncDir(dir);
 }

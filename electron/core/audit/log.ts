@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEntry, AuditVerifyReport } from '../../../shared/contract.js';
 import { parseTime } from '../../../shared/duration.js';
-import { KeyholdError } from '../../../shared/errors.js';
+import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { Vault } from '../vault/vault.js';
 import { checkLink, genesisHash, type AuditRow, type ChainBreak, type ChainHead } from './chain.js';
@@ -160,8 +160,7 @@ export function verifyAuditFile(file: string): AuditVerifyReport {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : 'I/O error';
-    throw new KeyholdError('INVALID_INPUT', `audit: cannot read ${file} (${code})`);
+    throw new KeyholdError('INVALID_INPUT', `audit: cannot read ${file} (${errorCode(e) || 'I/O error'})`);
   }
   const lines = text.split('\n').filter((l) => l.length > 0);
   let header: { format?: unknown; vaultId?: unknown; head?: { seq?: unknown; hash?: unknown } };

@@ -8,7 +8,7 @@
 import { formatApiKey, KEY_ID_LENGTH, randomBase62, SECRET_LENGTH } from '../../../shared/apikey.js';
 import type { KeyCreateSpec, KeyDetail, KeySummary, RevealedKey } from '../../../shared/contract.js';
 import { parseTime } from '../../../shared/duration.js';
-import { KeyholdError } from '../../../shared/errors.js';
+import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { Vault } from '../vault/vault.js';
 import { dueOf, effectivePolicy, loadPolicies } from './policy.js';
@@ -46,8 +46,8 @@ function keyExists(spec: KeyCreateSpec): KeyholdError {
 }
 
 function isUniqueViolation(e: unknown): boolean {
-  return !!e && typeof e === 'object' && 'code' in e &&
-    (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY');
+  const code = errorCode(e);
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 /**

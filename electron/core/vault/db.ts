@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { KeyholdError } from '../../../shared/errors.js';
+import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type Db = Database.Database;
@@ -15,10 +15,8 @@ export type Db = Database.Database;
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 
 function sqliteCode(e: unknown): string | undefined {
-  if (e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' && e.code.startsWith('SQLITE_')) {
-    return e.code;
-  }
-  return undefined;
+  const code = errorCode(e);
+  return code.startsWith('SQLITE_') ? code : undefined;
 }
 
 /**
@@ -86,7 +84,7 @@ export function guarded<T>(vaultPath: string, fn: () => T): T {
 
 /** Maps a filesystem error onto the error shape; `creating` words ENOENT for a new vault. */
 export function fsError(e: unknown, vaultPath: string, doing: string, creating = false): KeyholdError {
-  const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
+  const code = errorCode(e);
   switch (code) {
     case 'ENOENT':
       if (creating) {

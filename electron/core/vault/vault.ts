@@ -15,7 +15,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
-import { KeyholdError, strictAssert } from '../../../shared/errors.js';
+import { errorCode, KeyholdError, strictAssert } from '../../../shared/errors.js';
+import { fsyncDir, fsyncFile } from '../fsutil.js';
 import { canonicalRow, equalBytes, hkdf, hmac, open, seal, sha256, wipe } from '../crypto/primitives.js';
 import {
   checkNewVaultPath,
@@ -183,7 +184,7 @@ export class Vault {
       wipe(vmk);
       removeQuietly(tmp);
       if (e instanceof KeyholdError) throw e;
-      const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
+      const code = errorCode(e);
       if (code.startsWith('SQLITE_')) throw mapDbError(e, target);
       throw /^E[A-Z]+$/.test(code) ? fsError(e, target, 'create', true) : e;
     } finally {
@@ -582,7 +583,7 @@ function appendEntry(db: Db, head: ChainHead, e: NewEntry): ChainHead {
   try {
     insert();
   } catch (e) {
-    if (e && typeof e === 'object' && 'code' in e && e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    if (errorCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
       throw new KeyholdError('INTEGRITY', `audit: entry ${row.seq} already exists past the chain head`,
         'The audit log was altered outside Keyhold. Run `keyhold audit verify`; changes are refused.');
     }
@@ -617,34 +618,13 @@ function readMeta(db: Db, vaultPath: string): MetaRow {
   return row;
 }
 
-function fsyncFile(p: string): void {
-  const fd = fs.openSync(p, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Some platforms and filesystems cannot fsync a folder; the rename is still atomic.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
 /** Moves a finished file into place without ever replacing an existing one. */
 function publish(tmp: string, target: string): void {
   try {
     fs.linkSync(tmp, target);
     fs.unlinkSync(tmp);
   } catch (e) {
-    const code = e && typeof e === 'object' && 'code' in e ? String(e.code) : '';
+    const code = errorCode(e);
     if (code === 'EEXIST') {
       throw new KeyholdError('VAULT_EXISTS', `vault: ${target} already exists`,
         'Keyhold never overwrites a vault. Choose another path or move the file away.');
