@@ -9,3 +9,5 @@ cd "$(dirname "$0")/.."
 bash build/system-deps.sh
 export ELECTRON_SKIP_BINARY_DOWNLOAD="${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}"
 npm ci --no-audit --no-fund
+# The importer is TypeScript compiled to importer/dist, so `npx keyhold-import` works after install.
+npm run build -w keyhold-import
