@@ -1,0 +1,398 @@
+/**
+ * The IPC router: everything main does with a request from the renderer, with
+ * no `electron` import, so Node tests (and the e2e test bridge) run the very
+ * code main runs. Main wires it like this:
+ *
+ *   const router = createIpcRouter({
+ *     vaultPath,                                  // from main's configuration, never from the renderer
+ *     allowedOrigins: ['app://keyhold'],          // scheme://host[:port] of the app's own pages
+ *     platform: {
+ *       clipboardWriteText: (s) => clipboard.writeText(s),
+ *       clipboardReadText: () => clipboard.readText(),
+ *       networkInterfaces: () => listInterfaces(os.networkInterfaces()),
+ *     },
+ *     settings: { autoLockMinutes: 5, clipboardClearSeconds: 30 },
+ *   });
+ *   for (const [command, , channel] of IPC_METHODS) {
+ *     ipcMain.handle(channel, function onInvoke(event, payload) {
+ *       const frame = event.senderFrame;
+ *       return router.handle(command, { url: frame?.url ?? '', isMainFrame: frame !== null && frame.parent === null }, payload);
+ *     });
+ *   }
+ *   router.onEvent(function forward(e) { win.webContents.send(eventChannel(e.name), e.payload); });
+ *   win.webContents.on('before-input-event', () => router.notifyActivity());
+ *   app.on('will-quit', () => router.dispose());
+ *
+ * What `handle` does, in order: checks the sender (the URL's scheme://host in
+ * allowedOrigins, and the main frame only, as VS Code's validateEvent does);
+ * checks the command is one the renderer may call (shared/ipc-names.ts);
+ * parses the payload against its IPC schema (shared/ipc.ts); runs it (core
+ * commands through KeyholdService.call, app commands here); parses the answer
+ * against its output schema (unknown fields are dropped, so nothing leaves main
+ * that the contract does not name); answers an envelope. It never throws and
+ * logs nothing: errors go out through toErrorInfo, which never carries a
+ * secret (an unknown error becomes 'core: internal error').
+ *
+ * The router makes its own KeyholdService, because the service takes its
+ * progress callback at construction and the router turns progress into
+ * events; `router.service` is there for main's own use (and tests). Commands
+ * run one at a time in arrival order: two unlocks racing would otherwise leave
+ * a vault open that nothing references.
+ *
+ * Auto-lock: an idle timer (settings.autoLockMinutes) runs while a vault is
+ * unlocked; each command (other than the passive ones a UI may poll) and
+ * notifyActivity() restart it; on expiry the vault locks and `vault.locked`
+ * { reason: 'idle' } goes out. A user lock sends { reason: 'user' }.
+ *
+ * Clipboard: clipboard.copySecret reveals the key through the core (audited as
+ * a reveal) and writes it to the clipboard; after settings.clipboardClearSeconds
+ * (and at lock and dispose) the clipboard is cleared if it still holds that
+ * secret. Only a SHA-256 digest of the secret is kept for that comparison.
+ *
+ * Air gap: the network interfaces are read at each app.environment and every
+ * airgapPollMs; a change goes out as `airgap.changed`.
+ */
+
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { KdfParams, Result } from '../../shared/contract.js';
+import { KeyholdError, toErrorInfo } from '../../shared/errors.js';
+import {
+  type AirgapStatus,
+  type AppEnvironment,
+  type AppSettings,
+  type IpcArgs,
+  type IpcEvent,
+  ipcContract,
+  type NetworkInterfaceInfo,
+  parseIpcInput,
+} from '../../shared/ipc.js';
+import {
+  type CoreIpcCommandName,
+  type IpcCommandName,
+  type IpcEventName,
+  isIpcCommandName,
+} from '../../shared/ipc-names.js';
+import { KeyholdService, type ServiceOptions } from '../core/service.js';
+
+export type SenderInfo = Readonly<{ url: string; isMainFrame: boolean }>;
+
+/** One address of a network interface, as os.networkInterfaces() gives it (flattened). */
+export type NetworkInterfaceAddress = Readonly<{ name: string; family: string | number; internal: boolean; address: string }>;
+
+/** What main gets from the OS (Electron's clipboard, os.networkInterfaces); tests pass in-memory ones. */
+export type PlatformAdapter = Readonly<{
+  clipboardWriteText: (text: string) => void;
+  clipboardReadText: () => string;
+  networkInterfaces: () => readonly NetworkInterfaceAddress[];
+  /** process.platform when absent. */
+  platform?: string;
+}>;
+
+export type IpcRouterOptions = Readonly<{
+  /** The vault file: main's configuration, never the renderer's choice. */
+  vaultPath: string;
+  /** Origins (scheme://host[:port]) whose main frame may call; e.g. 'app://keyhold'. */
+  allowedOrigins: readonly string[];
+  platform: PlatformAdapter;
+  settings: AppSettings;
+  /** Argon2id cost for a vault created over IPC; the core calibrates when absent. Tests pass FAST_KDF. */
+  kdf?: KdfParams | undefined;
+  /** Clock and actor for the service; progress is the router's. */
+  service?: Omit<ServiceOptions, 'onProgress'> | undefined;
+  /** How often to re-read the network interfaces (ms); 0 turns polling off. Default 5000. */
+  airgapPollMs?: number | undefined;
+}>;
+
+export type IpcEventListener = (event: IpcEvent) => void;
+
+export type IpcRouter = Readonly<{
+  /** Answers one request with an envelope; never throws. */
+  handle: (command: string, sender: SenderInfo, payload: unknown) => Promise<Result<unknown>>;
+  /** Subscribes to router events; returns the unsubscribe function. */
+  onEvent: (listener: IpcEventListener) => () => void;
+  /** User activity (input events seen by main): restarts the idle timer. */
+  notifyActivity: () => void;
+  /** Re-reads the network interfaces now, emitting airgap.changed if they changed. */
+  checkAirgap: () => AirgapStatus;
+  /** Locks the vault, clears a secret still on the clipboard, stops timers. Idempotent. */
+  dispose: () => void;
+  readonly service: KeyholdService;
+}>;
+
+/** Commands a UI may call on a timer; they do not count as the user being active. */
+const PASSIVE: ReadonlySet<IpcCommandName> = new Set<IpcCommandName>(['app.environment', 'vault.status']);
+
+/** Flattens os.networkInterfaces() into the adapter's list. */
+export function listInterfaces(
+  byName: Readonly<Record<string, ReadonlyArray<{ family: string | number; internal: boolean; address: string }> | undefined>>,
+): NetworkInterfaceAddress[] {
+  const out: NetworkInterfaceAddress[] = [];
+  for (const [name, addrs] of Object.entries(byName)) {
+    for (const a of addrs ?? []) out.push({ name, family: a.family, internal: a.internal, address: a.address });
+  }
+  return out;
+}
+
+/** scheme://host[:port] of a URL; WHATWG gives 'null' as the origin of custom schemes, so it is built here. */
+function originOf(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return null;
+  }
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function forbidden(): Result<never> {
+  return {
+    ok: false,
+    error: {
+      code: 'IPC_FORBIDDEN',
+      message: 'ipc: request refused: it did not come from the app\'s own window',
+      hint: 'Only the main frame of Keyhold\'s own page may call the vault.',
+    },
+  };
+}
+
+function failure(e: unknown): Result<never> {
+  const info = toErrorInfo(e);
+  return { ok: false, error: info.hint === undefined ? { code: info.code, message: info.message } : { ...info } };
+}
+
+export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
+  const allowed = new Set(opts.allowedOrigins.map((o) => originOf(o)).filter((o): o is string => o !== null));
+  const listeners = new Set<IpcEventListener>();
+  const settings: AppSettings = { ...opts.settings };
+  let disposed = false;
+  let queue: Promise<unknown> = Promise.resolve();
+  let idleTimer: ReturnType<typeof setTimeout> | null = null;
+  let clip: { digest: string; timer: ReturnType<typeof setTimeout> | null } | null = null;
+  let airgapKey = '';
+  let airgap: AirgapStatus = { isolated: true, interfaces: [] };
+
+  function emit(event: IpcEvent): void {
+    for (const l of [...listeners]) {
+      try {
+        l(event);
+      } catch {
+        // One broken listener (a closed window) must not stop the others or the command.
+      }
+    }
+  }
+
+  function emitEvent<E extends IpcEventName>(name: E, payload: Extract<IpcEvent, { name: E }>['payload']): void {
+    emit({ name, payload } as IpcEvent);
+  }
+
+  const service = new KeyholdService({
+    ...opts.service,
+    onProgress: function onServiceProgress(command, done, total) {
+      emitEvent('progress', { command, done, total });
+    },
+  });
+
+  // ---- serial execution ------------------------------------------------------
+
+  function serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = queue.then(work, work);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // ---- idle lock -------------------------------------------------------------
+
+  function stopIdle(): void {
+    if (idleTimer !== null) clearTimeout(idleTimer);
+    idleTimer = null;
+  }
+
+  function armIdle(): void {
+    stopIdle();
+    if (disposed || settings.autoLockMinutes <= 0) return;
+    if (!isUnlocked()) return;
+    idleTimer = setTimeout(function onIdle() {
+      idleTimer = null;
+      void serially(async function idleLock() {
+        if (!isUnlocked()) return;
+        await service.call('vault.lock', {});
+        afterLock('idle');
+      });
+    }, settings.autoLockMinutes * 60_000);
+    // Main's event loop lives as long as the app; a test process should not wait on this.
+    idleTimer.unref?.();
+  }
+
+  function isUnlocked(): boolean {
+    try {
+      void service.vault;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  function afterLock(reason: 'user' | 'idle'): void {
+    stopIdle();
+    clearClipboardIfOurs();
+    emitEvent('vault.locked', { reason });
+  }
+
+  // ---- clipboard -------------------------------------------------------------
+
+  function clearClipboardIfOurs(): void {
+    const c = clip;
+    if (!c) return;
+    clip = null;
+    if (c.timer !== null) clearTimeout(c.timer);
+    try {
+      // Cleared only if unchanged: the user may have copied something else since.
+      if (digest(opts.platform.clipboardReadText()) === c.digest) opts.platform.clipboardWriteText('');
+    } catch {
+      // A clipboard that cannot be read cannot be checked; leave it alone.
+    }
+  }
+
+  function copySecret(secret: string): void {
+    clearClipboardIfOurs();
+    opts.platform.clipboardWriteText(secret);
+    const entry: { digest: string; timer: ReturnType<typeof setTimeout> | null } = { digest: digest(secret), timer: null };
+    if (settings.clipboardClearSeconds > 0) {
+      entry.timer = setTimeout(function onClipboardTimeout() {
+        if (clip === entry) clearClipboardIfOurs();
+      }, settings.clipboardClearSeconds * 1000);
+      entry.timer.unref?.();
+    }
+    clip = entry;
+  }
+
+  // ---- air gap ---------------------------------------------------------------
+
+  function checkAirgap(): AirgapStatus {
+    let external: NetworkInterfaceInfo[];
+    try {
+      external = opts.platform
+        .networkInterfaces()
+        .filter((i) => !i.internal)
+        .map((i) => ({ name: i.name, family: String(i.family), address: i.address }))
+        .sort((a, b) => (a.name + a.address < b.name + b.address ? -1 : 1));
+    } catch {
+      // Unknown is not isolated: warn rather than reassure.
+      external = [{ name: 'unknown', family: 'unknown', address: 'the interfaces could not be read' }];
+    }
+    const status: AirgapStatus = { isolated: external.length === 0, interfaces: external };
+    const key = JSON.stringify(external);
+    if (key !== airgapKey) {
+      const first = airgapKey === '';
+      airgapKey = key;
+      airgap = status;
+      if (!first) emitEvent('airgap.changed', status);
+    }
+    return airgap;
+  }
+
+  checkAirgap();
+  const pollMs = opts.airgapPollMs ?? 5000;
+  const airgapTimer = pollMs > 0 ? setInterval(checkAirgap, pollMs) : null;
+  airgapTimer?.unref?.();
+
+  // ---- commands --------------------------------------------------------------
+
+  function environment(): AppEnvironment {
+    return {
+      platform: opts.platform.platform ?? process.platform,
+      vault: { path: opts.vaultPath, exists: fs.existsSync(opts.vaultPath) },
+      airgap: checkAirgap(),
+      settings: { ...settings },
+    };
+  }
+
+  /** The core's input for an IPC request: what the renderer may not choose is filled in here. */
+  function coreArgs(command: CoreIpcCommandName, args: unknown): unknown {
+    switch (command) {
+      case 'vault.create': {
+        const a = args as IpcArgs<'vault.create'>;
+        return { path: opts.vaultPath, passphrase: a.passphrase, ...(opts.kdf ? { kdf: opts.kdf } : {}) };
+      }
+      case 'vault.unlock': {
+        const a = args as IpcArgs<'vault.unlock'>;
+        return { path: opts.vaultPath, passphrase: a.passphrase };
+      }
+      default:
+        return args;
+    }
+  }
+
+  async function run(command: IpcCommandName, args: unknown): Promise<unknown> {
+    switch (command) {
+      case 'app.environment':
+        return environment();
+      case 'clipboard.copySecret': {
+        const revealed = await service.call('key.reveal', args);
+        copySecret(revealed.secret);
+        return { copied: true, clearAfterSeconds: settings.clipboardClearSeconds };
+      }
+      default: {
+        const value = await service.call(command, coreArgs(command, args));
+        if (command === 'vault.lock') afterLock('user');
+        return value;
+      }
+    }
+  }
+
+  async function handle(command: string, sender: SenderInfo, payload: unknown): Promise<Result<unknown>> {
+    try {
+      if (disposed) throw new KeyholdError('INTERNAL', 'ipc: the app is shutting down');
+      const origin = originOf(typeof sender?.url === 'string' ? sender.url : '');
+      if (sender?.isMainFrame !== true || origin === null || !allowed.has(origin)) return forbidden();
+      if (!isIpcCommandName(command)) {
+        throw new KeyholdError('INVALID_INPUT', `ipc: unknown command ${JSON.stringify(String(command)).slice(0, 80)}`);
+      }
+      const parsed = parseIpcInput(command, payload);
+      if (!parsed.ok) throw new KeyholdError('INVALID_INPUT', parsed.message);
+      const active = !PASSIVE.has(command);
+      if (active) stopIdle();
+      try {
+        const value = await serially(() => run(command, parsed.value));
+        const out = ipcContract[command].output.safeParse(value);
+        if (!out.success) throw new KeyholdError('INTERNAL', `ipc: ${command}: the answer does not match the contract`);
+        return { ok: true, value: out.data };
+      } finally {
+        // Restarted after the command, so a long one does not lock halfway.
+        if (active) armIdle();
+      }
+    } catch (e) {
+      return failure(e);
+    }
+  }
+
+  return Object.freeze({
+    handle,
+    onEvent(listener: IpcEventListener): () => void {
+      // A wrapper per subscription, so subscribing the same function twice gives two independent removers.
+      const wrapper: IpcEventListener = (e) => listener(e);
+      listeners.add(wrapper);
+      return function unsubscribe(): void {
+        listeners.delete(wrapper);
+      };
+    },
+    notifyActivity(): void {
+      if (idleTimer !== null) armIdle();
+    },
+    checkAirgap,
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      stopIdle();
+      if (airgapTimer !== null) clearInterval(airgapTimer);
+      clearClipboardIfOurs();
+      service.close();
+      listeners.clear();
+    },
+    service,
+  });
+}

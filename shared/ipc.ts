@@ -1,0 +1,150 @@
+/**
+ * The IPC contract between the renderer (untrusted) and main: for every command
+ * the renderer may call, its input and output schema, and for every event main
+ * sends, its payload schema. Main's router (electron/main/router.ts) parses
+ * each request against these before the core sees it.
+ *
+ * Core commands take their schemas from shared/contract.ts unchanged, except
+ * where the renderer must not choose something: vault.create and vault.unlock
+ * take only the passphrase over IPC (main fills in the vault path from its
+ * configuration, and the KDF cost), and commands that write a file the user
+ * names (audit.export) are not exposed until main picks the file itself.
+ *
+ * Names (channels, method names, the type of window.keyhold) are in
+ * shared/ipc-names.ts, which has no zod, for the preload.
+ */
+
+import { z } from 'zod';
+import { contract, newPassphraseSchema, passphraseSchema } from './contract.js';
+import {
+  type AppIpcCommandName,
+  type CoreIpcCommandName,
+  CORE_IPC_COMMANDS,
+  type IpcCommandName,
+  type IpcEventName,
+} from './ipc-names.js';
+
+// ---- app-level schemas -------------------------------------------------------
+
+export const networkInterfaceSchema = z.object({
+  name: z.string(),
+  family: z.string(),
+  address: z.string(),
+});
+export type NetworkInterfaceInfo = z.infer<typeof networkInterfaceSchema>;
+
+/** Isolated when no non-loopback interface is up. */
+export const airgapStatusSchema = z.object({
+  isolated: z.boolean(),
+  interfaces: z.array(networkInterfaceSchema),
+});
+export type AirgapStatus = z.infer<typeof airgapStatusSchema>;
+
+export const appSettingsSchema = z.object({
+  /** Idle minutes before the vault locks itself; 0 turns auto-lock off. */
+  autoLockMinutes: z.number().nonnegative(),
+  /** Seconds before a copied secret is cleared from the clipboard (if still there); 0 never clears. */
+  clipboardClearSeconds: z.number().nonnegative(),
+});
+export type AppSettings = z.infer<typeof appSettingsSchema>;
+
+export const appEnvironmentSchema = z.object({
+  platform: z.string(),
+  vault: z.object({ path: z.string(), exists: z.boolean() }),
+  airgap: airgapStatusSchema,
+  settings: appSettingsSchema,
+});
+export type AppEnvironment = z.infer<typeof appEnvironmentSchema>;
+
+// ---- commands ----------------------------------------------------------------
+
+const empty = z.strictObject({});
+
+/**
+ * IPC-specific inputs for core commands whose contract input holds something
+ * the renderer must not choose. The router adds the rest (see `coreArgs` in
+ * electron/main/router.ts).
+ */
+const coreOverrides = {
+  'vault.create': z.strictObject({ passphrase: newPassphraseSchema }),
+  'vault.unlock': z.strictObject({ passphrase: passphraseSchema }),
+} as const;
+
+type CoreOverrides = typeof coreOverrides;
+
+type CoreIpcSpec = {
+  readonly [C in CoreIpcCommandName]: {
+    readonly input: C extends keyof CoreOverrides ? CoreOverrides[C] : (typeof contract)[C]['input'];
+    readonly output: (typeof contract)[C]['output'];
+  };
+};
+
+function coreSpec(): CoreIpcSpec {
+  const out: Record<string, { input: z.ZodType; output: z.ZodType }> = {};
+  for (const c of CORE_IPC_COMMANDS) {
+    const override = (coreOverrides as Partial<Record<CoreIpcCommandName, z.ZodType>>)[c];
+    out[c] = { input: override ?? contract[c].input, output: contract[c].output };
+  }
+  return out as unknown as CoreIpcSpec;
+}
+
+const appSpec = {
+  'app.environment': { input: empty, output: appEnvironmentSchema },
+  /**
+   * Main reveals the key through the core (an audited reveal) and writes it to
+   * the clipboard itself: the secret never travels to the renderer for a copy.
+   */
+  'clipboard.copySecret': {
+    input: contract['key.reveal'].input,
+    output: z.object({ copied: z.literal(true), clearAfterSeconds: z.number().nonnegative() }),
+  },
+} as const satisfies Record<AppIpcCommandName, { input: z.ZodType; output: z.ZodType }>;
+
+export const ipcContract = { ...coreSpec(), ...appSpec } as const satisfies Record<
+  IpcCommandName,
+  { input: z.ZodType; output: z.ZodType }
+>;
+
+export type IpcContract = typeof ipcContract;
+/** What the renderer passes (defaults not yet applied). */
+export type IpcInput<C extends IpcCommandName> = z.input<IpcContract[C]['input']>;
+/** What the router hands on after parsing (defaults applied). */
+export type IpcArgs<C extends IpcCommandName> = z.output<IpcContract[C]['input']>;
+export type IpcOutput<C extends IpcCommandName> = z.output<IpcContract[C]['output']>;
+
+// ---- events --------------------------------------------------------------------
+
+export const lockReasonSchema = z.enum(['user', 'idle']);
+export type LockReason = z.infer<typeof lockReasonSchema>;
+
+export const ipcEvents = {
+  /** The vault was locked: by the user (vault.lock) or after idle time. */
+  'vault.locked': z.object({ reason: lockReasonSchema }),
+  /** Progress of long work (e.g. rotating many keys). */
+  progress: z.object({ command: z.string(), done: z.number().int(), total: z.number().int() }),
+  /** The set of non-loopback interfaces that are up changed. */
+  'airgap.changed': airgapStatusSchema,
+} as const satisfies Record<IpcEventName, z.ZodType>;
+
+export type IpcEventPayload<E extends IpcEventName> = z.output<(typeof ipcEvents)[E]>;
+
+/** One event as the router emits it. */
+export type IpcEvent = { [E in IpcEventName]: Readonly<{ name: E; payload: IpcEventPayload<E> }> }[IpcEventName];
+
+/**
+ * Parses a request's payload against its IPC input schema. Like the core's
+ * parseCommandInput, the message names the field and the rule, never the value.
+ */
+export function parseIpcInput<C extends IpcCommandName>(
+  command: C,
+  payload: unknown,
+): { ok: true; value: IpcArgs<C> } | { ok: false; message: string } {
+  const schema = ipcContract[command].input as unknown as z.ZodType<IpcArgs<C>>;
+  const r = schema.safeParse(payload ?? {});
+  if (r.success) return { ok: true, value: r.data };
+  const first = r.error.issues[0];
+  const where = first && first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
+  const what = first?.code === 'unrecognized_keys' ? 'unknown field' : (first?.message ?? 'invalid input');
+  const more = r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problem(s))` : '';
+  return { ok: false, message: `ipc: ${command}: ${where}${what}${more}` };
+}
