@@ -80,10 +80,13 @@ export type SenderInfo = Readonly<{ url: string; isMainFrame: boolean }>;
 /** One address of a network interface, as os.networkInterfaces() gives it (flattened). */
 export type NetworkInterfaceAddress = Readonly<{ name: string; family: string | number; internal: boolean; address: string }>;
 
-/** What main gets from the OS (Electron's clipboard, os.networkInterfaces); tests pass in-memory ones. */
+/**
+ * What main gets from the OS (Electron's clipboard, os.networkInterfaces); tests
+ * pass in-memory ones. The clipboard may answer synchronously or with a promise.
+ */
 export type PlatformAdapter = Readonly<{
-  clipboardWriteText: (text: string) => void;
-  clipboardReadText: () => string;
+  clipboardWriteText: (text: string) => void | Promise<void>;
+  clipboardReadText: () => string | Promise<string>;
   networkInterfaces: () => readonly NetworkInterfaceAddress[];
   /** process.platform when absent. */
   platform?: string;
@@ -220,7 +223,7 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       void serially(async function idleLock() {
         if (!isUnlocked()) return;
         await service.call('vault.lock', {});
-        afterLock('idle');
+        await afterLock('idle');
       });
     }, settings.autoLockMinutes * 60_000);
     // Main's event loop lives as long as the app; a test process should not wait on this.
@@ -236,34 +239,34 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
     }
   }
 
-  function afterLock(reason: 'user' | 'idle'): void {
+  async function afterLock(reason: 'user' | 'idle'): Promise<void> {
     stopIdle();
-    clearClipboardIfOurs();
     emitEvent('vault.locked', { reason });
+    await clearClipboardIfOurs();
   }
 
   // ---- clipboard -------------------------------------------------------------
 
-  function clearClipboardIfOurs(): void {
+  async function clearClipboardIfOurs(): Promise<void> {
     const c = clip;
     if (!c) return;
     clip = null;
     if (c.timer !== null) clearTimeout(c.timer);
     try {
       // Cleared only if unchanged: the user may have copied something else since.
-      if (digest(opts.platform.clipboardReadText()) === c.digest) opts.platform.clipboardWriteText('');
+      if (digest(await opts.platform.clipboardReadText()) === c.digest) await opts.platform.clipboardWriteText('');
     } catch {
       // A clipboard that cannot be read cannot be checked; leave it alone.
     }
   }
 
-  function copySecret(secret: string): void {
-    clearClipboardIfOurs();
-    opts.platform.clipboardWriteText(secret);
+  async function copySecret(secret: string): Promise<void> {
+    await clearClipboardIfOurs();
+    await opts.platform.clipboardWriteText(secret);
     const entry: { digest: string; timer: ReturnType<typeof setTimeout> | null } = { digest: digest(secret), timer: null };
     if (settings.clipboardClearSeconds > 0) {
       entry.timer = setTimeout(function onClipboardTimeout() {
-        if (clip === entry) clearClipboardIfOurs();
+        if (clip === entry) void clearClipboardIfOurs();
       }, settings.clipboardClearSeconds * 1000);
       entry.timer.unref?.();
     }
@@ -333,12 +336,12 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         return environment();
       case 'clipboard.copySecret': {
         const revealed = await service.call('key.reveal', args);
-        copySecret(revealed.secret);
+        await copySecret(revealed.secret);
         return { copied: true, clearAfterSeconds: settings.clipboardClearSeconds };
       }
       default: {
         const value = await service.call(command, coreArgs(command, args));
-        if (command === 'vault.lock') afterLock('user');
+        if (command === 'vault.lock') await afterLock('user');
         return value;
       }
     }
@@ -389,7 +392,8 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       disposed = true;
       stopIdle();
       if (airgapTimer !== null) clearInterval(airgapTimer);
-      clearClipboardIfOurs();
+      // Best effort: the app is going away; a pending clipboard answer may not arrive.
+      void clearClipboardIfOurs();
       service.close();
       listeners.clear();
     },
