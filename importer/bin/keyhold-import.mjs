@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-// Placeholder until the importer lands (issue 5).
-process.stderr.write('keyhold-import: not built yet\n');
-process.exit(70);
+// Entry point: the compiled CLI (npm run build -w keyhold-import writes ../dist).
+import { main } from '../dist/cli.js';
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,89 @@
+/**
+ * The importer's one error type. Mirrors the app's shape (code, message, hint)
+ * so a CLI, a server and the app's export side all match on `code`, never on
+ * the text. Messages begin with their component and never carry a secret: a
+ * bundle's secrets, a private key or a presented API key never reach an error.
+ */
+
+export const IMPORT_ERROR_CODES = [
+  'BUNDLE_TOO_LARGE',
+  'BUNDLE_MALFORMED',
+  'BUNDLE_HEADER',
+  'BUNDLE_ALGORITHM',
+  'BUNDLE_UNKNOWN_SIGNER',
+  'BUNDLE_DUPLICATE_SIGNER',
+  'BUNDLE_SIGNATURE',
+  'BUNDLE_THRESHOLD',
+  'BUNDLE_VAULT',
+  'BUNDLE_RECIPIENT',
+  'BUNDLE_EXPIRED',
+  'BUNDLE_NOT_YET_VALID',
+  'BUNDLE_ROLLBACK',
+  'BUNDLE_FORK',
+  'BUNDLE_CHAIN',
+  'BUNDLE_DECRYPT',
+  'BUNDLE_SECRETS',
+  'BUNDLE_CONFLICT',
+  'BUNDLE_CHECKPOINT',
+  'TRUST_ROOT_INVALID',
+  'TRUST_ROOT_THRESHOLD',
+  'TRUST_ROOT_EXPIRED',
+  'TRUST_ROOT_VERSION',
+  'TRUST_ROOT_ROLLBACK',
+  'TRUST_ROOT_MISMATCH',
+  'KEY_INVALID',
+  'STATE_INVALID',
+  'STATE_LOCKED',
+  'INVALID_INPUT',
+  'USAGE',
+  'IO',
+  'INTERNAL',
+] as const;
+
+export type ImportErrorCode = (typeof IMPORT_ERROR_CODES)[number];
+
+export type ImportErrorInfo = Readonly<{ code: ImportErrorCode; message: string; hint?: string }>;
+
+export class ImportError extends Error {
+  readonly code: ImportErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ImportErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ImportError';
+    this.code = code;
+    this.hint = hint;
+  }
+
+  toInfo(): ImportErrorInfo {
+    return this.hint === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+export function isImportError(e: unknown): e is ImportError {
+  return e instanceof ImportError;
+}
+
+/** Errno-style `code` of a thrown Node error, or ''. */
+export function errnoCode(e: unknown): string {
+  return e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : '';
+}
+
+/** CLI exit status: 0 ok, 1 rejected, 2 usage, 70 internal (sysexits EX_SOFTWARE). */
+export function exitCodeFor(code: ImportErrorCode): number {
+  switch (code) {
+    case 'USAGE':
+      return 2;
+    case 'INTERNAL':
+    case 'IO':
+      return 70;
+    default:
+      return 1;
+  }
+}
+
+export function strictAssert(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new ImportError('INTERNAL', `importer: invariant failed: ${message}`);
+}
