@@ -177,6 +177,62 @@ export const auditVerifySchema = z.object({
 });
 export type AuditVerifyReport = z.infer<typeof auditVerifySchema>;
 
+// ---- tokens (PKCS#11) --------------------------------------------------------
+
+export const pinFlagsSchema = z.object({ countLow: z.boolean(), finalTry: z.boolean(), locked: z.boolean(), toBeChanged: z.boolean() });
+
+export const tokenInfoSchema = z.object({
+  module: z.string(),
+  slot: z.string(),
+  label: z.string(),
+  manufacturer: z.string(),
+  model: z.string(),
+  serial: z.string(),
+  flags: z.object({
+    initialized: z.boolean(),
+    loginRequired: z.boolean(),
+    userPinInitialized: z.boolean(),
+    protectedAuthenticationPath: z.boolean(),
+    writeProtected: z.boolean(),
+    removable: z.boolean(),
+    hardware: z.boolean(),
+  }),
+  pin: pinFlagsSchema,
+  mechanisms: z.array(z.string()),
+});
+export type TokenInfo = z.infer<typeof tokenInfoSchema>;
+
+export const publicJwkSchema = z.union([
+  z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string() }),
+  z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string() }),
+]);
+
+export const tokenKeySchema = z.object({
+  label: z.string(),
+  id: z.string(),
+  keyType: z.enum(['EC-P256', 'Ed25519', 'EC', 'RSA', 'other']),
+  alg: z.enum(['ES256', 'EdDSA']).nullable(),
+  canSign: z.boolean(),
+  canDerive: z.boolean(),
+  hasPrivateKey: z.boolean(),
+  hasPublicKey: z.boolean(),
+  jwk: publicJwkSchema.nullable(),
+  kid: z.string().nullable(),
+});
+export type TokenKeyInfo = z.infer<typeof tokenKeySchema>;
+
+const tokenSelector = z.string().min(1, 'token label is empty').max(64, 'token label is longer than 64 characters')
+  .regex(TEXT_RE, 'token label has control characters');
+const tokenKeyLabel = z.string().min(1, 'key label is empty').max(64, 'key label is longer than 64 characters')
+  .regex(TEXT_RE, 'key label has control characters');
+/** A PIN travels only in a command's input, is used for one login and is never stored. */
+export const pinSchema = z.string().min(1, 'PIN is empty').max(255, 'PIN is longer than 255 characters');
+const pinInput = {
+  pin: pinSchema.optional(),
+  /** Spend the token's final PIN try (the token said one try is left). */
+  allowFinalTry: z.boolean().default(false),
+};
+
 const durationText = z.string().max(16);
 const isoTime = z.string().max(40);
 const policyScope = z.union([
@@ -222,7 +278,20 @@ export const contract = {
     output: z.object({ unlocked: z.boolean(), path: z.string().nullable() }),
   },
   'vault.info': { input: empty, output: vaultInfoSchema },
+  'vault.unlockToken': {
+    input: z.strictObject({ path: vaultPathSchema, token: tokenSelector.optional(), ...pinInput }),
+    output: vaultInfoSchema,
+  },
   'slot.list': { input: empty, output: z.array(keyslotInfoSchema) },
+  'slot.addToken': {
+    input: z.strictObject({
+      token: tokenSelector,
+      keyLabel: tokenKeyLabel,
+      label: z.string().max(64).regex(TEXT_RE).default(''),
+      ...pinInput,
+    }),
+    output: keyslotInfoSchema,
+  },
   'slot.addPassphrase': {
     input: z.strictObject({
       passphrase: newPassphraseSchema,
@@ -307,6 +376,15 @@ export const contract = {
     output: z.object({ entries: z.array(auditEntrySchema), next: z.number().int().nullable() }),
   },
   'audit.verify': { input: empty, output: auditVerifySchema },
+  'token.list': { input: empty, output: z.array(tokenInfoSchema) },
+  'token.keys': {
+    input: z.strictObject({ token: tokenSelector.optional(), login: z.boolean().default(false), ...pinInput }),
+    output: z.array(z.object({ token: tokenInfoSchema, keys: z.array(tokenKeySchema) })),
+  },
+  'token.keygen': {
+    input: z.strictObject({ token: tokenSelector, label: tokenKeyLabel, alg: z.enum(['ES256', 'EdDSA']), ...pinInput }),
+    output: tokenKeySchema.extend({ token: tokenInfoSchema }),
+  },
   'audit.export': {
     input: z.strictObject({ out: vaultPathSchema }),
     output: z.object({ path: z.string(), entries: z.number().int(), head: z.object({ seq: z.number().int(), hash: z.string() }) }),

@@ -25,6 +25,16 @@ export const ERROR_CODES = [
   'INVALID_KEY_FORMAT',
   'ILLEGAL_TRANSITION',
   'NOT_INTERACTIVE',
+  'TOKEN_MODULE',
+  'TOKEN_NOT_FOUND',
+  'TOKEN_REMOVED',
+  'TOKEN_PIN_INCORRECT',
+  'TOKEN_PIN_LOCKED',
+  'TOKEN_PIN_FINAL_TRY',
+  'TOKEN_KEY_NOT_FOUND',
+  'TOKEN_KEY_EXISTS',
+  'TOKEN_UNSUPPORTED',
+  'TOKEN_ERROR',
   'INTERNAL',
 ] as const;
 
@@ -86,10 +96,14 @@ export function exitCodeFor(code: ErrorCode): number {
       return 2;
     case 'WRONG_PASSPHRASE':
     case 'VAULT_LOCKED':
+    case 'TOKEN_PIN_INCORRECT':
+    case 'TOKEN_PIN_LOCKED':
+    case 'TOKEN_PIN_FINAL_TRY':
       return 3;
     case 'VAULT_NOT_FOUND':
     case 'KEY_NOT_FOUND':
     case 'KEYSLOT_NOT_FOUND':
+    case 'TOKEN_KEY_NOT_FOUND':
       return 4;
     case 'VAULT_CORRUPT':
     case 'INTEGRITY':
@@ -103,7 +117,14 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'ILLEGAL_TRANSITION':
     case 'LAST_KEYSLOT':
     case 'PATH_NOT_WRITABLE':
+    case 'TOKEN_KEY_EXISTS':
       return 7;
+    case 'TOKEN_MODULE':
+    case 'TOKEN_NOT_FOUND':
+    case 'TOKEN_REMOVED':
+    case 'TOKEN_UNSUPPORTED':
+    case 'TOKEN_ERROR':
+      return 8;
     case 'INTERNAL':
       return 70;
     default:

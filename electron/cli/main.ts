@@ -19,14 +19,20 @@ import {
   formatKeys,
   formatPolicy,
   formatSlots,
+  formatTokenKeys,
+  formatTokens,
   formatVerify,
   printError,
   printJson,
   progressBar,
 } from './output.js';
 import { readSecret } from './prompt.js';
+import { pinStateText, type PinRequest } from '../core/token/token.js';
 
-type GlobalOpts = { vault?: string; json?: boolean; passphraseFile?: string; operator?: string };
+type GlobalOpts = {
+  vault?: string; json?: boolean; passphraseFile?: string; operator?: string;
+  module?: string; unlock?: string; allowFinalTry?: boolean; pinFile?: string;
+};
 type KdfOpts = { kdfMemory?: string; kdfPasses?: string; kdfParallelism?: string };
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
@@ -86,18 +92,51 @@ function service(g: GlobalOpts): KeyholdService {
   return new KeyholdService({
     ...(actor ? { actor } : {}),
     ...(bar ? { onProgress: (c: CommandName, done: number, total: number) => bar(c, done, total) } : {}),
+    tokens: { module: g.module },
+    askPin: (req) => askPin(g, req),
   });
 }
 
-/** Unlocks the vault, runs fn, and locks it again whatever happens. */
+/**
+ * A token PIN, asked for only when a login is about to happen: the token's
+ * PIN state is shown first (count low, final try), then the PIN is read from
+ * --pin-file, KEYHOLD_PIN or a no-echo prompt.
+ */
+async function askPin(g: GlobalOpts, req: PinRequest): Promise<string> {
+  const t = req.token;
+  if (t.pin.countLow || t.pin.finalTry) {
+    process.stderr.write(`keyhold: warning: token '${t.label}' (serial ${t.serial}): ${pinStateText(t.pin)}\n`);
+  }
+  return readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt: `PIN for token '${t.label}' (to ${req.why}): ` }, 'PIN');
+}
+
+/**
+ * Unlocks the vault (with its passphrase, or with `--unlock token` by a token
+ * and its PIN), runs fn, then locks it and releases tokens whatever happens.
+ */
 async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {
   const path = vaultPath(g);
+  const method = g.unlock ?? 'passphrase';
+  if (method !== 'passphrase' && method !== 'token') {
+    throw new KeyholdError('INVALID_INPUT', `cli: --unlock must be passphrase or token, not ${JSON.stringify(method).slice(0, 40)}`);
+  }
   const svc = service(g);
   try {
-    await svc.call('vault.unlock', { path, passphrase: await passphrase(g) });
+    if (method === 'token') await svc.call('vault.unlockToken', { path, allowFinalTry: g.allowFinalTry === true });
+    else await svc.call('vault.unlock', { path, passphrase: await passphrase(g) });
     return await fn(svc);
   } finally {
-    svc.close();
+    await svc.shutdown();
+  }
+}
+
+/** Runs a command that needs tokens but no vault. */
+async function withTokens<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {
+  const svc = service(g);
+  try {
+    return await fn(svc);
+  } finally {
+    await svc.shutdown();
   }
 }
 
@@ -116,6 +155,10 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output on stdout')
     .option('--passphrase-file <file>', 'read the vault passphrase from a file (else KEYHOLD_PASSPHRASE or a prompt)')
     .addOption(new Option('--operator <name>', 'who is acting, recorded as the actor in the audit log (default: the OS user)').env('KEYHOLD_OPERATOR'))
+    .addOption(new Option('--unlock <method>', 'how to unlock the vault: passphrase, or token (a token keyslot and the token\'s PIN)').env('KEYHOLD_UNLOCK'))
+    .addOption(new Option('--module <path>', 'PKCS#11 module (default: SoftHSM2, OpenSC and ykcs11 where installed)').env('KEYHOLD_PKCS11_MODULE'))
+    .option('--pin-file <file>', 'read the token PIN from a file (else KEYHOLD_PIN or a prompt)')
+    .option('--allow-final-try', 'allow a login that spends the token\'s last PIN try')
     .showHelpAfterError()
     .exitOverride();
   const g = (): GlobalOpts => program.opts<GlobalOpts>();
@@ -156,6 +199,17 @@ export function buildProgram(): Command {
         const kdf = kdfFrom(o);
         const s = await svc.call('slot.addPassphrase', { passphrase: next, label: o.label, ...(kdf ? { kdf } : {}) });
         out<'slot.addPassphrase'>(g(), s, (v) => `Added keyslot ${v.id} (${v.type}).`);
+      });
+    });
+  slot.command('add-token').description('add a keyslot that a PKCS#11 token unlocks (ECDH on the token; the key is generated on the token if the label is new)')
+    .requiredOption('--token <label>', 'the token, by label or serial (see `keyhold token list`)')
+    .requiredOption('--label <keylabel>', 'the token key for the slot: a P-256 key allowed to derive, or a new label')
+    .option('--slot-label <label>', 'a name for the keyslot', '')
+    .action(async function slotAddTokenAction(o: { token: string; label: string; slotLabel: string }) {
+      await withVault(g(), async (svc) => {
+        const s = await svc.call('slot.addToken', { token: o.token, keyLabel: o.label, label: o.slotLabel,
+          allowFinalTry: g().allowFinalTry === true });
+        out<'slot.addToken'>(g(), s, (v) => `Added keyslot ${v.id} (token ${String(v.params.token)}, key ${String(v.params.keyLabel)}).`);
       });
     });
   slot.command('remove').description('remove a keyslot (never the last one)').argument('<id>', 'keyslot id')
@@ -312,6 +366,33 @@ export function buildProgram(): Command {
     .action(async function policyShowAction(o: { global?: boolean; service?: string; key?: string }) {
       const scope = scopeOf(o);
       await withVault(g(), async (svc) => out<'policy.show'>(g(), await svc.call('policy.show', { scope }), formatPolicy));
+    });
+
+  const token = program.command('token').description('PKCS#11 tokens: smartcards and USB HSMs');
+  token.command('list').description('tokens present: label, maker, serial, PIN state, mechanisms')
+    .action(async function tokenListAction() {
+      await withTokens(g(), async (svc) => out<'token.list'>(g(), await svc.call('token.list', {}), formatTokens));
+    });
+  token.command('keys').description('key pairs on the tokens (private keys only after --login)')
+    .option('--token <label>', 'one token, by label or serial')
+    .option('--login', 'log in first (asks for the PIN) so private keys are listed too')
+    .action(async function tokenKeysAction(o: { token?: string; login?: boolean }) {
+      await withTokens(g(), async (svc) => out<'token.keys'>(g(), await svc.call('token.keys', {
+        ...(o.token !== undefined ? { token: o.token } : {}), login: o.login === true, allowFinalTry: g().allowFinalTry === true,
+      }), formatTokenKeys));
+    });
+  token.command('keygen').description('generate a signing key pair on a token (private key sensitive, never extractable); prints its public JWK and key id')
+    .requiredOption('--token <label>', 'the token, by label or serial')
+    .requiredOption('--label <keylabel>', 'a label for the new key (must not exist on the token)')
+    .addOption(new Option('--alg <alg>', 'ES256 (P-256) or EdDSA (Ed25519)').choices(['ES256', 'EdDSA']).default('ES256'))
+    .action(async function tokenKeygenAction(o: { token: string; label: string; alg: 'ES256' | 'EdDSA' }) {
+      const run = async (svc: KeyholdService) => {
+        const k = await svc.call('token.keygen', { token: o.token, label: o.label, alg: o.alg, allowFinalTry: g().allowFinalTry === true });
+        out<'token.keygen'>(g(), k, (v) => `Generated ${v.alg ?? ''} key '${v.label}' (id ${v.id}) on '${v.token.label}'.\nkid  ${v.kid ?? '-'}\njwk  ${JSON.stringify(v.jwk)}`);
+      };
+      // With a vault given, the new key is recorded in its audit log.
+      if (g().vault ?? process.env.KEYHOLD_VAULT) await withVault(g(), run);
+      else await withTokens(g(), run);
     });
 
   const audit = program.command('audit').description('the hash-chained audit log');

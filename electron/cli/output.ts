@@ -8,6 +8,8 @@ import type {
   KeyDetail,
   KeySummary,
   KeyslotInfo,
+  TokenInfo,
+  TokenKeyInfo,
   VaultInfo,
 } from '../../shared/contract.js';
 import { formatDuration } from '../../shared/duration.js';
@@ -114,4 +116,28 @@ export function progressBar(stream: NodeJS.WriteStream): (label: string, done: n
     stream.write(`\r${label} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
     if (done >= total) stream.write('\n');
   };
+}
+
+function pinState(t: TokenInfo): string {
+  if (t.pin.locked) return 'LOCKED';
+  if (t.pin.finalTry) return 'final try';
+  if (t.pin.countLow) return 'count low';
+  return 'ok';
+}
+
+export function formatTokens(tokens: readonly TokenInfo[]): string {
+  if (tokens.length === 0) return 'No token present. Insert one, or name its module with --module.';
+  return table(['LABEL', 'SERIAL', 'MANUFACTURER', 'MODEL', 'PIN', 'MECHANISMS'],
+    tokens.map((t) => [t.label, t.serial, t.manufacturer, t.model, pinState(t), t.mechanisms.join(',')]));
+}
+
+export function formatTokenKeys(list: readonly { token: TokenInfo; keys: readonly TokenKeyInfo[] }[]): string {
+  return list.map(({ token, keys }) => {
+    const head = `${token.label} (serial ${token.serial})`;
+    if (keys.length === 0) return `${head}\n  no keys`;
+    const use = (k: TokenKeyInfo) => [k.canSign ? 'sign' : '', k.canDerive ? 'derive' : ''].filter(Boolean).join(',') || (k.hasPrivateKey ? '-' : 'public');
+    const note = keys.some((k) => k.hasPrivateKey) ? '' : '\n  (tokens hide private keys until login: add --login to see them and their use)';
+    return `${head}\n${table(['LABEL', 'ID', 'TYPE', 'ALG', 'USE', 'KID'],
+      keys.map((k) => [k.label, k.id, k.keyType, k.alg ?? '-', use(k), k.kid ?? '-']))}${note}`;
+  }).join('\n\n');
 }

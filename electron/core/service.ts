@@ -17,6 +17,8 @@ import { exportAudit, listAudit, verifyAudit } from './audit/log.js';
 import { createKeys, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
 import { destroyKey, dueKeys, housekeeping, revokeKey, rotateKeys } from './keys/lifecycle.js';
 import { setPolicy, showPolicy } from './keys/policy.js';
+import { keyslotKey, makeTokenSlot, tokenOpener } from './token/keyslot.js';
+import { TokenManager, type PinProvider, type TokenManagerOptions } from './token/token.js';
 import { Vault, type Clock } from './vault/vault.js';
 
 export type ServiceOptions = Readonly<{
@@ -25,13 +27,22 @@ export type ServiceOptions = Readonly<{
   actor?: string | undefined;
   /** Progress of long work (rotation of many keys), for a bar or UI events. */
   onProgress?: ((command: CommandName, done: number, total: number) => void) | undefined;
+  /** PKCS#11 modules and driver (`--module`, KEYHOLD_PKCS11_MODULE, platform defaults). */
+  tokens?: TokenManagerOptions | undefined;
+  /**
+   * Asks for a token PIN when a command needs a login and its input carries
+   * none (the CLI prompts or reads KEYHOLD_PIN). Without it such a command
+   * fails with NOT_INTERACTIVE.
+   */
+  askPin?: PinProvider | undefined;
 }>;
 
 /** Read-only commands that still run when housekeeping cannot (a damaged row must not hide the audit log). */
 const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export']);
 
 /** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
-const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.lock', 'vault.status']);
+const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
+  'vault.status', 'token.list', 'token.keys', 'token.keygen']);
 
 type Handlers = {
   [C in CommandName]: (args: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
@@ -39,9 +50,12 @@ type Handlers = {
 
 export class KeyholdService {
   #vault: Vault | null = null;
+  #tokens: TokenManager | null = null;
+  readonly #opts: ServiceOptions;
   readonly #handlers: Handlers;
 
   constructor(opts: ServiceOptions = {}) {
+    this.#opts = opts;
     const progress = (c: CommandName): Progress | undefined =>
       opts.onProgress ? (done, total) => opts.onProgress?.(c, done, total) : undefined;
     this.#handlers = {
@@ -61,14 +75,36 @@ export class KeyholdService {
         }
         return this.#vault.info();
       },
-      'vault.lock': () => {
+      'vault.unlockToken': async (a) => {
         this.#close();
+        const opener = tokenOpener(this.tokens, { askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry, token: a.token });
+        this.#vault = await Vault.unlockWith(a.path, opener, { clock: opts.clock, actor: opts.actor });
+        try {
+          if (!this.#vault.auditHeadError) housekeeping(this.#vault);
+        } catch {
+          // As for a passphrase unlock: the command that needs a damaged row reports it.
+        }
+        return this.#vault.info();
+      },
+      'vault.lock': async () => {
+        this.#close();
+        await this.#tokens?.logoutAll();
         return { locked: true as const };
       },
       'vault.status': () => ({ unlocked: this.#vault !== null, path: this.#vault?.path ?? null }),
       'vault.info': () => this.vault.info(),
       'slot.list': () => this.vault.listKeyslots(),
       'slot.addPassphrase': (a) => this.vault.addPassphraseSlot(a.passphrase, a.label, a.kdf),
+      'slot.addToken': async (a) => {
+        const vault = this.vault;
+        const token = this.tokens.token(a.token);
+        await token.login({ askPin: this.#pins(a.pin), why: 'add a keyslot for this token', allowFinalTry: a.allowFinalTry });
+        const key = await keyslotKey(token, a.keyLabel);
+        // Every token operation (including the proof that the token unwraps)
+        // is done before the vault is written: a token pulled out leaves no slot.
+        return vault.addSlotWith((vmk, vaultId, slotId) =>
+          makeTokenSlot(token, key, vmk, vaultId, slotId, a.label || `token ${token.description.label}`));
+      },
       'slot.remove': (a) => {
         this.vault.removeKeyslot(a.id);
         return { removed: a.id };
@@ -97,6 +133,57 @@ export class KeyholdService {
       'audit.list': (a) => listAudit(this.vault, a),
       'audit.verify': () => verifyAudit(this.vault),
       'audit.export': (a) => exportAudit(this.vault, a.out),
+      'token.list': () => this.tokens.scan(),
+      'token.keys': async (a) => {
+        const tokens = a.token === undefined
+          ? this.tokens.scan().filter((d) => d.flags.initialized).map((d) => this.tokens.token(d.serial))
+          : [this.tokens.token(a.token)];
+        const out = [];
+        for (const t of tokens) {
+          if (a.login || a.pin !== undefined) {
+            await t.login({ askPin: this.#pins(a.pin), why: 'list its private keys', allowFinalTry: a.allowFinalTry });
+          }
+          out.push({ token: t.description, keys: await t.listKeys() });
+        }
+        return out;
+      },
+      'token.keygen': async (a) => {
+        const token = this.tokens.token(a.token);
+        await token.login({ askPin: this.#pins(a.pin), why: `generate the key '${a.label}'`, allowFinalTry: a.allowFinalTry });
+        const key = await token.generateKey(a.label, a.alg);
+        const v = this.#vault;
+        if (v) {
+          // With a vault open the ceremony's log records the new signing key.
+          v.transaction(() => v.audit({ action: 'token.keygen', subject: `token-key:${key.kid ?? key.id}`,
+            details: { token: token.description.label, serial: token.description.serial, label: key.label, id: key.id, alg: a.alg, kid: key.kid } }));
+        }
+        return { ...key, token: token.description };
+      },
+    };
+  }
+
+  /** The token manager (modules load on first use). */
+  get tokens(): TokenManager {
+    this.#tokens ??= new TokenManager(this.#opts.tokens);
+    return this.#tokens;
+  }
+
+  /**
+   * PINs for the logins of one command: the PIN given in the input serves
+   * the first login only (never tried on a second token, where it would
+   * spend a try); later ones are asked for.
+   */
+  #pins(pin: string | undefined): PinProvider {
+    let given = pin;
+    return async (req) => {
+      if (given !== undefined) {
+        const p = given;
+        given = undefined;
+        return p;
+      }
+      if (this.#opts.askPin) return this.#opts.askPin(req);
+      throw new KeyholdError('NOT_INTERACTIVE', `token: a PIN is needed for '${req.token.label}'`,
+        'Give the PIN (KEYHOLD_PIN, or a prompt on a terminal).');
     };
   }
 
@@ -136,5 +223,13 @@ export class KeyholdService {
   /** Locks the vault, zeroing its keys. Idempotent. */
   close(): void {
     this.#close();
+  }
+
+  /** Locks the vault, logs out of tokens, closes their sessions and releases PKCS#11 modules. */
+  async shutdown(): Promise<void> {
+    this.#close();
+    const t = this.#tokens;
+    this.#tokens = null;
+    await t?.close();
   }
 }

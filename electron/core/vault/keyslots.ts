@@ -150,7 +150,7 @@ export function describeSlot(row: KeyslotRow): KeyslotInfo {
   try {
     const p = JSON.parse(row.params) as Record<string, unknown>;
     for (const [k, v] of Object.entries(p)) {
-      if (k === 'salt') continue;
+      if (k === 'salt' || k === 'epk') continue; // long random values, of no use to a reader
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') params[k] = v;
     }
   } catch {

@@ -1,0 +1,618 @@
+/**
+ * Tokens (smartcards, USB HSMs) behind PKCS#11. One `Token` per token present:
+ * one queue of operations (cards are single-threaded), one session opened
+ * lazily and reused, login state tracked. A token pulled out mid-operation
+ * (CKR_DEVICE_REMOVED, CKR_SESSION_HANDLE_INVALID, CKR_TOKEN_NOT_PRESENT)
+ * drops its session and login state and gives TOKEN_REMOVED; callers write to
+ * the vault only after every token operation has succeeded, so no partial
+ * state is left behind.
+ *
+ * PINs are never stored: a PIN is asked for (PinProvider) only when a login is
+ * needed, after the token's PIN flags have been read and shown, and is used
+ * for exactly one C_Login. A final try is never spent without allowFinalTry.
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import type { TokenInfo } from '../../../shared/contract.js';
+import { KeyholdError } from '../../../shared/errors.js';
+import { jwkFromEcPoint, jwkThumbprint, type PublicJwk, type TokenAlg } from './jwk.js';
+import { openModule, resolveModulePaths, type LoadedModule } from './module.js';
+import {
+  CKK_EC_EDWARDS,
+  CKM_EC_EDWARDS_KEY_PAIR_GEN,
+  CKM_EDDSA,
+  ckrOf,
+  EC_PARAMS,
+  isRemoval,
+  NOTABLE_MECHANISMS,
+  tokenError,
+  type DriverFactory,
+  type Handle,
+  type Pkcs11Driver,
+} from './pkcs11.js';
+
+export type PinFlags = Readonly<{ countLow: boolean; finalTry: boolean; locked: boolean; toBeChanged: boolean }>;
+
+/** A token as `token list` shows it (the contract's TokenInfo). */
+export type TokenDescription = Readonly<TokenInfo>;
+
+export type TokenKeyType = 'EC-P256' | 'Ed25519' | 'EC' | 'RSA' | 'other';
+
+export type TokenKey = Readonly<{
+  label: string;
+  /** CKA_ID, hex. */
+  id: string;
+  keyType: TokenKeyType;
+  /** The JOSE algorithm of the key's curve (ES256 for P-256, EdDSA for Ed25519), or null for others. */
+  alg: TokenAlg | null;
+  canSign: boolean;
+  canDerive: boolean;
+  hasPrivateKey: boolean;
+  hasPublicKey: boolean;
+  jwk: PublicJwk | null;
+  /** RFC 7638 thumbprint of the public key. */
+  kid: string | null;
+}>;
+
+export type PinRequest = Readonly<{ token: TokenDescription; why: string }>;
+/** Asks the user for a PIN (a prompt, a field in the UI); called only right before a login. */
+export type PinProvider = (req: PinRequest) => Promise<string>;
+
+export type LoginOptions = Readonly<{ askPin: PinProvider; why: string; allowFinalTry?: boolean | undefined }>;
+
+/** A key by CKA_ID (hex) or CKA_LABEL; id wins when both are given. */
+export type KeyRef = Readonly<{ id?: string | undefined; label?: string | undefined }>;
+
+const A = pkcs11js;
+// Slot flags that pkcs11js's typings lack.
+const CKF_REMOVABLE_DEVICE = 0x2;
+const CKF_HW_SLOT = 0x4;
+
+export function pinFlags(flags: number): PinFlags {
+  return {
+    countLow: (flags & A.CKF_USER_PIN_COUNT_LOW) !== 0,
+    finalTry: (flags & A.CKF_USER_PIN_FINAL_TRY) !== 0,
+    locked: (flags & A.CKF_USER_PIN_LOCKED) !== 0,
+    toBeChanged: (flags & A.CKF_USER_PIN_TO_BE_CHANGED) !== 0,
+  };
+}
+
+/** What the token says about its remaining PIN tries, in words. */
+export function pinStateText(p: PinFlags): string {
+  if (p.locked) return 'the user PIN is locked';
+  if (p.finalTry) return 'one try left: another wrong PIN locks the token';
+  if (p.countLow) return 'the token reports a low number of tries left';
+  return 'the token does not report a low number of tries left';
+}
+
+function slotNumber(slot: Handle): string {
+  return slot.length === 8 ? slot.readBigUInt64LE(0).toString() : slot.toString('hex');
+}
+
+function text(s: string): string {
+  return s.replace(/\0/g, '').trim();
+}
+
+function attr(values: pkcs11js.Attribute[], i: number): pkcs11js.Attribute['value'] {
+  return values[i]?.value;
+}
+
+function asBool(v: unknown): boolean {
+  return v === true || (Buffer.isBuffer(v) && v.length > 0 && v[0] !== 0);
+}
+
+function asNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (Buffer.isBuffer(v) && v.length >= 4) return v.length >= 8 ? Number(v.readBigUInt64LE(0)) : v.readUInt32LE(0);
+  return -1;
+}
+
+function asBuffer(v: unknown): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.alloc(0);
+}
+
+function keyTypeOf(ckk: number, ecParams: Buffer | null): { keyType: TokenKeyType; alg: TokenAlg | null } {
+  if (ckk === A.CKK_EC) {
+    return ecParams?.equals(EC_PARAMS.p256) ? { keyType: 'EC-P256', alg: 'ES256' } : { keyType: 'EC', alg: null };
+  }
+  if (ckk === CKK_EC_EDWARDS) {
+    const ed = ecParams && (ecParams.equals(EC_PARAMS.ed25519) || ecParams.equals(EC_PARAMS.ed25519Printable));
+    return ed ? { keyType: 'Ed25519', alg: 'EdDSA' } : { keyType: 'other', alg: null };
+  }
+  if (ckk === A.CKK_RSA) return { keyType: 'RSA', alg: null };
+  return { keyType: 'other', alg: null };
+}
+
+/** One token in one slot of one module. */
+export class Token {
+  readonly module: LoadedModule;
+  readonly slot: Handle;
+  #desc: TokenDescription;
+  #session: Handle | null = null;
+  #loggedIn = false;
+  #tail: Promise<unknown> = Promise.resolve();
+  /** Private key handles by KeyRef: SoftHSM2 slows down a lot when searching many objects. */
+  readonly #handles = new Map<string, { priv: Handle; alg: TokenAlg }>();
+
+  constructor(module: LoadedModule, slot: Handle, desc: TokenDescription) {
+    this.module = module;
+    this.slot = slot;
+    this.#desc = desc;
+  }
+
+  get description(): TokenDescription {
+    return this.#desc;
+  }
+
+  /** `'label' (serial S)`, for messages. */
+  get name(): string {
+    return `'${this.#desc.label}' (serial ${this.#desc.serial})`;
+  }
+
+  get loggedIn(): boolean {
+    return this.#loggedIn;
+  }
+
+  get #p(): Pkcs11Driver {
+    return this.module.driver;
+  }
+
+  /**
+   * Runs fn after every operation queued before it on this token. A removal
+   * seen by fn resets the session; any PKCS#11 failure becomes a KeyholdError.
+   */
+  run<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    const next = this.#tail.then(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        if (isRemoval(ckrOf(e))) this.#forget();
+        throw tokenError(e, what, this.name);
+      }
+    });
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+
+  #forget(): void {
+    this.#session = null;
+    this.#loggedIn = false;
+    this.#handles.clear();
+  }
+
+  #sessionHandle(): Handle {
+    this.#session ??= this.#p.C_OpenSession(this.slot, A.CKF_SERIAL_SESSION | A.CKF_RW_SESSION);
+    return this.#session;
+  }
+
+  /** Reads the token's info again (PIN flags change after each login attempt). */
+  #refresh(): TokenDescription {
+    this.#desc = describeToken(this.module, this.slot, this.#desc.mechanisms);
+    return this.#desc;
+  }
+
+  /**
+   * Logs in with the user PIN unless already logged in. The PIN flags are
+   * read first: a locked PIN, or a final try without allowFinalTry, stops
+   * before any PIN is asked for. A wrong PIN is one failed C_Login: no retry.
+   */
+  login(opts: LoginOptions): Promise<PinFlags> {
+    return this.run('login', async () => {
+      const desc = this.#refresh();
+      if (this.#loggedIn || !desc.flags.loginRequired) return desc.pin;
+      if (desc.pin.locked) {
+        throw new KeyholdError('TOKEN_PIN_LOCKED', `token: the user PIN of ${this.name} is locked`,
+          "Unblock it with the token's security officer PIN (PUK) using the vendor's tool.");
+      }
+      if (desc.pin.finalTry && opts.allowFinalTry !== true) {
+        throw new KeyholdError('TOKEN_PIN_FINAL_TRY', `token: ${this.name} has one PIN try left`,
+          'A wrong PIN now locks the token. Make sure of the PIN, then repeat with --allow-final-try.');
+      }
+      const session = this.#sessionHandle();
+      const pin = desc.flags.protectedAuthenticationPath ? undefined : await opts.askPin({ token: desc, why: opts.why });
+      try {
+        this.#p.C_Login(session, A.CKU_USER, pin);
+      } catch (e) {
+        const code = ckrOf(e);
+        if (code === A.CKR_USER_ALREADY_LOGGED_IN) {
+          this.#loggedIn = true;
+          return desc.pin;
+        }
+        if (code === A.CKR_PIN_INCORRECT || code === A.CKR_PIN_LEN_RANGE) {
+          const after = this.#refresh().pin;
+          throw new KeyholdError('TOKEN_PIN_INCORRECT', `token: wrong PIN for ${this.name} (${pinStateText(after)})`,
+            after.locked ? "Unblock it with the token's security officer PIN (PUK)." : 'Nothing was changed. Check the PIN and try again.');
+        }
+        throw e;
+      }
+      this.#loggedIn = true;
+      return this.#refresh().pin;
+    });
+  }
+
+  /** Logs out and closes the session; idempotent, never throws. */
+  logout(): Promise<void> {
+    return this.run('logout', () => {
+      const s = this.#session;
+      const wasIn = this.#loggedIn;
+      this.#forget();
+      if (!s) return;
+      try {
+        if (wasIn) this.#p.C_Logout(s);
+      } catch {
+        // The token may be gone already; the session closes below either way.
+      }
+      try {
+        this.#p.C_CloseSession(s);
+      } catch {
+        // Same.
+      }
+    });
+  }
+
+  #find(template: pkcs11js.Template): Handle[] {
+    const s = this.#sessionHandle();
+    this.#p.C_FindObjectsInit(s, template);
+    try {
+      const out: Handle[] = [];
+      for (;;) {
+        const batch = this.#p.C_FindObjects(s, 64);
+        if (batch.length === 0) break;
+        out.push(...batch);
+      }
+      return out;
+    } finally {
+      this.#p.C_FindObjectsFinal(s);
+    }
+  }
+
+  #read(h: Handle, types: number[]): pkcs11js.Attribute[] {
+    return this.#p.C_GetAttributeValue(this.#sessionHandle(), h, types.map((type) => ({ type })));
+  }
+
+  #ecParams(h: Handle, ckk: number): Buffer | null {
+    if (ckk !== A.CKK_EC && ckk !== CKK_EC_EDWARDS) return null;
+    return asBuffer(attr(this.#read(h, [A.CKA_EC_PARAMS]), 0));
+  }
+
+  /**
+   * Every key pair on the token (private keys are listed only when logged in,
+   * as tokens hide private objects before that), keys that other tools made
+   * included, grouped by CKA_ID (else by label).
+   */
+  listKeys(): Promise<TokenKey[]> {
+    return this.run('listing keys', () => this.#listKeys());
+  }
+
+  #listKeys(): TokenKey[] {
+    type Acc = { label: string; id: string; ckk: number; ecParams: Buffer | null; pub: Handle | null;
+      priv: boolean; sign: boolean; derive: boolean };
+    const groups = new Map<string, Acc>();
+    const visit = (cls: number) => {
+      for (const h of this.#find([{ type: A.CKA_CLASS, value: cls }])) {
+        const v = this.#read(h, [A.CKA_ID, A.CKA_LABEL, A.CKA_KEY_TYPE]);
+        const id = asBuffer(attr(v, 0)).toString('hex');
+        const label = text(asBuffer(attr(v, 1)).toString('utf8'));
+        const ckk = asNumber(attr(v, 2));
+        const key = id !== '' ? `id:${id}` : `label:${label}`;
+        const acc = groups.get(key) ?? { label, id, ckk, ecParams: this.#ecParams(h, ckk), pub: null, priv: false, sign: false, derive: false };
+        if (cls === A.CKO_PUBLIC_KEY) acc.pub = h;
+        else {
+          acc.priv = true;
+          const u = this.#read(h, [A.CKA_SIGN, A.CKA_DERIVE]);
+          acc.sign = asBool(attr(u, 0));
+          acc.derive = asBool(attr(u, 1));
+        }
+        if (acc.label === '') acc.label = label;
+        groups.set(key, acc);
+      }
+    };
+    visit(A.CKO_PUBLIC_KEY);
+    visit(A.CKO_PRIVATE_KEY);
+    const out: TokenKey[] = [];
+    for (const g of groups.values()) {
+      const { keyType, alg } = keyTypeOf(g.ckk, g.ecParams);
+      let jwk: PublicJwk | null = null;
+      if (g.pub && alg) {
+        try {
+          jwk = jwkFromEcPoint(alg, asBuffer(attr(this.#read(g.pub, [A.CKA_EC_POINT]), 0)));
+        } catch (e) {
+          if (ckrOf(e) !== null) throw e;
+          // A public key Keyhold cannot parse is listed without its JWK.
+        }
+      }
+      out.push({ label: g.label, id: g.id, keyType, alg, canSign: g.sign, canDerive: g.derive, hasPrivateKey: g.priv,
+        hasPublicKey: g.pub !== null, jwk, kid: jwk ? jwkThumbprint(jwk) : null });
+    }
+    return out.sort((a, b) => a.label.localeCompare(b.label) || a.id.localeCompare(b.id));
+  }
+
+  /** The key pair named by ref, or TOKEN_KEY_NOT_FOUND. Private parts need a login first. */
+  findKey(ref: KeyRef): Promise<TokenKey> {
+    return this.run('finding a key', () => this.#findKey(ref));
+  }
+
+  #findKey(ref: KeyRef): TokenKey {
+    const matches = this.#listKeys().filter((k) => (ref.id !== undefined ? k.id === ref.id.toLowerCase() : k.label === ref.label));
+    const what = ref.id !== undefined ? `id ${ref.id}` : `label '${ref.label ?? ''}'`;
+    if (matches.length === 0) {
+      throw new KeyholdError('TOKEN_KEY_NOT_FOUND', `token: no key with ${what} on ${this.name}`,
+        this.#loggedIn ? 'See `keyhold token keys`.' : 'Private keys are visible only after login; see `keyhold token keys`.');
+    }
+    if (matches.length > 1) {
+      throw new KeyholdError('TOKEN_KEY_EXISTS', `token: several keys with ${what} on ${this.name}`,
+        `Name the key by its id instead: ${matches.map((k) => k.id).join(', ')}.`);
+    }
+    return matches[0] as TokenKey;
+  }
+
+  #privateHandle(ref: KeyRef): { priv: Handle; alg: TokenAlg } {
+    const cacheKey = ref.id !== undefined ? `id:${ref.id.toLowerCase()}` : `label:${ref.label ?? ''}`;
+    const hit = this.#handles.get(cacheKey);
+    if (hit) return hit;
+    const key = this.#findKey(ref);
+    if (!key.hasPrivateKey) {
+      throw new KeyholdError('TOKEN_KEY_NOT_FOUND', `token: the private key of '${key.label}' is not on ${this.name}`,
+        this.#loggedIn ? 'Only its public key is on the token.' : 'Log in first: private keys are hidden before login.');
+    }
+    const template: pkcs11js.Template = [{ type: A.CKA_CLASS, value: A.CKO_PRIVATE_KEY }];
+    template.push(key.id !== '' ? { type: A.CKA_ID, value: Buffer.from(key.id, 'hex') } : { type: A.CKA_LABEL, value: key.label });
+    const [priv] = this.#find(template);
+    if (!priv || !key.alg) {
+      throw new KeyholdError('TOKEN_UNSUPPORTED', `token: '${key.label}' is a ${key.keyType} key`, 'Keyhold uses P-256 and Ed25519 keys.');
+    }
+    const entry = { priv, alg: key.alg };
+    this.#handles.set(cacheKey, entry);
+    return entry;
+  }
+
+  /**
+   * Generates a signing key pair on the token: private half sensitive and
+   * never extractable; public half readable, so its JWK can be exported.
+   */
+  generateKey(label: string, alg: TokenAlg, usage: 'sign' | 'derive' = 'sign'): Promise<TokenKey> {
+    return this.run('key generation', async () => {
+      const existing = this.#listKeys().filter((k) => k.label === label);
+      if (existing.length > 0) {
+        throw new KeyholdError('TOKEN_KEY_EXISTS', `token: ${this.name} already has a key labelled '${label}'`,
+          'Choose another label, or use the existing key.');
+      }
+      const mech = alg === 'ES256' ? A.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+      if (!this.#desc.mechanisms.includes(alg === 'ES256' ? 'EC-KEYGEN' : 'Ed25519-KEYGEN')) {
+        throw new KeyholdError('TOKEN_UNSUPPORTED', `token: ${this.name} cannot generate ${alg === 'ES256' ? 'P-256' : 'Ed25519'} keys`,
+          alg === 'EdDSA' ? 'Use --alg ES256: every PIV card has P-256.' : 'See the mechanisms `keyhold token list` reports.');
+      }
+      const id = randomBytes(16);
+      const common = [
+        { type: A.CKA_TOKEN, value: true },
+        { type: A.CKA_LABEL, value: label },
+        { type: A.CKA_ID, value: id },
+      ];
+      const pub: pkcs11js.Template = [...common,
+        { type: A.CKA_PRIVATE, value: false },
+        { type: A.CKA_EC_PARAMS, value: alg === 'ES256' ? EC_PARAMS.p256 : EC_PARAMS.ed25519 },
+        { type: A.CKA_VERIFY, value: usage === 'sign' },
+        { type: A.CKA_DERIVE, value: usage === 'derive' }];
+      const priv: pkcs11js.Template = [...common,
+        { type: A.CKA_PRIVATE, value: true },
+        { type: A.CKA_SENSITIVE, value: true },
+        { type: A.CKA_EXTRACTABLE, value: false },
+        { type: A.CKA_SIGN, value: usage === 'sign' },
+        { type: A.CKA_DERIVE, value: usage === 'derive' }];
+      await this.#p.C_GenerateKeyPairAsync(this.#sessionHandle(), { mechanism: mech }, pub, priv);
+      return this.#findKey({ id: id.toString('hex') });
+    });
+  }
+
+  /**
+   * Signs on the token. ES256: SHA-256 in Node, CKM_ECDSA over the digest,
+   * whose output is already the raw r||s that JWS wants. EdDSA: CKM_EDDSA
+   * over the message itself (Ed25519 is not pre-hashed).
+   */
+  sign(ref: KeyRef, data: Uint8Array): Promise<Buffer> {
+    return this.run('signing', () => {
+      const { priv, alg } = this.#privateHandle(ref);
+      const s = this.#sessionHandle();
+      if (alg === 'ES256') {
+        this.#p.C_SignInit(s, { mechanism: A.CKM_ECDSA }, priv);
+        const sig = this.#p.C_Sign(s, createHash('sha256').update(data).digest(), Buffer.alloc(64));
+        return sig.length === 64 ? sig : derToRaw(sig);
+      }
+      this.#p.C_SignInit(s, { mechanism: CKM_EDDSA }, priv);
+      return this.#p.C_Sign(s, Buffer.from(data.buffer, data.byteOffset, data.byteLength), Buffer.alloc(64));
+    });
+  }
+
+  /**
+   * ECDH on the token with a P-256 key allowed to derive: the shared secret
+   * comes back as a short-lived session object, read once and destroyed.
+   */
+  deriveEcdh(ref: KeyRef, peerPoint: Buffer): Promise<Buffer> {
+    return this.run('key agreement', () => {
+      const { priv } = this.#privateHandle(ref);
+      const s = this.#sessionHandle();
+      const ecdh: pkcs11js.ECDH1 = { type: A.CK_PARAMS_EC_DH, kdf: A.CKD_NULL, publicData: peerPoint };
+      const secret = this.#p.C_DeriveKey(s, { mechanism: A.CKM_ECDH1_DERIVE, parameter: ecdh }, priv, [
+        { type: A.CKA_CLASS, value: A.CKO_SECRET_KEY },
+        { type: A.CKA_KEY_TYPE, value: A.CKK_GENERIC_SECRET },
+        { type: A.CKA_TOKEN, value: false },
+        { type: A.CKA_SENSITIVE, value: false },
+        { type: A.CKA_EXTRACTABLE, value: true },
+        { type: A.CKA_VALUE_LEN, value: 32 },
+      ]);
+      try {
+        return Buffer.from(asBuffer(attr(this.#read(secret, [A.CKA_VALUE]), 0)));
+      } finally {
+        this.#p.C_DestroyObject(s, secret);
+      }
+    });
+  }
+}
+
+/** ECDSA-Sig-Value (DER) to raw r||s, for modules that return DER. */
+export function derToRaw(der: Buffer): Buffer {
+  const fail = () => new KeyholdError('TOKEN_ERROR', 'token: the signature is neither raw r||s nor DER');
+  if (der[0] !== 0x30) throw fail();
+  let off = 2;
+  const out = Buffer.alloc(64);
+  for (let i = 0; i < 2; i++) {
+    if (der[off] !== 0x02) throw fail();
+    const len = der[off + 1] as number;
+    let v = der.subarray(off + 2, off + 2 + len);
+    while (v.length > 32 && v[0] === 0) v = v.subarray(1);
+    if (v.length > 32) throw fail();
+    v.copy(out, i * 32 + (32 - v.length));
+    off += 2 + len;
+  }
+  return out;
+}
+
+function describeToken(m: LoadedModule, slot: Handle, mechanisms?: string[]): TokenDescription {
+  const t = m.driver.C_GetTokenInfo(slot);
+  const si = m.driver.C_GetSlotInfo(slot);
+  let mechs = mechanisms;
+  if (!mechs) {
+    const have = new Set(m.driver.C_GetMechanismList(slot));
+    mechs = NOTABLE_MECHANISMS.filter(([, code]) => have.has(code)).map(([name]) => name);
+  }
+  return {
+    module: m.path,
+    slot: slotNumber(slot),
+    label: text(t.label),
+    manufacturer: text(t.manufacturerID),
+    model: text(t.model),
+    serial: text(t.serialNumber),
+    flags: {
+      initialized: (t.flags & A.CKF_TOKEN_INITIALIZED) !== 0,
+      loginRequired: (t.flags & A.CKF_LOGIN_REQUIRED) !== 0,
+      userPinInitialized: (t.flags & A.CKF_USER_PIN_INITIALIZED) !== 0,
+      protectedAuthenticationPath: (t.flags & A.CKF_PROTECTED_AUTHENTICATION_PATH) !== 0,
+      writeProtected: (t.flags & A.CKF_WRITE_PROTECTED) !== 0,
+      removable: (si.flags & CKF_REMOVABLE_DEVICE) !== 0,
+      hardware: (si.flags & CKF_HW_SLOT) !== 0,
+    },
+    pin: pinFlags(t.flags),
+    mechanisms: mechs,
+  };
+}
+
+export type TokenManagerOptions = Readonly<{
+  /** A module path (`--module`); else KEYHOLD_PKCS11_MODULE; else the platform defaults. */
+  module?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** The PKCS#11 layer; tests put a fault-injecting wrapper around the real pkcs11js here. */
+  driverFactory?: DriverFactory | undefined;
+}>;
+
+/**
+ * Every token reachable through the configured modules. Modules load on first
+ * use; `close` logs out of every token, closes sessions and releases modules
+ * (finalising those Keyhold initialised), in that order.
+ */
+export class TokenManager {
+  readonly #opts: TokenManagerOptions;
+  #modules: LoadedModule[] | null = null;
+  readonly #tokens = new Map<string, Token>();
+
+  constructor(opts: TokenManagerOptions = {}) {
+    this.#opts = opts;
+  }
+
+  modules(): LoadedModule[] {
+    if (this.#modules) return this.#modules;
+    const paths = resolveModulePaths(this.#opts.module, this.#opts.env);
+    if (paths.length === 0) {
+      throw new KeyholdError('TOKEN_MODULE', 'token: no PKCS#11 module found',
+        'Install SoftHSM2, OpenSC or your token vendor\'s module, or name one with --module PATH or KEYHOLD_PKCS11_MODULE.');
+    }
+    const loaded: LoadedModule[] = [];
+    let firstError: unknown = null;
+    for (const p of paths) {
+      try {
+        loaded.push(openModule(p, this.#opts.driverFactory));
+      } catch (e) {
+        // A named module must work; among defaults, a broken one is skipped.
+        if (paths.length === 1) throw e;
+        firstError ??= e;
+      }
+    }
+    if (loaded.length === 0) throw firstError instanceof Error ? firstError : new KeyholdError('TOKEN_MODULE', 'token: no PKCS#11 module could be loaded');
+    this.#modules = loaded;
+    return loaded;
+  }
+
+  /** Tokens present now. Tokens gone since the last scan are forgotten (their sessions died with them). */
+  scan(): TokenDescription[] {
+    const seen = new Set<string>();
+    const out: TokenDescription[] = [];
+    for (const m of this.modules()) {
+      let slots: Handle[];
+      try {
+        slots = m.driver.C_GetSlotList(true);
+      } catch (e) {
+        throw tokenError(e, 'listing slots', m.path);
+      }
+      for (const slot of slots) {
+        let desc: TokenDescription;
+        try {
+          desc = describeToken(m, slot, this.#tokens.get(`${m.path}|${slotNumber(slot)}`)?.description.mechanisms);
+        } catch (e) {
+          // A token pulled out between the slot list and its info is simply not present.
+          if (isRemoval(ckrOf(e))) continue;
+          throw tokenError(e, 'reading token info', m.path);
+        }
+        const key = `${m.path}|${desc.slot}`;
+        seen.add(key);
+        const known = this.#tokens.get(key);
+        if (!known || known.description.serial !== desc.serial) this.#tokens.set(key, new Token(m, slot, desc));
+        out.push(desc);
+      }
+    }
+    for (const key of [...this.#tokens.keys()]) if (!seen.has(key)) this.#tokens.delete(key);
+    return out;
+  }
+
+  /**
+   * The token whose label or serial is `selector`; with no selector, the only
+   * token present. TOKEN_NOT_FOUND names what is present.
+   */
+  token(selector?: string): Token {
+    // An uninitialised token (SoftHSM2's free slot, a blank card) has no keys and takes no login.
+    const present = this.scan().filter((t) => t.flags.initialized);
+    const match = selector === undefined ? present : present.filter((t) => t.label === selector || t.serial === selector);
+    if (match.length === 1) {
+      const d = match[0] as TokenDescription;
+      return this.#tokens.get(`${d.module}|${d.slot}`) as Token;
+    }
+    const list = present.map((t) => `'${t.label}' (serial ${t.serial})`).join(', ') || 'none';
+    if (match.length === 0) {
+      throw new KeyholdError('TOKEN_NOT_FOUND',
+        selector === undefined ? 'token: no token is present' : `token: no token labelled '${selector}' is present`,
+        `Tokens present: ${list}. Insert the token, or check --module.`);
+    }
+    throw new KeyholdError('INVALID_INPUT', selector === undefined
+      ? 'token: several tokens are present; name one with --token'
+      : `token: several tokens are labelled '${selector}'; name one by its serial`, `Tokens present: ${list}.`);
+  }
+
+  /** The present token with this serial, if any. */
+  bySerial(serial: string): Token | null {
+    const d = this.scan().find((t) => t.flags.initialized && t.serial === serial);
+    return d ? (this.#tokens.get(`${d.module}|${d.slot}`) ?? null) : null;
+  }
+
+  /** Logs out of every token (vault lock does this). */
+  async logoutAll(): Promise<void> {
+    await Promise.all([...this.#tokens.values()].map((t) => t.logout()));
+  }
+
+  /** Logout, close sessions, release modules. Idempotent. */
+  async close(): Promise<void> {
+    await this.logoutAll();
+    this.#tokens.clear();
+    const mods = this.#modules ?? [];
+    this.#modules = null;
+    for (const m of mods.reverse()) m.release();
+  }
+}
