@@ -175,7 +175,8 @@ export function summarize(result) {
     `electronegativity gate: ${counts}; at ${GATE_SEVERITY} or above: ${result.justified.length} justified, ${result.unjustified.length} not`,
   ];
   for (const { finding: f, reason } of result.justified) {
-    lines.push(`  justified   ${f.severity} ${f.check} ${f.file}:${f.location} (${reason})`);
+    const short = reason.length > 90 ? `${reason.slice(0, 87)}...` : reason;
+    lines.push(`  justified   ${f.severity} ${f.check} ${f.file}:${f.location} (${short})`);
   }
   for (const f of result.unjustified) {
     lines.push(`  UNJUSTIFIED ${f.severity} ${f.check} ${f.file}:${f.location}: ${f.description} ${f.url}`);

@@ -1,70 +1,140 @@
 /**
- * Electron main process: lifecycle, the window and its lockdown. Thin on
- * purpose: custody logic lives in electron/core, which never imports electron.
+ * Electron main process: lifecycle, the window and its lockdown, IPC wiring.
+ * Thin on purpose: custody logic lives in electron/core (no electron import),
+ * IPC handling in router.ts, every security decision in policy.ts; this file
+ * only connects them to Electron, and is the one part the Node tests cannot run.
  */
 
-import { join } from 'node:path';
-import { app, BrowserWindow, session } from 'electron';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { app, type BrowserWindow, clipboard, Menu, protocol, session } from 'electron';
+import { serveAppRequest } from './app-protocol.js';
+import { clipboardAdapter, type ClipboardAdapter } from './clipboard.js';
+import { connectIpc } from './ipc.js';
+import { hardenSession, installLockdown, type ContentsPolicy } from './lockdown.js';
+import {
+  APP_ENTRY_URL,
+  APP_ORIGIN,
+  APP_SCHEME,
+  devServerOrigin,
+  resolveSettings,
+  resolveVaultPath,
+} from './policy.js';
+import { createIpcRouter, listInterfaces, type IpcRouter } from './router.js';
+import { createMainWindow } from './window.js';
 
-function lockDownSession(): void {
-  const ses = session.defaultSession;
-  // The workstation is air-gapped: no request leaves the app, whatever asks for it.
-  ses.webRequest.onBeforeRequest(function blockNetwork(details, callback) {
-    const url = details.url;
-    callback({ cancel: !(url.startsWith('file://') || url.startsWith('devtools://')) });
-  });
-  ses.setPermissionRequestHandler(function denyPermission(_wc, _permission, callback) {
-    callback(false);
-  });
-  ses.setPermissionCheckHandler(function denyPermissionCheck() {
-    return false;
+const production = app.isPackaged;
+const policy: ContentsPolicy = {
+  production,
+  dev: !production,
+  // `npm run dev` serves the renderer from electron-vite's loopback dev server.
+  devServerUrl: production ? undefined : process.env.ELECTRON_RENDERER_URL,
+};
+const RENDERER_ROOT = path.join(import.meta.dirname, '../renderer');
+const PRELOAD_PATH = path.join(import.meta.dirname, '../preload/index.cjs');
+
+// Before ready, as Electron requires: app:// is a standard, secure origin of its
+// own (module scripts and same-origin fetches work; no CORS for other origins).
+protocol.registerSchemesAsPrivileged([
+  {
+    scheme: APP_SCHEME,
+    privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true, corsEnabled: false },
+  },
+]);
+// Every renderer sandboxed, whatever a window's own preferences say.
+app.enableSandbox();
+
+let win: BrowserWindow | null = null;
+let router: IpcRouter | null = null;
+let disconnect: (() => void) | null = null;
+let clip: ClipboardAdapter | null = null;
+
+/** No reload or devtools entries in production; macOS keeps its app and edit menus (copy and paste need them). */
+function installMenu(): void {
+  if (!production) return;
+  if (process.platform === 'darwin') {
+    Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'appMenu' }, { role: 'editMenu' }]));
+  } else {
+    Menu.setApplicationMenu(null);
+  }
+}
+
+function createRouter(): IpcRouter {
+  const vaultPath = resolveVaultPath(process.env, app.getPath('userData'));
+  // The default location's folder may not exist yet on a first run; the user's own choice is left as given.
+  if (!process.env.KEYHOLD_VAULT?.trim()) fs.mkdirSync(path.dirname(vaultPath), { recursive: true, mode: 0o700 });
+  const dev = devServerOrigin(policy);
+  const adapter = clipboardAdapter(clipboard);
+  clip = adapter;
+  return createIpcRouter({
+    vaultPath,
+    allowedOrigins: dev === null ? [APP_ORIGIN] : [APP_ORIGIN, dev],
+    platform: {
+      clipboardWriteText: adapter.clipboardWriteText,
+      clipboardReadText: adapter.clipboardReadText,
+      // Read only, for the air-gap indicator; main opens no connection.
+      networkInterfaces: function readInterfaces() {
+        return listInterfaces(os.networkInterfaces());
+      },
+    },
+    settings: resolveSettings(process.env),
   });
 }
 
-function createWindow(): BrowserWindow {
-  const win = new BrowserWindow({
-    width: 1100,
-    height: 760,
-    show: false,
-    title: 'Keyhold',
-    webPreferences: {
-      preload: join(import.meta.dirname, '../preload/index.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      webSecurity: true,
-      devTools: !app.isPackaged,
-    },
+function onReady(): void {
+  hardenSession(session.defaultSession, policy);
+  session.defaultSession.protocol.handle(APP_SCHEME, function serveApp(request) {
+    return serveAppRequest(RENDERER_ROOT, { url: request.url, method: request.method });
   });
-  win.webContents.setWindowOpenHandler(function denyWindowOpen() {
-    return { action: 'deny' };
+  installMenu();
+  router = createRouter();
+  win = createMainWindow({ preloadPath: PRELOAD_PATH, production });
+  disconnect = connectIpc(router, win);
+  win.on('closed', function forgetWindow() {
+    disconnect?.();
+    disconnect = null;
+    win = null;
   });
-  win.webContents.on('will-navigate', function denyNavigation(event) {
-    event.preventDefault();
-  });
-  win.webContents.on('will-attach-webview', function denyWebview(event) {
-    event.preventDefault();
-  });
-  win.once('ready-to-show', function showWindow() {
-    win.show();
-  });
-  void win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
-  return win;
+  void win.loadURL(policy.devServerUrl && devServerOrigin(policy) !== null ? policy.devServerUrl : APP_ENTRY_URL);
+}
+
+/** Locks the vault (zeroing its keys), clears a secret still on the clipboard, stops timers. Idempotent. */
+function shutdown(): void {
+  disconnect?.();
+  disconnect = null;
+  router?.dispose();
+  router = null;
 }
 
 if (!app.requestSingleInstanceLock()) {
+  // A second instance would open the same vault: the first one keeps it, and is focused instead.
   app.quit();
 } else {
-  app.on('web-contents-created', function hardenContents(_e, contents) {
-    contents.setWindowOpenHandler(function denyAll() {
-      return { action: 'deny' };
-    });
+  installLockdown(app, policy);
+  app.on('second-instance', function focusExisting() {
+    if (!win) return;
+    if (win.isMinimized()) win.restore();
+    win.focus();
   });
-  void app.whenReady().then(function onReady() {
-    lockDownSession();
-    createWindow();
-  });
+  // A custody app quits with its last window, macOS included: nothing stays unlocked in the dock.
   app.on('window-all-closed', function quitWhenClosed() {
     app.quit();
+  });
+  app.on('before-quit', shutdown);
+  app.on('will-quit', function finishClipboardThenQuit(event) {
+    shutdown();
+    // dispose() queued the clearing of a copied secret; let it reach the OS clipboard before the process ends.
+    const pending = clip;
+    clip = null;
+    if (!pending) return;
+    event.preventDefault();
+    void pending.settled().finally(function quitNow() {
+      app.quit();
+    });
+  });
+  void app.whenReady().then(onReady, function failedToStart(e: unknown) {
+    process.stderr.write(`keyhold: main: could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+    app.exit(1);
   });
 }

@@ -15,17 +15,21 @@ export const APP_ENTRY_URL = `${APP_ORIGIN}/index.html`;
 
 /**
  * Sent with every app:// response, beside the meta tag in renderer/index.html
- * (defence in depth: a header also covers what a meta tag cannot, such as
- * frame-ancestors, and responses that are not HTML). Kept identical to the meta
- * tag: two policies are both enforced, so a stricter header would silently
- * break the page.
+ * (defence in depth: the header holds even for a response that is not the
+ * page, and carries frame-ancestors, which a meta tag cannot). The same
+ * directives as the meta tag plus frame-ancestors: both policies are enforced,
+ * so a header stricter than the page expects would silently break it
+ * (test/unit/main-policy.test.ts keeps the two in step).
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
+  "font-src 'self'",
   "connect-src 'none'",
+  "frame-src 'none'",
+  "worker-src 'none'",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'none'",
@@ -178,4 +182,50 @@ export function isReloadOrDevtoolsShortcut(input: KeyInput): boolean {
 export function resolveVaultPath(env: Readonly<Record<string, string | undefined>>, userDataDir: string): string {
   const fromEnv = env.KEYHOLD_VAULT?.trim();
   return fromEnv ? path.resolve(fromEnv) : path.join(userDataDir, 'vault.db');
+}
+
+/** Input events that mean a person is at the window (for auto-lock); hovering counts, as it does for a screen lock. */
+const ACTIVITY_INPUTS: ReadonlySet<string> = new Set([
+  'mouseDown', 'mouseMove', 'mouseWheel', 'rawKeyDown', 'keyDown', 'touchStart', 'gestureScrollBegin', 'pointerDown',
+]);
+
+export function isUserActivity(inputType: string): boolean {
+  return ACTIVITY_INPUTS.has(inputType);
+}
+
+/**
+ * Calls `notify` for user activity at most once per `intervalMs`: a mouse move
+ * fires hundreds of input events, and restarting a timer for each is waste.
+ */
+export function activityThrottle(notify: () => void, intervalMs: number, now: () => number = Date.now): (inputType: string) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  return function onInput(inputType: string): void {
+    if (!isUserActivity(inputType)) return;
+    const t = now();
+    if (t - last < intervalMs) return;
+    last = t;
+    notify();
+  };
+}
+
+export type ShellSettings = Readonly<{ autoLockMinutes: number; clipboardClearSeconds: number }>;
+
+export const DEFAULT_SETTINGS: ShellSettings = Object.freeze({ autoLockMinutes: 5, clipboardClearSeconds: 30 });
+
+function nonNegative(raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  return Number.isFinite(n) && n >= 0 && n <= max ? n : fallback;
+}
+
+/**
+ * Auto-lock and clipboard-clear times: KEYHOLD_AUTO_LOCK_MINUTES (0 = off, at
+ * most a day) and KEYHOLD_CLIPBOARD_CLEAR_SECONDS (0 = never, at most an hour);
+ * anything unparsable keeps the default rather than turning protection off.
+ */
+export function resolveSettings(env: Readonly<Record<string, string | undefined>>): ShellSettings {
+  return {
+    autoLockMinutes: nonNegative(env.KEYHOLD_AUTO_LOCK_MINUTES, DEFAULT_SETTINGS.autoLockMinutes, 24 * 60),
+    clipboardClearSeconds: nonNegative(env.KEYHOLD_CLIPBOARD_CLEAR_SECONDS, DEFAULT_SETTINGS.clipboardClearSeconds, 3600),
+  };
 }

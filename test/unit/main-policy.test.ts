@@ -5,6 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveAppRequest } from '../../electron/main/app-protocol.js';
 import {
   APP_ENTRY_URL,
+  DEFAULT_SETTINGS,
+  activityThrottle,
+  isUserActivity,
+  resolveSettings,
   CONTENT_SECURITY_POLICY,
   appResponseHeaders,
   contentTypeFor,
@@ -141,14 +145,20 @@ describe('resolveAppFile', () => {
 });
 
 describe('response headers', () => {
-  it('carry the same CSP as the meta tag of renderer/index.html', () => {
+  it('carry the CSP of the meta tag in renderer/index.html, plus frame-ancestors', () => {
     const html = fs.readFileSync(path.resolve(import.meta.dirname, '../../renderer/index.html'), 'utf8');
-    const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html);
-    expect(meta?.[1]).toBe(CONTENT_SECURITY_POLICY);
+    const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+    expect(meta).toBeDefined();
+    const directives = (csp: string) => new Map(csp.split(';').map((d) => d.trim()).filter(Boolean)
+      .map((d) => [d.split(/\s+/)[0]!, d.split(/\s+/).slice(1).join(' ')] as const));
+    const header = directives(CONTENT_SECURITY_POLICY);
+    const page = directives(meta!);
+    page.set('frame-ancestors', "'none'");
+    expect(Object.fromEntries(header)).toEqual(Object.fromEntries(page));
+    expect(header.get('default-src')).toBe("'self'");
+    expect(header.get('script-src')).toBe("'self'");
     const headers = appResponseHeaders('text/html');
     expect(headers['Content-Security-Policy']).toBe(CONTENT_SECURITY_POLICY);
-    expect(CONTENT_SECURITY_POLICY).toContain("default-src 'self'");
-    expect(CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
     expect(headers['X-Content-Type-Options']).toBe('nosniff');
   });
 
@@ -237,5 +247,38 @@ describe('serveAppRequest (real files)', () => {
     const refused = await serveAppRequest(root, { url: 'app://keyhold/../secret.txt', method: 'GET' });
     expect(await refused.text()).not.toContain('outside');
     expect(refused.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+  });
+});
+
+describe('activityThrottle', () => {
+  it('reports user input at most once per interval, ignores other events', () => {
+    let t = 0;
+    let calls = 0;
+    const onInput = activityThrottle(() => { calls += 1; }, 1000, () => t);
+    onInput('mouseMove');
+    onInput('mouseMove');
+    onInput('keyDown');
+    expect(calls).toBe(1);
+    t = 999;
+    onInput('keyDown');
+    expect(calls).toBe(1);
+    t = 1000;
+    onInput('mouseUp');
+    onInput('mouseEnter');
+    expect(calls).toBe(1);
+    onInput('mouseDown');
+    expect(calls).toBe(2);
+    expect(isUserActivity('keyDown')).toBe(true);
+    expect(isUserActivity('mouseLeave')).toBe(false);
+  });
+});
+
+describe('resolveSettings', () => {
+  it('reads the environment, keeps the defaults for anything unparsable', () => {
+    expect(resolveSettings({})).toEqual(DEFAULT_SETTINGS);
+    expect(resolveSettings({ KEYHOLD_AUTO_LOCK_MINUTES: '10', KEYHOLD_CLIPBOARD_CLEAR_SECONDS: '0' }))
+      .toEqual({ autoLockMinutes: 10, clipboardClearSeconds: 0 });
+    expect(resolveSettings({ KEYHOLD_AUTO_LOCK_MINUTES: '-1', KEYHOLD_CLIPBOARD_CLEAR_SECONDS: 'soon' })).toEqual(DEFAULT_SETTINGS);
+    expect(resolveSettings({ KEYHOLD_AUTO_LOCK_MINUTES: 'Infinity', KEYHOLD_CLIPBOARD_CLEAR_SECONDS: '86400' })).toEqual(DEFAULT_SETTINGS);
   });
 });
