@@ -1,0 +1,33 @@
+/**
+ * The renderer's one way out: `window.keyhold`, built by the preload from the
+ * IPC contract's names. Stores call it; components call stores.
+ */
+import type { Result } from '../../shared/contract';
+import type { KeyholdApi } from '../../shared/ipc-names';
+
+declare global {
+  interface Window {
+    readonly keyhold?: KeyholdApi;
+  }
+}
+
+/** The bridge, or null when the page runs outside Keyhold (opened in a plain browser). */
+export function bridge(): KeyholdApi | null {
+  return window.keyhold ?? null;
+}
+
+export type ApiError = Readonly<{ code: string; message: string; hint?: string }>;
+
+/** What a screen shows when there is no bridge at all. */
+export const NO_BRIDGE: ApiError = {
+  code: 'INTERNAL',
+  message: 'renderer: the Keyhold bridge is missing',
+  hint: 'Open this page from the Keyhold app, not from a browser.',
+};
+
+/** Calls one API method; a missing bridge becomes an error envelope like any other. */
+export async function call<T>(run: (api: KeyholdApi) => Promise<Result<T>>): Promise<Result<T>> {
+  const api = bridge();
+  if (!api) return { ok: false, error: NO_BRIDGE };
+  return run(api);
+}

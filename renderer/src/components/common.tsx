@@ -1,0 +1,39 @@
+/** Pieces every screen uses: error and loading blocks, and a heading that takes focus when its screen opens. */
+import { useEffect, useRef, type ReactNode } from 'react';
+import type { ApiError } from '../api';
+
+export function ErrorBlock({ error, title, children }: { error: ApiError; title?: string; children?: ReactNode }) {
+  return (
+    <div className="error-block" role="alert">
+      <p className="error-title">{title ?? 'Something went wrong'}</p>
+      <p>{error.message}</p>
+      {error.hint ? <p className="hint">{error.hint}</p> : null}
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ label }: { label: string }) {
+  return (
+    <p className="loading" role="status">
+      <span className="spinner" aria-hidden="true" />
+      {label}
+    </p>
+  );
+}
+
+/** A screen's h1, focused when the screen mounts so keyboard and screen-reader users land on it. */
+export function ScreenTitle({ children, focus = true }: { children: ReactNode; focus?: boolean }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(
+    function focusTitle() {
+      if (focus) ref.current?.focus();
+    },
+    [focus],
+  );
+  return (
+    <h1 ref={ref} tabIndex={-1}>
+      {children}
+    </h1>
+  );
+}
