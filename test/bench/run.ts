@@ -21,6 +21,49 @@ const N_KEYS = Number(process.env.KEYHOLD_BENCH_KEYS ?? 100_000);
 const N_AUDIT = Number(process.env.KEYHOLD_BENCH_AUDIT ?? 1_000_000);
 const DAY_MS = 86_400_000;
 
+const SECTIONS = ['unlock', 'seal', 'single', 'create', 'reveal', 'rotate', 'revoke', 'history', 'verify'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const USAGE = `usage: tsx test/bench/run.ts [--only SECTION[,SECTION...]]
+
+Sections: ${SECTIONS.join(', ')}.
+--only measures and prints just those figures; what a figure needs is still
+built (the batch of keys for reveal, rotate and revoke, the audit log for
+history and verify) but not reported. The exit code is non-zero if a printed
+figure misses its target.
+
+Environment: KEYHOLD_BENCH_KEYS (default 100000), KEYHOLD_BENCH_AUDIT (default 1000000).`;
+
+function parseArgs(argv: readonly string[]): ReadonlySet<Section> {
+  const only = new Set<Section>(SECTIONS);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const value = a === '--only' ? argv[++i] : a.startsWith('--only=') ? a.slice('--only='.length) : undefined;
+    if (value === undefined) {
+      console.error(`bench: unknown argument ${a}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    only.clear();
+    for (const s of value.split(',').map((x) => x.trim()).filter(Boolean)) {
+      if (!(SECTIONS as readonly string[]).includes(s)) {
+        console.error(`bench: unknown section ${s}\n\n${USAGE}`);
+        process.exit(2);
+      }
+      only.add(s as Section);
+    }
+  }
+  return only;
+}
+
+const ONLY = parseArgs(process.argv.slice(2));
+const want = (s: Section): boolean => ONLY.has(s);
+const needKeys = want('create') || want('reveal') || want('rotate') || want('revoke') || want('history') || want('verify');
+const needAudit = want('history') || want('verify');
+
 function bar(label: string): (done: number, total: number) => void {
   let last = -1;
   return (done, total) => {
@@ -38,30 +81,36 @@ async function main(): Promise<void> {
     console.log(`Keyhold benchmark on ${machine()}\n`);
 
     // Unlock with the default (calibrated) Argon2id parameters.
-    const kdf = await calibrateKdf();
-    console.log(`default KDF here: Argon2id ${kdf.memoryKiB / 1024} MiB, ${kdf.passes} passes, ${kdf.parallelism} lanes`);
-    const kdfVault = path.join(dir, 'kdf.db');
-    (await Vault.create(kdfVault, PASS, { kdf })).lock();
-    const unlocks: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const [v, ms] = await timeAsync(() => Vault.unlock(kdfVault, PASS));
-      v.lock();
-      unlocks.push(ms);
+    if (want('unlock')) {
+      const kdf = await calibrateKdf();
+      console.log(`default KDF here: Argon2id ${kdf.memoryKiB / 1024} MiB, ${kdf.passes} passes, ${kdf.parallelism} lanes`);
+      const kdfVault = path.join(dir, 'kdf.db');
+      (await Vault.create(kdfVault, PASS, { kdf })).lock();
+      const unlocks: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const [v, ms] = await timeAsync(() => Vault.unlock(kdfVault, PASS));
+        v.lock();
+        unlocks.push(ms);
+      }
+      figures.push({ name: 'unlock (default KDF)', ms: median(unlocks), targetMs: 2000,
+        spec: 'calibrated to ~0.5 s: slow on purpose, for guessing' });
     }
-    figures.push({ name: 'unlock (default KDF)', ms: median(unlocks), targetMs: 2000,
-      spec: 'calibrated to ~0.5 s: slow on purpose, for guessing' });
 
     // Seal and open one secret.
-    const key = Buffer.alloc(32, 7);
-    const secret = Buffer.alloc(43, 'a');
-    const rounds = 20_000;
-    const [, sealMs] = time(() => {
-      for (let i = 0; i < rounds; i++) {
-        const s = seal(key, secret, 'aad');
-        if (!tryOpen(key, s, 'aad')) throw new Error('bench: open failed');
-      }
-    });
-    figures.push({ name: 'seal + open one secret', ms: sealMs / rounds, targetMs: 0.05 });
+    if (want('seal')) {
+      const key = Buffer.alloc(32, 7);
+      const secret = Buffer.alloc(43, 'a');
+      const rounds = 20_000;
+      const [, sealMs] = time(() => {
+        for (let i = 0; i < rounds; i++) {
+          const s = seal(key, secret, 'aad');
+          if (!tryOpen(key, s, 'aad')) throw new Error('bench: open failed');
+        }
+      });
+      figures.push({ name: 'seal + open one secret', ms: sealMs / rounds, targetMs: 0.05 });
+    }
+
+    if (!want('single') && !needKeys) return finish(figures);
 
     // One key with its fsync'd commit (the specification's key generation).
     const vaultPath = path.join(dir, 'keys.db');
@@ -73,7 +122,13 @@ async function main(): Promise<void> {
       const [, ms] = time(() => createKeys(vault, [{ name: `single-${i}`, service: 'bench', environment: 'prod', scopes: ['read'], owner: '', notes: '' }]));
       singles.push(ms);
     }
-    figures.push({ name: 'generate one key (committed)', ms: median(singles), targetMs: 10, spec: '< 100 ms' });
+    if (want('single')) {
+      figures.push({ name: 'generate one key (committed)', ms: median(singles), targetMs: 10, spec: '< 100 ms' });
+    }
+    if (!needKeys) {
+      vault.lock();
+      return finish(figures);
+    }
 
     // A batch of N keys in one transaction.
     const specs: KeyCreateSpec[] = Array.from({ length: N_KEYS }, (_, i) => ({
@@ -81,69 +136,87 @@ async function main(): Promise<void> {
       scopes: ['read', 'write'], owner: 'bench', notes: '',
     }));
     const [created, batchMs] = time(() => createKeys(vault, specs, bar(`creating ${N_KEYS} keys`)));
-    figures.push({ name: `create ${N_KEYS} keys (one batch)`, ms: batchMs, targetMs: 5000 * (N_KEYS / 100_000) });
+    if (want('create')) {
+      figures.push({ name: `create ${N_KEYS} keys (one batch)`, ms: batchMs, targetMs: 5000 * (N_KEYS / 100_000) });
+    }
 
     // Reveal one key from the full vault.
-    const reveals: number[] = [];
-    for (let i = 0; i < 2000; i++) {
-      const id = created[(i * 7919) % created.length]?.id as string;
-      const [, ms] = time(() => revealKey(vault, id));
-      reveals.push(ms);
+    if (want('reveal')) {
+      const reveals: number[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const id = created[(i * 7919) % created.length]?.id as string;
+        const [, ms] = time(() => revealKey(vault, id));
+        reveals.push(ms);
+      }
+      figures.push({ name: `reveal one key of ${N_KEYS + 50} (audited)`, ms: median(reveals), targetMs: 1, spec: '< 50 ms' });
     }
-    figures.push({ name: `reveal one key of ${N_KEYS + 50} (audited)`, ms: median(reveals), targetMs: 1, spec: '< 50 ms' });
 
     // Every key due: rotate them all in one run.
-    offsetMs = 91 * DAY_MS;
-    const [rotated, rotateMs] = time(() => rotateKeys(vault, { due: true }, bar(`rotating ${N_KEYS + 50} due keys`)));
-    if (rotated.length !== N_KEYS + 50) throw new Error(`bench: rotated ${rotated.length} keys, expected ${N_KEYS + 50}`);
-    figures.push({ name: `rotate ${rotated.length} due keys`, ms: rotateMs, targetMs: 10_000 * (rotated.length / 100_000),
-      spec: 'all keys < 1 min' });
+    if (want('rotate')) {
+      offsetMs = 91 * DAY_MS;
+      const [rotated, rotateMs] = time(() => rotateKeys(vault, { due: true }, bar(`rotating ${N_KEYS + 50} due keys`)));
+      if (rotated.length !== N_KEYS + 50) throw new Error(`bench: rotated ${rotated.length} keys, expected ${N_KEYS + 50}`);
+      figures.push({ name: `rotate ${rotated.length} due keys`, ms: rotateMs, targetMs: 10_000 * (rotated.length / 100_000),
+        spec: 'all keys < 1 min' });
+    }
 
     // Revoke one key, its commit fsync'd, in the full vault.
-    const revokes: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      const id = created[(i * 104_729) % created.length]?.id as string;
-      const [, ms] = time(() => revokeKey(vault, id, 'compromised'));
-      revokes.push(ms);
+    if (want('revoke')) {
+      const revokes: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const id = created[(i * 104_729) % created.length]?.id as string;
+        const [, ms] = time(() => revokeKey(vault, id, 'compromised'));
+        revokes.push(ms);
+      }
+      figures.push({ name: `revoke one key of ${N_KEYS + 50}`, ms: median(revokes), targetMs: 20, spec: '< 1 s' });
     }
-    figures.push({ name: `revoke one key of ${N_KEYS + 50}`, ms: median(revokes), targetMs: 20, spec: '< 1 s' });
 
     // Grow the audit log to N_AUDIT entries, then query one key's history and verify the chain.
-    const have = vault.auditHead.seq;
-    const fill = Math.max(0, N_AUDIT - have);
-    const report = bar(`filling the audit log to ${N_AUDIT} entries`);
-    for (let done = 0; done < fill;) {
-      const n = Math.min(100_000, fill - done);
-      vault.transaction(() => {
-        for (let i = 0; i < n; i++) {
-          const id = created[(done + i) % created.length]?.id as string;
-          vault.audit({ action: 'bench.note', subject: `key:${id}`, keyId: id, details: { i: done + i } });
-        }
-      });
-      done += n;
-      report(done, fill);
+    if (needAudit) {
+      const have = vault.auditHead.seq;
+      const fill = Math.max(0, N_AUDIT - have);
+      const report = bar(`filling the audit log to ${N_AUDIT} entries`);
+      for (let done = 0; done < fill;) {
+        const n = Math.min(100_000, fill - done);
+        vault.transaction(() => {
+          for (let i = 0; i < n; i++) {
+            const id = created[(done + i) % created.length]?.id as string;
+            vault.audit({ action: 'bench.note', subject: `key:${id}`, keyId: id, details: { i: done + i } });
+          }
+        });
+        done += n;
+        report(done, fill);
+      }
     }
-    const historyKey = created[4242 % created.length]?.id as string;
-    const queries: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const [r, ms] = time(() => listAudit(vault, { key: historyKey, limit: 1000 }));
-      if (r.entries.length === 0) throw new Error('bench: empty key history');
-      queries.push(ms);
+    if (want('history')) {
+      const historyKey = created[4242 % created.length]?.id as string;
+      const queries: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const [r, ms] = time(() => listAudit(vault, { key: historyKey, limit: 1000 }));
+        if (r.entries.length === 0) throw new Error('bench: empty key history');
+        queries.push(ms);
+      }
+      figures.push({ name: `audit history of one key (${vault.auditHead.seq} entries)`, ms: median(queries), targetMs: 20,
+        spec: '< 2 s' });
     }
-    figures.push({ name: `audit history of one key (${vault.auditHead.seq} entries)`, ms: median(queries), targetMs: 20,
-      spec: '< 2 s' });
-    const [verified, verifyMs] = time(() => verifyAudit(vault));
-    if (!verified.ok) throw new Error(`bench: audit chain broken: ${verified.firstBroken?.reason ?? ''}`);
-    figures.push({ name: `audit verify (${verified.entries} entries)`, ms: verifyMs, targetMs: 5000 * (verified.entries / 1_000_000) });
+    if (want('verify')) {
+      const [verified, verifyMs] = time(() => verifyAudit(vault));
+      if (!verified.ok) throw new Error(`bench: audit chain broken: ${verified.firstBroken?.reason ?? ''}`);
+      figures.push({ name: `audit verify (${verified.entries} entries)`, ms: verifyMs, targetMs: 5000 * (verified.entries / 1_000_000) });
+    }
     vault.lock();
 
     const fileMiB = fs.statSync(vaultPath).size / 2 ** 20;
     console.log(`vault with ${N_KEYS + 50} keys and their audit log: ${fileMiB.toFixed(1)} MiB\n`);
-    const ok = printFigures(figures);
-    if (!ok) process.exitCode = 1;
+    finish(figures);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function finish(figures: readonly Figure[]): void {
+  const ok = printFigures(figures);
+  if (!ok) process.exitCode = 1;
 }
 
 await main();
