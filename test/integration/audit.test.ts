@@ -235,6 +235,21 @@ describe('tampering on a closed vault', () => {
     ['the last entry deleted (the log cut short of its head)', 8, (db: Database.Database) => {
       db.prepare('DELETE FROM audit_log WHERE seq = 8').run();
     }, /missing|cut/],
+    ['an entry\'s prev_hash stored as TEXT (same bytes)', 4, (db: Database.Database) => {
+      db.prepare('UPDATE audit_log SET prev_hash = CAST(prev_hash AS TEXT) WHERE seq = 4').run();
+    }, /does not link/],
+    ['an entry\'s hash stored as TEXT (same bytes)', 5, (db: Database.Database) => {
+      db.prepare('UPDATE audit_log SET hash = CAST(hash AS TEXT) WHERE seq = 5').run();
+    }, /altered/],
+    ['an entry\'s hash cut to 31 bytes', 6, (db: Database.Database) => {
+      db.prepare('UPDATE audit_log SET hash = substr(hash, 1, 31) WHERE seq = 6').run();
+    }, /altered/],
+    ['an entry\'s key_id stored as a number', 2, (db: Database.Database) => {
+      db.prepare('UPDATE audit_log SET key_id = 42 WHERE seq = 2').run();
+    }, /altered/],
+    ['an entry\'s details stored as a BLOB (same bytes)', 3, (db: Database.Database) => {
+      db.prepare('UPDATE audit_log SET details = CAST(details AS BLOB) WHERE seq = 3').run();
+    }, /altered/],
     ['two entries swapped (seq 3 and 6)', 3, (db: Database.Database) => {
       db.prepare('UPDATE audit_log SET seq = 1000 WHERE seq = 3').run();
       db.prepare('UPDATE audit_log SET seq = 3 WHERE seq = 6').run();
@@ -325,6 +340,50 @@ describe('tampering on a closed vault', () => {
     expect((await svc.call('vault.info', {})).counts).toEqual(info.counts);
     svc.close();
     expect(unchangedSince(file, before), 'a refused change modified the vault file').toBe(true);
+  });
+});
+
+describe('audit.verify on a long chain', () => {
+  it('walks a log of several read pages with non-ASCII text, and names a break past the first page', async () => {
+    const { svc, file, pass, dir } = await openVault('Zoë 🔑 operator');
+    const key = await svc.call('key.create', { name: 'k', service: 'billing', owner: 'Łukasz – ops 🔐' });
+    const v = svc.vault;
+    v.transaction(() => {
+      for (let i = 0; i < 9000; i++) {
+        v.audit({ action: 'test.note', subject: `key:${key.id}`, keyId: i % 3 ? key.id : null,
+          details: { i, text: i % 7 ? 'plain' : 'naïve — ünïcödé \u{1F511}' } });
+      }
+    });
+    const n = v.auditHead.seq;
+    const ok = await svc.call('audit.verify', {});
+    expect(ok).toMatchObject({ ok: true, entries: n, head: { seq: n }, firstBroken: null });
+    // The export of the same chain verifies on its own.
+    const out = path.join(dir, 'long.jsonl');
+    await svc.call('audit.export', { out });
+    expect(verifyAuditFile(out)).toMatchObject({ ok: true, entries: n, firstBroken: null });
+    svc.close();
+
+    for (const [seq, sql, reason] of [
+      [8501, "UPDATE audit_log SET details = replace(details, 'naïve', 'naive') WHERE seq = 8501 AND details LIKE '%naïve%'", /entry 8501 was altered/],
+      [6000, 'DELETE FROM audit_log WHERE seq = 6000', /entry 6000 is missing/],
+      [4097, "UPDATE audit_log SET prev_hash = zeroblob(32) WHERE seq = 4097", /entry 4097 does not link/],
+    ] as const) {
+      const copy = path.join(dir, `long-${seq}.khv`);
+      copyVault(file, copy);
+      rawEdit(copy, (db) => {
+        expect(db.prepare(sql).run().changes).toBe(1);
+      });
+      const s2 = new KeyholdService({ actor: 'alice' });
+      try {
+        await s2.call('vault.unlock', { path: copy, passphrase: pass });
+        const r = await s2.call('audit.verify', {});
+        expect(r.ok).toBe(false);
+        expect(r.firstBroken?.seq).toBe(seq);
+        expect(r.firstBroken?.reason).toMatch(reason);
+      } finally {
+        s2.close();
+      }
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { parseTime } from '../../../shared/duration.js';
 import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { Vault } from '../vault/vault.js';
+import { canonicalRow, sha256Hex } from '../crypto/primitives.js';
 import { checkLink, genesisHash, type AuditRow, type ChainBreak, type ChainHead } from './chain.js';
 
 export const EXPORT_FORMAT = 'keyhold-audit/v1';
@@ -79,10 +80,24 @@ export function listAudit(vault: Vault, q: AuditQuery): { entries: AuditEntry[];
   return { entries: page.map(toEntry), next: more ? (page[page.length - 1]?.seq ?? null) : null };
 }
 
+const AUDIT_COLUMNS = 'seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash';
+const VERIFY_BATCH = 4096;
+
 /**
  * Walks the chain from the genesis value, checking each entry's sequence,
  * link and hash, then that the chain ends at the MAC'd head. Reports the first
  * broken link rather than throwing: finding it is the point.
+ *
+ * The walk reads the two hashes as lowercase hex text, not as BLOBs (a Buffer
+ * per value costs more than the rest of the row), NULL when the column is not
+ * a BLOB, and compares them with hex digests. An entry that passes this test
+ * passes checkLink too: same sequence rule, the stored prev_hash is a BLOB
+ * with the bytes of the previous hash, the fields have the same types, and
+ * the stored hash is a BLOB with the bytes of the recomputed hash (computed
+ * over the same encoding, the previous hash's bytes standing for prev_hash,
+ * which are equal). Any entry that does not pass is read again as a row and
+ * given to checkLink, the normative check (audit-log.md, 5.1), which names
+ * the break.
  */
 export function verifyAudit(vault: Vault): AuditVerifyReport {
   const t0 = performance.now();
@@ -95,22 +110,45 @@ export function verifyAudit(vault: Vault): AuditVerifyReport {
   vault.read((db) => {
     count = (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
     if (broken) return;
-    // Raw arrays, not objects: at a million rows, materializing each row as an
-    // object costs more than hashing it.
-    const it = db.prepare(`SELECT seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash
-      FROM audit_log ORDER BY seq`).raw().iterate() as IterableIterator<unknown[]>;
-    for (const a of it) {
-      const r = {
-        seq: a[0], at: a[1], actor: a[2], host: a[3], workstation: a[4], action: a[5], subject: a[6], key_id: a[7],
-        details: a[8], prev_hash: a[9], hash: a[10],
-      } as AuditRow;
-      broken = checkLink(r, prev);
-      if (broken) {
-        it.return?.();
-        return;
+    const page = db.prepare(`SELECT seq, at, actor, host, workstation, action, subject, key_id, details,
+        iif(typeof(prev_hash) = 'blob', lower(hex(prev_hash))), iif(typeof(hash) = 'blob', lower(hex(hash)))
+      FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ${VERIFY_BATCH}`).raw();
+    const one = db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq = ?`);
+    // The previous entry's hash, as hex and as bytes (one buffer, rewritten per entry).
+    let prevSeq = 0;
+    let prevHex = prev.hash.toString('hex');
+    const prevBytes = Buffer.from(prev.hash);
+    // seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash: one array, reused.
+    const fields = new Array<unknown>(10);
+    fields[9] = prevBytes;
+    for (;;) {
+      const rows = page.all(prevSeq) as unknown[][];
+      if (rows.length === 0) break;
+      for (const a of rows) {
+        const seq = a[0];
+        const hashHex = a[10];
+        let ok = typeof seq === 'number' && seq === prevSeq + 1 && a[9] === prevHex && typeof hashHex === 'string';
+        for (let i = 0; ok && i <= 8; i++) {
+          const f = a[i];
+          fields[i] = f;
+          ok = i === 0 || typeof f === 'string' || (i === 7 && f === null);
+        }
+        if (ok && sha256Hex(canonicalRow('audit', fields)) === hashHex) {
+          prevSeq = seq as number;
+          prevHex = hashHex;
+          prevBytes.write(prevHex, 0, 'hex');
+          continue;
+        }
+        // The normative check names the problem, on the row as stored.
+        const r = one.get(seq) as AuditRow;
+        broken = checkLink(r, { seq: prevSeq, hash: Buffer.from(prevBytes) });
+        if (broken) return;
+        prevSeq = r.seq;
+        prevHex = r.hash.toString('hex');
+        prevBytes.write(prevHex, 0, 'hex');
       }
-      prev = { seq: r.seq, hash: r.hash };
     }
+    prev = { seq: prevSeq, hash: Buffer.from(prevBytes) };
   });
   if (!broken && (prev.seq !== head.seq || !prev.hash.equals(head.hash))) {
     if (prev.seq < head.seq) {

