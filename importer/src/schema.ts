@@ -23,7 +23,7 @@ const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const MAX_VERSION = 2 ** 31 - 1;
 export const MAX_CHANGES = 1_000_000;
 export const MAX_SIGNERS = 32;
-export const REVOKE_REASONS = ['compromised', 'superseded', 'retired'] as const;
+export const REVOKE_REASONS = ['compromised', 'superseded', 'retired', 'other'] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 
 export type IssueChange = Readonly<{

@@ -82,7 +82,14 @@ export async function signTrustRoot(payload: TrustRootPayload, signers: readonly
 type Decoded = Readonly<{ jws: ParsedJws; root: TrustRoot }>;
 
 function decodeTrustRoot(text: string): Decoded {
-  const jws = parseGeneralJws(text, TRUST_TYP, TRUST_CODES);
+  let jws: ParsedJws;
+  try {
+    jws = parseGeneralJws(text, TRUST_TYP, TRUST_CODES);
+  } catch (e) {
+    // Header, algorithm and duplicate-signer errors are the bundle's codes in the shared parser; for a root they are all TRUST_ROOT_INVALID.
+    if (e instanceof ImportError && e.code.startsWith('BUNDLE_')) throw new ImportError('TRUST_ROOT_INVALID', e.message, e.hint, { cause: e });
+    throw e;
+  }
   const parsed = parseCanonical(jws.payloadBytes);
   if (!parsed) throw new ImportError('TRUST_ROOT_INVALID', 'trust root: payload is not canonical JSON (RFC 8785)');
   const payload = parseTrustRootPayload(parsed.value);
@@ -103,10 +110,11 @@ function decodeTrustRoot(text: string): Decoded {
  * that set signed. A signature by a key in no set, or one that does not
  * verify, fails the whole document.
  */
-async function countSigners(jws: ParsedJws, sets: readonly ReadonlyMap<string, SignerJwk>[]): Promise<number[]> {
+async function countSigners(jws: ParsedJws, sets: readonly ReadonlyMap<string, SignerJwk>[], ignoreOthers = false): Promise<number[]> {
   const counted = sets.map(() => new Set<string>());
   for (const sig of jws.signatures) {
     const jwk = sets.map((s) => s.get(sig.header.kid)).find((k) => k !== undefined);
+    if (!jwk && ignoreOthers) continue;
     if (!jwk) throw new ImportError('TRUST_ROOT_INVALID', `trust root: signer ${sig.header.kid} is not among its signers`);
     try {
       await verifyOneSignature(jws.payloadB64, sig, jwk, 'trust root');
@@ -124,11 +132,14 @@ async function countSigners(jws: ParsedJws, sets: readonly ReadonlyMap<string, S
 /**
  * Loads a trust root on its own (the first one an importer pins, verified
  * out of band by its fingerprint): its own threshold of its own signers must
- * sign it. Expiry is checked where the root is used (verifyBundle).
+ * sign it. Signatures by keys outside its own set are skipped, not counted:
+ * they are the previous version's keys vouching for a rotation, which only
+ * verifyRootRotation (knowing that version) can check. Expiry is checked
+ * where the root is used (verifyBundle).
  */
 export async function loadTrustRoot(text: string): Promise<TrustRoot> {
   const { jws, root } = decodeTrustRoot(text);
-  const [own] = await countSigners(jws, [root.signers]);
+  const [own] = await countSigners(jws, [root.signers], true);
   if (own! < root.payload.threshold) {
     throw new ImportError('TRUST_ROOT_THRESHOLD', `trust root: ${own} of the required ${root.payload.threshold} signers signed version ${root.payload.version}`);
   }
@@ -148,6 +159,9 @@ export async function verifyRootRotation(current: TrustRoot, nextText: string): 
   }
   if (root.payload.version <= n) {
     if (root.hash === current.hash) return current;
+    if (root.payload.version === n) {
+      throw new ImportError('TRUST_ROOT_MISMATCH', `trust root: this is another version ${n} than the pinned one (fingerprint ${root.hash.slice(0, 16)}, pinned ${current.hash.slice(0, 16)})`, 'Two different trust roots carry the same version: check where this one came from.');
+    }
     throw new ImportError('TRUST_ROOT_ROLLBACK', `trust root: version ${root.payload.version} is not newer than the pinned version ${n}`, 'An importer never goes back to an older trust root.');
   }
   if (root.payload.version !== n + 1) {
