@@ -46,6 +46,7 @@ export {
   signGeneralJws,
   signingInput,
   softwareSigner,
+  importSignerKey,
   verifyJwsWithKey,
   type JwsAlg,
   type ProtectedHeader,
@@ -78,7 +79,7 @@ export {
   type RecipientPrivateKey,
   type RecipientPublicJwk,
 } from './keys.js';
-export { SECRETS_CTY, decryptSecrets, encryptSecrets } from './secrets.js';
+export { SECRETS_CTY, decryptCompactJwe, decryptSecrets, encryptSecrets } from './secrets.js';
 export { KEYSTORE_FORMAT, checkPresentedKey, loadKeystore, parseKeystore, type KeyCheck, type Keystore, type KeystoreEntry } from './keystore.js';
 export {
   HOLDER_SECRETS_FORMAT,

@@ -92,6 +92,15 @@ describe('bad bundles are refused and leave the state unchanged', () => {
     await refused(JSON.stringify({ payload: doc.payload, signatures: [] }), 'BUNDLE_MALFORMED');
   });
 
+  it('degenerate ECDSA signatures: r = s = 0, r = s = n (the group order), wrong length', async () => {
+    const doc = parse((await next()).text);
+    const n = 'ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551';
+    for (const sigHex of ['00'.repeat(64), n + n, '00'.repeat(32) + n, '01'.repeat(63)]) {
+      const sig = Buffer.from(sigHex, 'hex').toString('base64url');
+      await refused(JSON.stringify({ payload: doc.payload, signatures: [{ ...doc.signatures[0]!, signature: sig }, doc.signatures[1]] }), 'BUNDLE_SIGNATURE');
+    }
+  });
+
   it('signatures below the threshold', async () => {
     await refused((await next({ signers: [f.signers[2]!] })).text, 'BUNDLE_THRESHOLD');
   });
