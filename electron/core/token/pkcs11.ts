@@ -98,6 +98,12 @@ export function isRemoval(code: number | null): boolean {
   return code !== null && REMOVED_CODES.has(code);
 }
 
+/** TOKEN_REMOVED: the token (or its session) went away during `what`. */
+export function removedError(e: unknown, what: string, tokenName: string): KeyholdError {
+  return new KeyholdError('TOKEN_REMOVED', `token: ${tokenName} was removed during ${what}`,
+    'Insert the token again and repeat the command; nothing was changed.', { cause: e });
+}
+
 /**
  * A Keyhold error for a failed PKCS#11 call. The module's own message is not
  * passed on (it is native text, not vetted); the CKR name is.
@@ -105,10 +111,7 @@ export function isRemoval(code: number | null): boolean {
 export function tokenError(e: unknown, what: string, tokenName: string): KeyholdError {
   if (e instanceof KeyholdError) return e;
   const code = ckrOf(e);
-  if (isRemoval(code)) {
-    return new KeyholdError('TOKEN_REMOVED', `token: ${tokenName} was removed during ${what}`,
-      'Insert the token again and repeat the command; nothing was changed.', { cause: e });
-  }
+  if (isRemoval(code)) return removedError(e, what, tokenName);
   if (code === pkcs11js.CKR_MECHANISM_INVALID || code === pkcs11js.CKR_FUNCTION_NOT_SUPPORTED) {
     return new KeyholdError('TOKEN_UNSUPPORTED', `token: ${tokenName} does not support ${what} (${ckrName(code)})`,
       'See the mechanisms `keyhold token list` reports for this token.', { cause: e });

@@ -26,6 +26,7 @@ import {
   EC_PARAMS,
   isRemoval,
   NOTABLE_MECHANISMS,
+  removedError,
   tokenError,
   type DriverFactory,
   type Handle,
@@ -167,12 +168,29 @@ export class Token {
       try {
         return await fn();
       } catch (e) {
-        if (isRemoval(ckrOf(e))) this.#forget();
+        const code = ckrOf(e);
+        if (isRemoval(code)) this.#forget();
+        // A token that vanished without the module saying so (SoftHSM2 answers
+        // CKR_GENERAL_ERROR once its token is deleted) is removed too.
+        else if (code !== null && !this.#present()) {
+          this.#forget();
+          throw removedError(e, what, this.name);
+        }
         throw tokenError(e, what, this.name);
       }
     });
     this.#tail = next.catch(() => undefined);
     return next;
+  }
+
+  /** Whether this token (same serial) still answers in its slot. */
+  #present(): boolean {
+    try {
+      const t = this.#p.C_GetTokenInfo(this.slot);
+      return (t.flags & A.CKF_TOKEN_INITIALIZED) !== 0 && text(t.serialNumber) === this.#desc.serial;
+    } catch {
+      return false;
+    }
   }
 
   #forget(): void {
@@ -558,8 +576,10 @@ export class TokenManager {
         try {
           desc = describeToken(m, slot, this.#tokens.get(`${m.path}|${slotNumber(slot)}`)?.description.mechanisms);
         } catch (e) {
-          // A token pulled out between the slot list and its info is simply not present.
-          if (isRemoval(ckrOf(e))) continue;
+          // A token pulled out between the slot list and its info is simply not
+          // present; so is one that cannot describe itself (SoftHSM2 answers
+          // CKR_GENERAL_ERROR for a deleted token): it must not hide the others.
+          if (ckrOf(e) !== null) continue;
           throw tokenError(e, 'reading token info', m.path);
         }
         const key = `${m.path}|${desc.slot}`;
