@@ -39,7 +39,12 @@ function ensureInstalled() {
   const bin = path.join(TOOL_DIR, 'node_modules/@doyensec/electronegativity/package.json');
   if (fs.existsSync(bin)) return;
   process.stdout.write('electronegativity gate: installing the pinned tool in build/electronegativity (npm ci)\n');
-  execFileSync('npm', ['ci', '--prefix', TOOL_DIR, '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  try {
+    execFileSync('npm', ['ci', '--prefix', TOOL_DIR, '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  } catch {
+    // Fail, never skip: a gate that passes when its tool is missing guards nothing.
+    throw new Error('electronegativity gate: FAIL: could not install the tool (its first install needs the npm registry)');
+  }
 }
 
 /** Copies the scanned folders into dir, skipping anything the app does not ship or own. */
@@ -89,4 +94,9 @@ function main() {
   }
 }
 
-process.exitCode = main();
+try {
+  process.exitCode = main();
+} catch (e) {
+  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+}

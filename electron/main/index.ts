@@ -133,8 +133,10 @@ if (!app.requestSingleInstanceLock()) {
       app.quit();
     });
   });
-  void app.whenReady().then(onReady, function failedToStart(e: unknown) {
+  // A failure in onReady (the router, the window) ends the app with a line on stderr, not a half-started shell.
+  void app.whenReady().then(onReady).catch(function failedToStart(e: unknown) {
     process.stderr.write(`keyhold: main: could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+    shutdown();
     app.exit(1);
   });
 }
