@@ -14,8 +14,8 @@ import pkcs11js from 'pkcs11js';
 import type { DriverFactory, Pkcs11Driver } from '../../electron/core/token/pkcs11.js';
 
 export type Fault = Readonly<{
-  /** The CKR_* code of the error. */
-  code: number;
+  /** The CKR_* code of the error, or a function of the failing method's name. */
+  code: number | ((method: string) => number);
   /** Fail the k-th call (1-based) counted from arming; with `method`, the k-th call of that method. */
   at: number;
   method?: string | undefined;
@@ -23,7 +23,10 @@ export type Fault = Readonly<{
   sticky?: boolean | undefined;
 }>;
 
-export type Injected = Readonly<{ method: string; k: number; code: number }>;
+/** An injected failure; `slot` (hex) is the slot argument of slot calls (C_GetTokenInfo and the like). */
+export type Injected = Readonly<{ method: string; k: number; code: number; slot?: string | undefined }>;
+
+const SLOT_ARG = new Set(['C_GetSlotInfo', 'C_GetTokenInfo', 'C_GetMechanismList', 'C_OpenSession']);
 
 export class FaultInjector {
   /** Every PKCS#11 call made through the drivers, by name, in order. */
@@ -78,7 +81,7 @@ export class FaultInjector {
         }
         return (...args: unknown[]) => {
           this.log.push(prop);
-          const error = this.#check(prop);
+          const error = this.#check(prop, args[0]);
           if (error) {
             if (prop.endsWith('Async')) return Promise.reject(error);
             throw error;
@@ -94,15 +97,17 @@ export class FaultInjector {
     });
   }
 
-  #check(method: string): pkcs11js.Pkcs11Error | null {
+  #check(method: string, arg0: unknown): pkcs11js.Pkcs11Error | null {
     const f = this.#fault;
     if (!f) return null;
     if (f.method !== undefined && f.method !== method) return null;
     this.#seen++;
     const hit = f.sticky === true ? this.#seen >= f.at : this.#seen === f.at;
     if (!hit) return null;
-    this.#injected.push({ method, k: this.#seen, code: f.code });
-    return new pkcs11js.Pkcs11Error(`injected ${ckr(f.code)}`, f.code, method);
+    const code = typeof f.code === 'function' ? f.code(method) : f.code;
+    const slot = SLOT_ARG.has(method) && Buffer.isBuffer(arg0) ? arg0.toString('hex') : undefined;
+    this.#injected.push({ method, k: this.#seen, code, slot });
+    return new pkcs11js.Pkcs11Error(`injected ${ckr(code)}`, code, method);
   }
 }
 
