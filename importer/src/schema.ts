@@ -85,6 +85,8 @@ export type SecretsPlaintext = Readonly<{ format: typeof SECRETS_FORMAT; bundleI
 
 // ---- helpers ----------------------------------------------------------------
 
+const validTimes = new Set<string>();
+
 export class Checker {
   readonly #code: ImportErrorCode;
   readonly #what: string;
@@ -127,9 +129,13 @@ export class Checker {
 
   time(v: unknown, path: string): string {
     const s = this.string(v, path, TIME_RE, 'a UTC time like 2026-01-31T12:00:00Z');
+    if (validTimes.has(s)) return s;
     const d = new Date(s);
     // Rejects dates that do not exist (2026-02-30) which Date would roll over.
     if (Number.isNaN(d.getTime()) || d.toISOString() !== `${s.slice(0, 19)}.000Z`) this.fail(path, 'is not a valid date');
+    // A bundle repeats the same few times thousands of times; remember the valid ones (bounded).
+    if (validTimes.size > 4096) validTimes.clear();
+    validTimes.add(s);
     return s;
   }
 

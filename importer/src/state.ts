@@ -357,6 +357,11 @@ function json(v: unknown): string {
   return `${JSON.stringify(v, null, 1)}\n`;
 }
 
+/** Large files (keystore, holder secrets): one line; indenting megabytes costs time and a reader parses it anyway. */
+function compactJson(v: unknown): string {
+  return `${JSON.stringify(v)}\n`;
+}
+
 function lock(stateDir: string): () => void {
   const path = join(stateDir, '.lock');
   try {
@@ -467,10 +472,10 @@ export async function applyBundle(stateDir: string, bundle: string | Uint8Array,
   const files = new Map<string, { data: string; mode: number }>([
     ['state.json', { data: json(pl.state), mode: 0o644 }],
     ['trust.json', { data: pl.trust.text, mode: 0o644 }],
-    ['keystore.json', { data: json(pl.keystore), mode: 0o644 }],
+    ['keystore.json', { data: compactJson(pl.keystore), mode: 0o644 }],
     ['receipt.json', { data: json(pl.receipt), mode: 0o644 }],
   ]);
-  if (pl.secrets) files.set('secrets.json', { data: json(pl.secrets), mode: 0o600 });
+  if (pl.secrets) files.set('secrets.json', { data: compactJson(pl.secrets), mode: 0o600 });
   if (pl.env !== null) files.set('secrets.env', { data: pl.env, mode: 0o600 });
   ensureDir(stateDir);
   commit(stateDir, cur?.gen, files, pl.state.generation);
