@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'TOKEN_KEY_EXISTS',
   'TOKEN_UNSUPPORTED',
   'TOKEN_ERROR',
+  /** An IPC request from a sender other than the app's own main frame (electron/main/router.ts). */
+  'IPC_FORBIDDEN',
   'INTERNAL',
 ] as const;
 
@@ -93,6 +95,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'INVALID_INPUT':
     case 'INVALID_KEY_FORMAT':
     case 'NOT_INTERACTIVE':
+    case 'IPC_FORBIDDEN':
       return 2;
     case 'WRONG_PASSPHRASE':
     case 'VAULT_LOCKED':

@@ -152,14 +152,8 @@ function digest(text: string): string {
 }
 
 function forbidden(): Result<never> {
-  return {
-    ok: false,
-    error: {
-      code: 'IPC_FORBIDDEN',
-      message: 'ipc: request refused: it did not come from the app\'s own window',
-      hint: 'Only the main frame of Keyhold\'s own page may call the vault.',
-    },
-  };
+  return failure(new KeyholdError('IPC_FORBIDDEN', 'ipc: request refused: it did not come from the app\'s own window',
+    'Only the main frame of Keyhold\'s own page may call the vault.'));
 }
 
 function failure(e: unknown): Result<never> {
