@@ -33,6 +33,8 @@ export class FaultInjector {
   readonly log: string[] = [];
   /** Flags ORed into C_GetTokenInfo's answer (CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED, ...). */
   tokenFlags = 0;
+  /** The options of the last C_Initialize (flags only: they hold no secret). */
+  initOptions: unknown = undefined;
   #fault: Fault | null = null;
   #seen = 0;
   #injected: Injected[] = [];
@@ -81,6 +83,7 @@ export class FaultInjector {
         }
         return (...args: unknown[]) => {
           this.log.push(prop);
+          if (prop === 'C_Initialize') this.initOptions = args[0];
           const error = this.#check(prop, args[0]);
           if (error) {
             if (prop.endsWith('Async')) return Promise.reject(error);
