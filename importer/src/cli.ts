@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from 'node:util';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImportError, exitCodeFor, isImportError } from './errors.js';
 import { writeFileAtomic } from './fsutil.js';
@@ -36,12 +36,13 @@ Run 'keyhold-import <command> --help' for a command's options.
 Exit codes: 0 ok, 1 rejected, 2 usage error, 70 internal error.
 Format: docs/bundle-format.md.
 `,
-  keygen: `Usage: keyhold-import keygen [--crv P-256|X25519] --out FILE|DIR [--public-out FILE]
+  keygen: `Usage: keyhold-import keygen [--crv P-256|X25519] --out FILE|DIR/ [--public-out FILE]
 
 Makes the recipient key pair (ECDH-ES+A256KW). The private JWK is written with
 mode 0600 and stays on this server; give the public JWK to the vault
 (keyhold recipient add --public-key FILE). With --out DIR, writes
-DIR/private.jwk and DIR/public.jwk. Prints the recipient id (the key's
+DIR/private.jwk and DIR/public.jwk (an existing directory, or any path
+ending in '/', created 0700). Prints the recipient id (the key's
 RFC 7638 thumbprint).
 
   --crv P-256|X25519   curve (default P-256)
@@ -158,7 +159,8 @@ async function cmdKeygen(args: string[], io: Out): Promise<number> {
   if (!values.out) usage('keygen needs --out FILE or --out DIR');
   let privPath = values.out;
   let pubPath = values['public-out'];
-  if (existsSync(values.out) && statSync(values.out).isDirectory()) {
+  if (values.out.endsWith('/') || (existsSync(values.out) && statSync(values.out).isDirectory())) {
+    mkdirSync(values.out, { recursive: true, mode: 0o700 });
     privPath = join(values.out, 'private.jwk');
     pubPath ??= join(values.out, 'public.jwk');
   }

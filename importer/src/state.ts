@@ -390,8 +390,14 @@ function commit(stateDir: string, expectedGen: string | undefined, files: Readon
     const dir = join(stateDir, gen);
     rmSync(dir, { recursive: true, force: true }); // an orphan of a crash before a previous commit
     mkdirSync(dir, { mode: 0o755 });
-    for (const [name, f] of files) writeNewFile(join(dir, name), f.data, f.mode);
-    fsyncDir(dir);
+    try {
+      for (const [name, f] of files) writeNewFile(join(dir, name), f.data, f.mode);
+      fsyncDir(dir);
+    } catch (e) {
+      // Not committed: the half-written generation goes (a crash instead would leave it for the next run to remove).
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
     replaceSymlink(gen, join(stateDir, 'current'));
   } catch (e) {
     if (e instanceof ImportError) throw e;

@@ -156,3 +156,83 @@ describe('verify and apply', () => {
     expect(() => buildPayload({ ...base, changes: [i.change, i.change] })).toThrow(/out of order or repeats/);
   });
 });
+
+describe('crash recovery and concurrency', () => {
+  it('an orphan generation (a crash before the commit) is ignored, then replaced, then removed', async () => {
+    const f = await fixture();
+    const dir = stateDir();
+    const b1 = await makeBundle(f);
+    await applyBundle(dir, b1.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.privateJwk });
+    // What a crash after writing generation 2 but before the rename of `current` leaves behind.
+    const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
+    mkdirSync(join(dir, 'gen-000000000002'));
+    writeFileSync(join(dir, 'gen-000000000002', 'keystore.json'), '{"half":');
+    expect((await readState(dir))?.state.sequence).toBe(1);
+    expect(loadKeystore(join(dir, 'keystore.json')).sequence).toBe(1);
+    const b2 = await makeBundle(f, { sequence: 2, previous: b1.hash });
+    await applyBundle(dir, b2.text, { now: NOW, privateKey: f.recipient.privateJwk });
+    expect(readlinkSync(join(dir, 'current'))).toBe('gen-000000000002');
+    expect(loadKeystore(join(dir, 'keystore.json')).sequence).toBe(2);
+    expect(existsSync(join(dir, 'gen-000000000001'))).toBe(false);
+  });
+
+  it('a receipt lost to a crash right after the commit is restored by applying the same bundle again', async () => {
+    const f = await fixture();
+    const dir = stateDir();
+    const b = await makeBundle(f);
+    const r = await applyBundle(dir, b.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.privateJwk });
+    const { rmSync, existsSync } = await import('node:fs');
+    rmSync(r.receiptPath);
+    const again = await applyBundle(dir, b.text, { now: NOW, privateKey: f.recipient.privateJwk });
+    expect(again.status).toBe('already-applied');
+    expect(existsSync(r.receiptPath)).toBe(true);
+    expect(JSON.parse(readFileSync(r.receiptPath, 'utf8')).payloadHash).toBe(b.hash);
+  });
+
+  it('a second import running (the lock held) is refused and changes nothing', async () => {
+    const f = await fixture();
+    const dir = stateDir();
+    const b1 = await makeBundle(f);
+    await applyBundle(dir, b1.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.privateJwk });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, '.lock'));
+    const before = snapshot(dir);
+    const b2 = await makeBundle(f, { sequence: 2, previous: b1.hash });
+    await expect(applyBundle(dir, b2.text, { now: NOW, privateKey: f.recipient.privateJwk })).rejects.toMatchObject({ code: 'STATE_LOCKED' });
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('a damaged state directory is reported, not overwritten', async () => {
+    const f = await fixture();
+    const dir = stateDir();
+    const b1 = await makeBundle(f);
+    await applyBundle(dir, b1.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.privateJwk });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'current', 'state.json'), '{"format":"keyhold-import-state/v1"}');
+    const before = snapshot(dir);
+    const b2 = await makeBundle(f, { sequence: 2, previous: b1.hash });
+    await expect(applyBundle(dir, b2.text, { now: NOW, privateKey: f.recipient.privateJwk })).rejects.toMatchObject({ code: 'STATE_INVALID' });
+    expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+describe('signing side helpers', () => {
+  it('a second custodian adds a signature to a bundle below threshold (keyhold bundle sign)', async () => {
+    const { addSignature, encodeProtectedHeader, signingInput } = await import('../../importer/src/index.js');
+    const f = await fixture();
+    const one = await makeBundle(f, { signers: [f.signers[0]!] });
+    await expect(verifyBundle(one.text, f.trust, { now: NOW })).rejects.toMatchObject({ code: 'BUNDLE_THRESHOLD' });
+    const payloadB64 = (JSON.parse(one.text) as { payload: string }).payload;
+    const second = f.signers[2]!;
+    const protectedB64 = encodeProtectedHeader({ alg: second.alg, kid: second.kid, typ: 'keyhold-bundle+json' });
+    const two = addSignature(one.text, { protected: protectedB64, signature: await second.sign(signingInput(protectedB64, payloadB64)) });
+    const v = await verifyBundle(two, f.trust, { now: NOW });
+    expect(v.signers).toEqual([f.signers[0]!.kid, second.kid]);
+    expect(v.hash).toBe(one.hash);
+    // The same custodian again, and a DER-encoded (not raw r||s) ECDSA signature, are refused when assembling.
+    expect(() => addSignature(two, { protected: protectedB64, signature: new Uint8Array(64) })).toThrow(ImportError);
+    const first = f.signers[1]!;
+    const p1 = encodeProtectedHeader({ alg: first.alg, kid: first.kid, typ: 'keyhold-bundle+json' });
+    expect(() => addSignature(one.text, { protected: p1, signature: new Uint8Array(71) })).toThrow(/64 bytes/);
+  });
+});
