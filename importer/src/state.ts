@@ -410,6 +410,8 @@ function commit(stateDir: string, expectedGen: string | undefined, files: Readon
 
 /** Post-commit housekeeping: remove generations other than current, restore receipts and stable links. */
 function tidy(stateDir: string): void {
+  // Another import holds the lock and may be writing its generation: leave everything to it (or to the next run).
+  if (existsSync(join(stateDir, '.lock'))) return;
   const gen = currentGen(stateDir);
   if (gen === undefined) return;
   for (const name of readdirSync(stateDir)) {
@@ -423,6 +425,11 @@ function tidy(stateDir: string): void {
   if (!existsSync(rp)) writeFileAtomic(rp, receiptText, 0o644);
   for (const f of ['state.json', 'trust.json', 'keystore.json', 'secrets.json', 'secrets.env', 'receipt.json']) {
     const link = join(stateDir, f);
+    if (!existsSync(join(stateDir, gen, f))) {
+      // No dangling stable link for a file this generation does not have (secrets.env, say).
+      rmSync(link, { force: true });
+      continue;
+    }
     let ok: boolean;
     try {
       ok = lstatSync(link).isSymbolicLink() && readlinkSync(link) === join('current', f);
