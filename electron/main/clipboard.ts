@@ -1,18 +1,13 @@
 /**
- * The clipboard half of the router's platform adapter, over Electron 45's
- * promise-based clipboard (readText and writeText return promises there).
+ * The clipboard half of the router's platform adapter: Electron 45's
+ * promise-based clipboard, passed through, with every operation in flight
+ * tracked so that quitting can wait for the clearing of a copied secret.
  *
- * The router's adapter is synchronous: to clear a copied secret it reads the
- * clipboard, compares the digest with the secret's, and writes '' if they
- * match (the user may have copied something else since). A promise cannot be
- * read synchronously, so this adapter answers the read with the text it last
- * wrote itself, and does the real comparison when the router asks for the
- * clear: it reads the clipboard then, and writes '' only if it still holds that
- * text. Writes run in order on one queue. No electron import: tested in Node.
- *
- * Cost: the copied text stays in main's memory until the clear (at most the
- * clear delay, and lock or quit end it), where the router alone would keep
- * only a digest. A router adapter that accepts promises would remove that.
+ * router.dispose() (at quit) starts "clear the clipboard if it still holds the
+ * secret" without waiting: a read, then maybe a write. If the process ended
+ * in between, the secret would stay on the clipboard after Keyhold is gone.
+ * `settled()` resolves once no operation is in flight, including one started
+ * by the continuation of another. No electron import: tested in Node.
  */
 
 export type AsyncClipboard = Readonly<{
@@ -20,45 +15,46 @@ export type AsyncClipboard = Readonly<{
   writeText: (text: string) => Promise<void>;
 }>;
 
-export type ClipboardAdapter = Readonly<{
-  clipboardWriteText: (text: string) => void;
-  clipboardReadText: () => string;
-  /** Resolves when every queued clipboard operation has finished (tests, and quit). */
+export type TrackedClipboard = Readonly<{
+  clipboardWriteText: (text: string) => Promise<void>;
+  clipboardReadText: () => Promise<string>;
+  /** Resolves when no clipboard operation is in flight, nor started by one that just finished. */
   settled: () => Promise<void>;
 }>;
 
-export function clipboardAdapter(clipboard: AsyncClipboard): ClipboardAdapter {
-  let written: string | null = null;
-  let queue: Promise<void> = Promise.resolve();
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
-  function enqueue(op: () => Promise<void>): void {
-    // One failed operation (a clipboard owned by another app) must not stop the next.
-    queue = queue.then(op).catch(function ignoreClipboardError() {
-      return undefined;
-    });
+export function trackedClipboard(clipboard: AsyncClipboard): TrackedClipboard {
+  const inFlight = new Set<Promise<unknown>>();
+
+  function track<T>(op: Promise<T>): Promise<T> {
+    inFlight.add(op);
+    op.then(
+      function done() {
+        inFlight.delete(op);
+      },
+      function failed() {
+        inFlight.delete(op);
+      },
+    );
+    return op;
   }
 
   return Object.freeze({
-    clipboardWriteText(text: string): void {
-      if (text !== '') {
-        written = text;
-        enqueue(function writeText() {
-          return clipboard.writeText(text);
-        });
-        return;
-      }
-      const ours = written;
-      written = null;
-      if (ours === null) return;
-      enqueue(async function clearIfUnchanged() {
-        if ((await clipboard.readText()) === ours) await clipboard.writeText('');
-      });
+    clipboardWriteText(text: string): Promise<void> {
+      return track(clipboard.writeText(text));
     },
-    clipboardReadText(): string {
-      return written ?? '';
+    clipboardReadText(): Promise<string> {
+      return track(clipboard.readText());
     },
-    settled(): Promise<void> {
-      return queue;
+    async settled(): Promise<void> {
+      // A finished read lets its caller start the write on a later turn: check again after one.
+      do {
+        await Promise.allSettled([...inFlight]);
+        await nextMacrotask();
+      } while (inFlight.size > 0);
     },
   });
 }

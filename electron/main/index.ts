@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { app, type BrowserWindow, clipboard, Menu, protocol, session } from 'electron';
 import { serveAppRequest } from './app-protocol.js';
-import { clipboardAdapter, type ClipboardAdapter } from './clipboard.js';
+import { trackedClipboard, type TrackedClipboard } from './clipboard.js';
 import { connectIpc } from './ipc.js';
 import { hardenSession, installLockdown, type ContentsPolicy } from './lockdown.js';
 import {
@@ -33,6 +33,8 @@ const policy: ContentsPolicy = {
 };
 const RENDERER_ROOT = path.join(import.meta.dirname, '../renderer');
 const PRELOAD_PATH = path.join(import.meta.dirname, '../preload/index.cjs');
+/** How long quitting waits for the clearing of a copied secret to reach the OS clipboard. */
+const QUIT_CLIPBOARD_WAIT_MS = 2000;
 
 // Before ready, as Electron requires: app:// is a standard, secure origin of its
 // own (module scripts and same-origin fetches work; no CORS for other origins).
@@ -48,7 +50,7 @@ app.enableSandbox();
 let win: BrowserWindow | null = null;
 let router: IpcRouter | null = null;
 let disconnect: (() => void) | null = null;
-let clip: ClipboardAdapter | null = null;
+let clip: TrackedClipboard | null = null;
 
 /** No reload or devtools entries in production; macOS keeps its app and edit menus (copy and paste need them). */
 function installMenu(): void {
@@ -65,14 +67,14 @@ function createRouter(): IpcRouter {
   // The default location's folder may not exist yet on a first run; the user's own choice is left as given.
   if (!process.env.KEYHOLD_VAULT?.trim()) fs.mkdirSync(path.dirname(vaultPath), { recursive: true, mode: 0o700 });
   const dev = devServerOrigin(policy);
-  const adapter = clipboardAdapter(clipboard);
-  clip = adapter;
+  const tracked = trackedClipboard(clipboard);
+  clip = tracked;
   return createIpcRouter({
     vaultPath,
     allowedOrigins: dev === null ? [APP_ORIGIN] : [APP_ORIGIN, dev],
     platform: {
-      clipboardWriteText: adapter.clipboardWriteText,
-      clipboardReadText: adapter.clipboardReadText,
+      clipboardWriteText: tracked.clipboardWriteText,
+      clipboardReadText: tracked.clipboardReadText,
       // Read only, for the air-gap indicator; main opens no connection.
       networkInterfaces: function readInterfaces() {
         return listInterfaces(os.networkInterfaces());
@@ -129,7 +131,9 @@ if (!app.requestSingleInstanceLock()) {
     clip = null;
     if (!pending) return;
     event.preventDefault();
-    void pending.settled().finally(function quitNow() {
+    // Bounded: a clipboard owner that never answers must not keep the app from quitting.
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, QUIT_CLIPBOARD_WAIT_MS));
+    void Promise.race([pending.settled(), timeout]).finally(function quitNow() {
       app.quit();
     });
   });

@@ -1,85 +1,91 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clipboardAdapter, type AsyncClipboard } from '../../electron/main/clipboard.js';
+import { trackedClipboard, type AsyncClipboard } from '../../electron/main/clipboard.js';
+import { APP_ENTRY_URL, APP_ORIGIN } from '../../electron/main/policy.js';
+import { createIpcRouter } from '../../electron/main/router.js';
+import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
 
 /**
- * An in-memory clipboard with Electron 45's promise-based shape. Each call
- * resolves on a later turn, as the OS clipboard does, so ordering bugs show.
+ * An in-memory clipboard with Electron 45's promise-based shape (the OS
+ * clipboard does not exist here). Each call answers on a later turn, after
+ * `delayMs`, as a clipboard owned by another process does.
  */
-function memoryClipboard(initial = ''): AsyncClipboard & { text: string; writes: string[] } {
+function memoryClipboard(initial = '', delayMs = 5): AsyncClipboard & { text: string } {
   const state = {
     text: initial,
-    writes: [] as string[],
     readText: async (): Promise<string> => {
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, delayMs));
       return state.text;
     },
     writeText: async (t: string): Promise<void> => {
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, delayMs));
       state.text = t;
-      state.writes.push(t);
     },
   };
   return state;
 }
 
-describe('clipboardAdapter over a promise-based clipboard', () => {
-  it('writes, then clears when the clipboard still holds what it wrote', async () => {
+describe('trackedClipboard', () => {
+  it('passes reads and writes through', async () => {
     const os = memoryClipboard('before');
-    const a = clipboardAdapter(os);
-    a.clipboardWriteText('khk_secret');
-    expect(a.clipboardReadText()).toBe('khk_secret');
-    await a.settled();
-    expect(os.text).toBe('khk_secret');
-    a.clipboardWriteText('');
-    await a.settled();
+    const c = trackedClipboard(os);
+    expect(await c.clipboardReadText()).toBe('before');
+    await c.clipboardWriteText('after');
+    expect(os.text).toBe('after');
+  });
+
+  it('settled() waits for a write that a finished read started, as "clear if unchanged" does', async () => {
+    const os = memoryClipboard('secret');
+    const c = trackedClipboard(os);
+    // Started and not awaited, as router.dispose() starts it.
+    void (async () => {
+      if ((await c.clipboardReadText()) === 'secret') await c.clipboardWriteText('');
+    })();
+    await c.settled();
     expect(os.text).toBe('');
-    expect(a.clipboardReadText()).toBe('');
   });
 
-  it('leaves the clipboard alone when the user copied something else since', async () => {
-    const os = memoryClipboard();
-    const a = clipboardAdapter(os);
-    a.clipboardWriteText('khk_secret');
-    await a.settled();
-    os.text = 'something the user copied';
-    a.clipboardWriteText('');
-    await a.settled();
-    expect(os.text).toBe('something the user copied');
+  it('settled() resolves at once when nothing is in flight, and after a failed operation', async () => {
+    const c = trackedClipboard({
+      readText: () => Promise.reject(new Error('clipboard owned by another app')),
+      writeText: () => Promise.resolve(),
+    });
+    await c.settled();
+    await expect(c.clipboardReadText()).rejects.toThrow(/another app/);
+    await c.settled();
   });
+});
 
-  it('keeps order when a clear and a new copy follow each other at once', async () => {
-    const os = memoryClipboard();
-    const a = clipboardAdapter(os);
-    a.clipboardWriteText('first');
-    a.clipboardWriteText('');
-    a.clipboardWriteText('second');
-    await a.settled();
-    expect(os.text).toBe('second');
-    expect(os.writes).toEqual(['first', '', 'second']);
-  });
+describe('quit with a copied secret (the real router)', () => {
+  it('dispose() starts the clear, settled() sees it reach the clipboard', async () => {
+    const os = memoryClipboard('', 20);
+    const clip = trackedClipboard(os);
+    const router = createIpcRouter({
+      vaultPath: path.join(tmpDir(), 'vault.db'),
+      allowedOrigins: [APP_ORIGIN],
+      platform: {
+        clipboardWriteText: clip.clipboardWriteText,
+        clipboardReadText: clip.clipboardReadText,
+        networkInterfaces: () => [],
+      },
+      settings: { autoLockMinutes: 5, clipboardClearSeconds: 30 },
+      kdf: FAST_KDF,
+      airgapPollMs: 0,
+    });
+    const sender = { url: APP_ENTRY_URL, isMainFrame: true };
+    const created = await router.handle('vault.create', sender, { passphrase: 'correct horse battery staple' });
+    expect(created.ok).toBe(true);
+    const key = await router.handle('key.create', sender, { name: 'checkout', service: 'payments', environment: 'production', scopes: ['charges:write'] });
+    expect(key.ok).toBe(true);
+    const id = (key as { ok: true; value: { id: string } }).value.id;
+    const copied = await router.handle('clipboard.copySecret', sender, { id });
+    expect(copied.ok).toBe(true);
+    expect(os.text).toMatch(/^khk_/);
 
-  it('a clear with nothing of ours pending touches nothing', async () => {
-    const os = memoryClipboard('user text');
-    const a = clipboardAdapter(os);
-    a.clipboardWriteText('');
-    await a.settled();
-    expect(os.text).toBe('user text');
-    expect(os.writes).toEqual([]);
-  });
-
-  it('a failing clipboard does not stop later operations', async () => {
-    const os = memoryClipboard();
-    let fail = true;
-    const flaky: AsyncClipboard = {
-      readText: os.readText,
-      writeText: (t) => (fail ? Promise.reject(new Error('clipboard owned by another app')) : os.writeText(t)),
-    };
-    const a = clipboardAdapter(flaky);
-    a.clipboardWriteText('one');
-    await a.settled();
-    fail = false;
-    a.clipboardWriteText('two');
-    await a.settled();
-    expect(os.text).toBe('two');
+    router.dispose();
+    // Not yet cleared: the read is still in flight when dispose() returns.
+    expect(os.text).toMatch(/^khk_/);
+    await clip.settled();
+    expect(os.text).toBe('');
   });
 });
