@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidApiKey } from '../../shared/apikey.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import type { PageGlobal } from './page-types.js';
 
 const PASS = 'correct horse battery staple';
 
@@ -185,6 +186,12 @@ describe('first screens', () => {
       expectAccessible('airgap-warning', await app.record('12-airgap-warning'));
       app.setInterfaces([{ name: 'lo', family: 'IPv4', internal: true, address: '127.0.0.1' }]);
       await banner.waitFor({ state: 'detached' });
+      // The checker itself: an unlabelled field added to the page is reported as a violation.
+      await app.page.evaluate(() => {
+        const d = (globalThis as unknown as PageGlobal).document;
+        d.body.append(d.createElement('input'));
+      });
+      expect((await app.axe()).map((v) => v.id)).toContain('label');
     } finally {
       await app.close();
     }

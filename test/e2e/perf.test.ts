@@ -87,7 +87,7 @@ describe('100,000 keys', () => {
       const timings: string[] = [];
       const cases: Array<[string, string, number]> = [
         ['search', 'key-4242', 11], // key-4242 and key-42420..key-42429
-        ['search', 'admin', N / 10],
+        ['search', 'admin:', N / 10], // the colon keeps random key ids (base62) from matching
         ['search', 'payments', Math.ceil(N / SERVICES.length)],
         ['search', '', N],
         ['filter-environment', 'staging', Math.floor(N / 3)],

@@ -158,7 +158,7 @@ export function KeysScreen() {
   return (
     <main className="screen wide" data-screen={view === 'create' ? 'create-key' : 'keys'}>
       <div className="screen-head">
-        <ScreenTitle>Keys</ScreenTitle>
+        <ScreenTitle focus={view === 'list'} focusKey={view}>Keys</ScreenTitle>
         {view === 'list' ? (
           <button type="button" className="button primary" onClick={() => showView('create')} data-testid="new-key">
             New key

@@ -22,14 +22,18 @@ export function Loading({ label }: { label: string }) {
   );
 }
 
-/** A screen's h1, focused when the screen mounts so keyboard and screen-reader users land on it. */
-export function ScreenTitle({ children, focus = true }: { children: ReactNode; focus?: boolean }) {
+/**
+ * A screen's h1, focused when the screen mounts (and when `focusKey` changes, for
+ * a view switched inside a screen) so keyboard and screen-reader users land on it
+ * rather than on the body when the control they used disappears.
+ */
+export function ScreenTitle({ children, focus = true, focusKey }: { children: ReactNode; focus?: boolean; focusKey?: string }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(
     function focusTitle() {
       if (focus) ref.current?.focus();
     },
-    [focus],
+    [focus, focusKey],
   );
   return (
     <h1 ref={ref} tabIndex={-1}>
