@@ -216,6 +216,22 @@ describe('crash recovery and concurrency', () => {
   });
 });
 
+describe('recipient keys', () => {
+  it('a private key file of another curve or type is refused before anything is read', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const f = await fixture();
+    const b = await makeBundle(f);
+    const dir = stateDir();
+    for (const [curve, kind] of [['P-384', 'ec'], ['secp256k1', 'ec'], [undefined, 'ed25519']] as const) {
+      const jwk = (kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: curve }) : generateKeyPairSync('ed25519')).privateKey.export({ format: 'jwk' });
+      await expect(applyBundle(dir, b.text, { now: NOW, trustRootText: f.trustText, privateKey: jwk })).rejects.toMatchObject({ code: 'KEY_INVALID' });
+    }
+    await expect(applyBundle(dir, b.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.publicJwk })).rejects.toMatchObject({ code: 'KEY_INVALID' });
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(dir)).toBe(false);
+  });
+});
+
 describe('signing side helpers', () => {
   it('a second custodian adds a signature to a bundle below threshold (keyhold bundle sign)', async () => {
     const { addSignature, encodeProtectedHeader, signingInput } = await import('../../importer/src/index.js');

@@ -156,6 +156,21 @@ describe('trust root', () => {
     await expect(verifyBundle(b.text, tr, { now: NOW })).rejects.toMatchObject({ code: 'TRUST_ROOT_EXPIRED' });
   });
 
+  it('a signed trust root naming a key of another curve, or a symmetric key, is refused', async () => {
+    const { b64url, canonicalize } = await import('../../importer/src/index.js');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const s = es256Signer();
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
+    for (const odd of [{ kty: 'EC', crv: 'P-384', x: p384.x, y: p384.y }, { kty: 'oct', k: 'c2VjcmV0' }]) {
+      const payload = { expiresAt: null, format: 'keyhold-trust/v1', issuedAt: '2026-01-01T00:00:00Z', signers: [s.publicJwk, odd], threshold: 1, vaultId: VAULT_ID, version: 1 };
+      const b64 = b64url(canonicalize(payload));
+      const { encodeProtectedHeader, signingInput, assembleGeneralJws } = await import('../../importer/src/index.js');
+      const p = encodeProtectedHeader({ alg: s.alg, kid: s.kid, typ: 'keyhold-trust+json' });
+      const text = assembleGeneralJws(b64, [{ protected: p, signature: await s.sign(signingInput(p, b64)) }]);
+      await expect(loadTrustRoot(text)).rejects.toMatchObject({ code: 'TRUST_ROOT_INVALID' });
+    }
+  });
+
   it('buildTrustRoot refuses private keys, encryption keys, other curves and mismatched kids', () => {
     const s = es256Signer();
     const base = { vaultId: VAULT_ID, version: 1, threshold: 1 };
