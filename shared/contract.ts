@@ -233,6 +233,56 @@ const pinInput = {
   allowFinalTry: z.boolean().default(false),
 };
 
+// ---- bundles ---------------------------------------------------------------
+
+export const recipientInfoSchema = z.object({
+  /** RFC 7638 thumbprint of the recipient's public key: the `recipient` of its bundles. */
+  id: z.string(),
+  name: z.string(),
+  publicJwk: z.record(z.string(), z.string()),
+  verifies: z.array(z.string()),
+  holds: z.array(z.string()),
+  createdAt: z.string(),
+  /** Sequence of the last bundle exported to it (0: none yet). */
+  sequence: z.number().int(),
+  /** SHA-256 of the last bundle's canonical payload, or null. */
+  lastHash: z.string().nullable(),
+});
+export type RecipientInfo = z.infer<typeof recipientInfoSchema>;
+
+export const signerInfoSchema = z.object({
+  kid: z.string(),
+  alg: z.enum(['ES256', 'EdDSA']),
+  publicJwk: publicJwkSchema,
+  token: z.string(),
+  serial: z.string(),
+  keyLabel: z.string(),
+  keyId: z.string(),
+  createdAt: z.string(),
+});
+export type SignerInfo = z.infer<typeof signerInfoSchema>;
+
+export const bundleExportSchema = z.object({
+  path: z.string(),
+  recipient: z.string(),
+  recipientId: z.string(),
+  sequence: z.number().int(),
+  /** The bundle's identity: SHA-256 (hex) of its canonical payload. */
+  hash: z.string(),
+  issued: z.number().int(),
+  revoked: z.number().int(),
+  secrets: z.number().int(),
+  signatures: z.array(z.string()),
+  threshold: z.number().int(),
+  bytes: z.number().int(),
+  expiresAt: z.string(),
+  checkpoint: z.object({ seq: z.number().int(), hash: z.string() }),
+  tookMs: z.number(),
+});
+export type BundleExportReport = z.infer<typeof bundleExportSchema>;
+
+const serviceList = z.array(ident('service')).max(256).refine((a) => new Set(a).size === a.length, 'services must not repeat');
+
 const durationText = z.string().max(16);
 const isoTime = z.string().max(40);
 const policyScope = z.union([
@@ -376,6 +426,46 @@ export const contract = {
     output: z.object({ entries: z.array(auditEntrySchema), next: z.number().int().nullable() }),
   },
   'audit.verify': { input: empty, output: auditVerifySchema },
+  'recipient.add': {
+    input: z.strictObject({
+      name: ident('recipient name'),
+      /** The recipient's public key as a JWK (P-256 or X25519), from `keyhold-import keygen`. */
+      publicKey: z.record(z.string(), z.unknown()),
+      verifies: serviceList.default([]),
+      holds: serviceList.default([]),
+    }),
+    output: recipientInfoSchema,
+  },
+  'recipient.list': { input: empty, output: z.array(recipientInfoSchema) },
+  'signer.add': {
+    input: z.strictObject({ token: tokenSelector, keyLabel: tokenKeyLabel }),
+    output: signerInfoSchema,
+  },
+  'signer.list': { input: empty, output: z.object({ threshold: z.number().int(), signers: z.array(signerInfoSchema) }) },
+  'signer.threshold': {
+    input: z.strictObject({ threshold: z.number().int().min(1, 'the threshold is at least 1').max(32) }),
+    output: z.object({ threshold: z.number().int(), signers: z.number().int() }),
+  },
+  'bundle.export': {
+    input: z.strictObject({
+      recipient: ident('recipient name'),
+      out: vaultPathSchema,
+      revocationsOnly: z.boolean().default(false),
+      /** How long the bundle is valid, e.g. 7d (at most 90d). */
+      expires: durationText.default('7d'),
+      ...pinInput,
+    }),
+    output: bundleExportSchema,
+  },
+  'bundle.sign': {
+    input: z.strictObject({ file: vaultPathSchema, token: tokenSelector.optional(), keyLabel: tokenKeyLabel.optional(), ...pinInput }),
+    output: z.object({ path: z.string(), kid: z.string(), signatures: z.array(z.string()), hash: z.string() }),
+  },
+  'trust.export': {
+    input: z.strictObject({ out: vaultPathSchema, expires: durationText.optional(), ...pinInput }),
+    output: z.object({ path: z.string(), version: z.number().int(), threshold: z.number().int(),
+      signers: z.array(z.string()), signatures: z.array(z.string()), hash: z.string() }),
+  },
   'token.list': { input: empty, output: z.array(tokenInfoSchema) },
   'token.keys': {
     input: z.strictObject({ token: tokenSelector.optional(), login: z.boolean().default(false), ...pinInput }),

@@ -20,6 +20,9 @@ import {
   formatPolicy,
   formatSlots,
   formatTokenKeys,
+  formatRecipients,
+  formatSigners,
+  formatBundleExport,
   formatTokens,
   formatVerify,
   printError,
@@ -64,6 +67,22 @@ function withKdfOptions(cmd: Command): Command {
     .option('--kdf-parallelism <N>', 'Argon2id lanes, 1 to 16');
 }
 
+function readJsonFile(file: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new KeyholdError('INVALID_INPUT', `cli: cannot read ${what} file ${file}`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // Reported below.
+  }
+  throw new KeyholdError('INVALID_INPUT', `cli: ${what} file ${file} is not a JSON object`);
+}
+
 function vaultPath(g: GlobalOpts): string {
   const p = g.vault ?? process.env.KEYHOLD_VAULT;
   if (!p) {
@@ -93,7 +112,7 @@ function service(g: GlobalOpts): KeyholdService {
     ...(actor ? { actor } : {}),
     ...(bar ? { onProgress: (c: CommandName, done: number, total: number) => bar(c, done, total) } : {}),
     tokens: { module: g.module },
-    askPin: (req) => askPin(g, req),
+    askPin: pinAsker(g),
   });
 }
 
@@ -102,12 +121,22 @@ function service(g: GlobalOpts): KeyholdService {
  * PIN state is shown first (count low, final try), then the PIN is read from
  * --pin-file, KEYHOLD_PIN or a no-echo prompt.
  */
-async function askPin(g: GlobalOpts, req: PinRequest): Promise<string> {
-  const t = req.token;
-  if (t.pin.countLow || t.pin.finalTry) {
-    process.stderr.write(`keyhold: warning: token '${t.label}' (serial ${t.serial}): ${pinStateText(t.pin)}\n`);
-  }
-  return readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt: `PIN for token '${t.label}' (to ${req.why}): ` }, 'PIN');
+function pinAsker(g: GlobalOpts): (req: PinRequest) => Promise<string> {
+  // A PIN from --pin-file or KEYHOLD_PIN serves the first login of the
+  // command only: a second token must never have a try spent on another's PIN.
+  let given = g.pinFile !== undefined || (process.env.KEYHOLD_PIN ?? '') !== '';
+  return async function askPin(req: PinRequest): Promise<string> {
+    const t = req.token;
+    if (t.pin.countLow || t.pin.finalTry) {
+      process.stderr.write(`keyhold: warning: token '${t.label}' (serial ${t.serial}): ${pinStateText(t.pin)}\n`);
+    }
+    const prompt = `PIN for token '${t.label}' (to ${req.why}): `;
+    if (given) {
+      given = false;
+      return readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt }, 'PIN');
+    }
+    return readSecret({ prompt }, 'PIN');
+  };
 }
 
 /**
@@ -116,7 +145,7 @@ async function askPin(g: GlobalOpts, req: PinRequest): Promise<string> {
  */
 async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {
   const path = vaultPath(g);
-  const method = g.unlock ?? 'passphrase';
+  const method = g.unlock === undefined || g.unlock === '' ? 'passphrase' : g.unlock;
   if (method !== 'passphrase' && method !== 'token') {
     throw new KeyholdError('INVALID_INPUT', `cli: --unlock must be passphrase or token, not ${JSON.stringify(method).slice(0, 40)}`);
   }
@@ -366,6 +395,78 @@ export function buildProgram(): Command {
     .action(async function policyShowAction(o: { global?: boolean; service?: string; key?: string }) {
       const scope = scopeOf(o);
       await withVault(g(), async (svc) => out<'policy.show'>(g(), await svc.call('policy.show', { scope }), formatPolicy));
+    });
+
+  const recipient = program.command('recipient').description('servers that import bundles');
+  recipient.command('add').description('register a server by its public key (from `keyhold-import keygen`)')
+    .requiredOption('--name <name>', 'a name for the recipient')
+    .requiredOption('--public-key <file>', 'its public key, a JWK file (P-256 or X25519)')
+    .option('--verifies <services>', 'services whose keys it verifies (an API gateway): comma-separated', '')
+    .option('--holds <services>', 'services whose keys it presents (a client): it also receives their secrets; comma-separated', '')
+    .action(async function recipientAddAction(o: { name: string; publicKey: string; verifies: string; holds: string }) {
+      const jwk = readJsonFile(o.publicKey, 'public key');
+      const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+      await withVault(g(), async (svc) => out<'recipient.add'>(g(), await svc.call('recipient.add', {
+        name: o.name, publicKey: jwk, verifies: list(o.verifies), holds: list(o.holds),
+      }), (r) => `Added recipient ${r.name} (id ${r.id}).`));
+    });
+  recipient.command('list').description('recipients, what they verify and hold, and their last bundle')
+    .action(async function recipientListAction() {
+      await withVault(g(), async (svc) => out<'recipient.list'>(g(), await svc.call('recipient.list', {}), formatRecipients));
+    });
+
+  const signer = program.command('signer').description('token keys that sign bundles and trust roots');
+  signer.command('add').description('register a signing key on a token (see `keyhold token keys`)')
+    .requiredOption('--token <label>', 'the token, by label or serial')
+    .requiredOption('--key <keylabel>', 'the key\'s label on the token')
+    .action(async function signerAddAction(o: { token: string; key: string }) {
+      await withVault(g(), async (svc) => out<'signer.add'>(g(), await svc.call('signer.add', { token: o.token, keyLabel: o.key }),
+        (s) => `Registered signer ${s.kid} (${s.alg}, '${s.keyLabel}' on '${s.token}').`));
+    });
+  signer.command('list').description('registered signers and the signing threshold')
+    .action(async function signerListAction() {
+      await withVault(g(), async (svc) => out<'signer.list'>(g(), await svc.call('signer.list', {}), formatSigners));
+    });
+  signer.command('threshold').description('how many distinct signers a bundle and a trust root need').argument('<n>', 'the threshold')
+    .action(async function signerThresholdAction(n: string) {
+      const threshold = intOption(n, 'threshold') ?? 1;
+      await withVault(g(), async (svc) => out<'signer.threshold'>(g(), await svc.call('signer.threshold', { threshold }),
+        (v) => `Threshold set to ${v.threshold} of ${v.signers} signers.`));
+    });
+
+  const bundle = program.command('bundle').description('signed rotation bundles for servers');
+  bundle.command('export').description('write what changed for a recipient since its last bundle, signed on the token(s)')
+    .requiredOption('--recipient <name>', 'the recipient')
+    .requiredOption('--out <file>', 'the bundle file (written atomically)')
+    .option('--revocations-only', 'only revocations: no new keys, no secrets')
+    .option('--expires <duration>', 'how long it may be applied, e.g. 7d (1m to 90d)', '7d')
+    .action(async function bundleExportAction(o: { recipient: string; out: string; revocationsOnly?: boolean; expires: string }) {
+      await withVault(g(), async (svc) => out<'bundle.export'>(g(), await svc.call('bundle.export', {
+        recipient: o.recipient, out: o.out, revocationsOnly: o.revocationsOnly === true, expires: o.expires,
+        allowFinalTry: g().allowFinalTry === true,
+      }), formatBundleExport));
+    });
+  bundle.command('sign').description('add another token\'s signature to a bundle (M-of-N signing)').argument('<file>', 'the bundle file')
+    .option('--token <label>', 'the token, by label or serial')
+    .option('--key <keylabel>', 'the key on the token (needed without --vault)')
+    .action(async function bundleSignAction(file: string, o: { token?: string; key?: string }) {
+      const input = { file, ...(o.token !== undefined ? { token: o.token } : {}), ...(o.key !== undefined ? { keyLabel: o.key } : {}),
+        allowFinalTry: g().allowFinalTry === true };
+      const print = (v: CommandOutput<'bundle.sign'>) => `Signed ${v.path} as ${v.kid}: ${v.signatures.length} signature(s).`;
+      if (g().vault ?? process.env.KEYHOLD_VAULT) {
+        await withVault(g(), async (svc) => out<'bundle.sign'>(g(), await svc.call('bundle.sign', input), print));
+      } else {
+        await withTokens(g(), async (svc) => out<'bundle.sign'>(g(), await svc.call('bundle.sign', input), print));
+      }
+    });
+  const trust = program.command('trust').description('the trust root importers pin');
+  trust.command('export').description('write the trust root (signer keys, threshold, vault id, version), signed by the signers present')
+    .requiredOption('--out <file>', 'the trust root file (written atomically)')
+    .option('--expires <duration>', 'how long the root is valid (default: no expiry)')
+    .action(async function trustExportAction(o: { out: string; expires?: string }) {
+      await withVault(g(), async (svc) => out<'trust.export'>(g(), await svc.call('trust.export', {
+        out: o.out, ...(o.expires !== undefined ? { expires: o.expires } : {}), allowFinalTry: g().allowFinalTry === true,
+      }), (v) => `Wrote trust root version ${v.version} (${v.signers.length} signer(s), threshold ${v.threshold}, signed by ${v.signatures.length}) to ${v.path}.`));
     });
 
   const token = program.command('token').description('PKCS#11 tokens: smartcards and USB HSMs');

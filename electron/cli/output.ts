@@ -7,7 +7,10 @@ import type {
   EffectivePolicy,
   KeyDetail,
   KeySummary,
+  BundleExportReport,
   KeyslotInfo,
+  RecipientInfo,
+  SignerInfo,
   TokenInfo,
   TokenKeyInfo,
   VaultInfo,
@@ -140,4 +143,29 @@ export function formatTokenKeys(list: readonly { token: TokenInfo; keys: readonl
     return `${head}\n${table(['LABEL', 'ID', 'TYPE', 'ALG', 'USE', 'KID'],
       keys.map((k) => [k.label, k.id, k.keyType, k.alg ?? '-', use(k), k.kid ?? '-']))}${note}`;
   }).join('\n\n');
+}
+
+export function formatRecipients(list: readonly RecipientInfo[]): string {
+  if (list.length === 0) return 'No recipients. Add one with `keyhold recipient add`.';
+  return table(['NAME', 'ID', 'VERIFIES', 'HOLDS', 'LAST BUNDLE'],
+    list.map((r) => [r.name, r.id, r.verifies.join(',') || '-', r.holds.join(',') || '-', r.sequence === 0 ? 'none' : String(r.sequence)]));
+}
+
+export function formatSigners(v: { threshold: number; signers: readonly SignerInfo[] }): string {
+  if (v.signers.length === 0) return 'No signers. Register a token key with `keyhold signer add`.';
+  return `threshold ${v.threshold} of ${v.signers.length}\n${table(['KID', 'ALG', 'TOKEN', 'SERIAL', 'KEY'],
+    v.signers.map((s) => [s.kid, s.alg, s.token, s.serial, s.keyLabel]))}`;
+}
+
+export function formatBundleExport(b: BundleExportReport): string {
+  const lines = [
+    `Wrote bundle ${b.sequence} for ${b.recipient} to ${b.path} (${b.bytes} bytes, ${b.tookMs.toFixed(0)} ms)`,
+    `  ${b.issued} issued, ${b.revoked} revoked, ${b.secrets} secret(s); expires ${b.expiresAt}`,
+    `  payload sha256 ${b.hash}`,
+    `  signed by ${b.signatures.length} of ${b.threshold} needed: ${b.signatures.join(', ')}`,
+  ];
+  if (b.signatures.length < b.threshold) {
+    lines.push(`  needs ${b.threshold - b.signatures.length} more signature(s): run \`keyhold bundle sign ${b.path}\` with another signer's token`);
+  }
+  return lines.join('\n');
 }

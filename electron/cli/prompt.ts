@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import { errorCode, KeyholdError } from '../../shared/errors.js';
 
 export type SecretSource = Readonly<{
-  envVar: string;
+  /** Absent when the environment must not be used (a second token's PIN, say). */
+  envVar?: string | undefined;
   file?: string | undefined;
   prompt: string;
   confirm?: boolean;
@@ -72,11 +73,13 @@ function promptHidden(prompt: string): Promise<string> {
 export async function readSecret(src: SecretSource, what = 'passphrase'): Promise<string> {
   // An explicit file on the command line wins over the environment.
   if (src.file !== undefined) return readSecretFile(src.file, what);
-  const fromEnv = process.env[src.envVar];
+  const fromEnv = src.envVar === undefined ? undefined : process.env[src.envVar];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   if (!process.stdin.isTTY) {
     throw new KeyholdError('NOT_INTERACTIVE', `cli: no ${what} given and no terminal to ask on`,
-      `Set ${src.envVar}, or pass a file with the matching --*-file option.`);
+      src.envVar === undefined
+        ? `Another ${what} is needed and can only be typed on a terminal (the one given was for the first login only).`
+        : `Set ${src.envVar}, or pass a file with the matching --*-file option.`);
   }
   const first = await promptHidden(src.prompt);
   if (src.confirm) {

@@ -17,6 +17,8 @@ import { exportAudit, listAudit, verifyAudit } from './audit/log.js';
 import { createKeys, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
 import { destroyKey, dueKeys, housekeeping, revokeKey, rotateKeys } from './keys/lifecycle.js';
 import { setPolicy, showPolicy } from './keys/policy.js';
+import { addRecipient, addSigner, exportBundle, exportTrust, setThreshold, signBundleFile } from './bundle/export.js';
+import { listRecipients, listSigners, recipientInfo, signerInfo, threshold } from './bundle/store.js';
 import { keyslotKey, makeTokenSlot, tokenOpener } from './token/keyslot.js';
 import { TokenManager, type PinProvider, type TokenManagerOptions } from './token/token.js';
 import { Vault, type Clock } from './vault/vault.js';
@@ -38,11 +40,12 @@ export type ServiceOptions = Readonly<{
 }>;
 
 /** Read-only commands that still run when housekeeping cannot (a damaged row must not hide the audit log). */
-const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export']);
+const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export',
+  'recipient.list', 'signer.list']);
 
 /** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
 const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
-  'vault.status', 'token.list', 'token.keys', 'token.keygen']);
+  'vault.status', 'token.list', 'token.keys', 'token.keygen', 'bundle.sign']);
 
 type Handlers = {
   [C in CommandName]: (args: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
@@ -133,6 +136,17 @@ export class KeyholdService {
       'audit.list': (a) => listAudit(this.vault, a),
       'audit.verify': () => verifyAudit(this.vault),
       'audit.export': (a) => exportAudit(this.vault, a.out),
+      'recipient.add': (a) => addRecipient(this.vault, a.name, a.publicKey, a.verifies, a.holds),
+      'recipient.list': () => listRecipients(this.vault).map(recipientInfo),
+      'signer.add': (a) => addSigner(this.vault, this.tokens, a.token, a.keyLabel),
+      'signer.list': () => ({ threshold: threshold(this.vault), signers: listSigners(this.vault).map(signerInfo) }),
+      'signer.threshold': (a) => setThreshold(this.vault, a.threshold),
+      'bundle.export': (a) => exportBundle(this.vault, this.tokens, { recipient: a.recipient, out: a.out,
+        revocationsOnly: a.revocationsOnly, expires: a.expires, askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'bundle.sign': (a) => signBundleFile(this.#vault, this.tokens, { file: a.file, token: a.token, keyLabel: a.keyLabel,
+        askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'trust.export': (a) => exportTrust(this.vault, this.tokens, { out: a.out, expires: a.expires, askPin: this.#pins(a.pin),
+        allowFinalTry: a.allowFinalTry }),
       'token.list': () => this.tokens.scan(),
       'token.keys': async (a) => {
         const tokens = a.token === undefined

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKey } from '../../shared/apikey.js';
+import { SCHEMA_VERSION } from '../../electron/core/vault/schema.js';
 import type { KeyDetail, KeySummary, KeyslotInfo, RevealedKey, VaultInfo } from '../../shared/contract.js';
 import { cleanEnv, keyhold, keyholdJson, keyholdOnTty, ROOT } from './run.js';
 
@@ -45,7 +46,7 @@ describe('keyhold CLI', () => {
 
     const info = keyholdJson<VaultInfo>(['--vault', vault, 'info'], env);
     expect(info.vaultId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(info.schemaVersion).toBe(1);
+    expect(info.schemaVersion).toBe(SCHEMA_VERSION);
     expect(info.keyslots).toHaveLength(1);
     expect(info.keyslots[0]?.type).toBe('passphrase');
     expect(info.keyslots[0]?.params).toMatchObject({ kdf: 'argon2id', memoryKiB: 19 * 1024, passes: 2 });

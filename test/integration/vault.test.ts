@@ -14,6 +14,7 @@ import { createKeys, revealKey } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { wrapAad, type SlotOpener } from '../../electron/core/vault/keyslots.js';
 import { Vault } from '../../electron/core/vault/vault.js';
+import { SCHEMA_VERSION } from '../../electron/core/vault/schema.js';
 import { parseApiKey } from '../../shared/apikey.js';
 import { KeyholdError } from '../../shared/errors.js';
 import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
@@ -73,7 +74,7 @@ describe('vault create', () => {
 
     expect(info.vaultId).toMatch(UUID_RE);
     expect(info.path).toBe(path.resolve(file));
-    expect(info.schemaVersion).toBe(1);
+    expect(info.schemaVersion).toBe(SCHEMA_VERSION);
     expect(Date.parse(info.createdAt)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(info.createdAt)).toBeLessThanOrEqual(Date.now() + 1000);
     expect(info.counts).toEqual({ keys: 0, keyVersions: 0 });
@@ -454,7 +455,7 @@ describe('lock', () => {
     const other = new Database(file, { timeout: 0 });
     try {
       other.exec('BEGIN EXCLUSIVE; COMMIT;');
-      expect(other.pragma('user_version', { simple: true })).toBe(1);
+      expect(other.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(other.prepare('SELECT count(*) AS n FROM keys').get()).toEqual({ n: 1 });
     } finally {
       other.close();

@@ -65,9 +65,10 @@ export function parseTokenSlotParams(params: string): TokenSlotParams | null {
 export async function keyslotKey(token: Token, keyLabel: string): Promise<TokenKey & { jwk: PublicJwk }> {
   const existing = (await token.listKeys()).filter((k) => k.label === keyLabel);
   const key = existing.length === 0 ? await token.generateKey(keyLabel, 'ES256', 'derive') : await token.findKey({ label: keyLabel });
-  if (key.keyType !== 'EC-P256' || !key.canDerive || !key.jwk) {
+  // Key separation: a key that may also sign (pkcs11-tool's default, say) is refused.
+  if (key.keyType !== 'EC-P256' || !key.canDerive || key.canSign || !key.jwk) {
     throw new KeyholdError('TOKEN_UNSUPPORTED',
-      `token: the key '${keyLabel}' on ${token.name} cannot unlock a vault (it must be a P-256 key allowed to derive, with its public key on the token)`,
+      `token: the key '${keyLabel}' on ${token.name} cannot unlock a vault (it must be a P-256 key allowed to derive and not to sign, with its public key on the token)`,
       'Name a new label: Keyhold then generates a key pair for the keyslot on the token.');
   }
   return key as TokenKey & { jwk: PublicJwk };
@@ -120,12 +121,17 @@ export type TokenOpenerOptions = Readonly<{
 export function tokenOpener(manager: TokenManager, opts: TokenOpenerOptions): SlotOpener {
   const absent: string[] = [];
   let keyMissing: KeyholdError | null = null;
+  let matched = 0;
+  let opened = false;
   return {
     type: 'token',
     paramsValid: (row: KeyslotRow) => parseTokenSlotParams(row.params) !== null,
     open: async (vaultId: string, row: KeyslotRow) => {
       const p = parseTokenSlotParams(row.params) as TokenSlotParams;
       if (opts.token !== undefined && opts.token !== p.token && opts.token !== p.serial) return null;
+      matched++;
+      // Once a slot has opened, no other token is asked for its PIN.
+      if (opened) return null;
       const token = manager.bySerial(p.serial);
       if (!token) {
         absent.push(`keyslot ${row.id}: '${p.token}' (serial ${p.serial})`);
@@ -153,15 +159,21 @@ export function tokenOpener(manager: TokenManager, opts: TokenOpenerOptions): Sl
       const z = await token.deriveEcdh({ id: p.keyId }, epk);
       const k = kek(z, vaultId, row.id, epk, p256Point(key.jwk));
       try {
-        return tryOpen(k, row.wrapped, wrapAad(vaultId, row.id, row.type, row.params));
+        const vmk = tryOpen(k, row.wrapped, wrapAad(vaultId, row.id, row.type, row.params));
+        opened = vmk !== null;
+        return vmk;
       } finally {
         wipe(k, z);
       }
     },
     refused: () => {
+      if (matched === 0) {
+        return new KeyholdError('KEYSLOT_NOT_FOUND', `vault: no token keyslot belongs to token '${opts.token ?? ''}'`,
+          'See `keyhold slot list` for the tokens of its keyslots.');
+      }
       if (keyMissing) return keyMissing;
       if (absent.length > 0) {
-        return new KeyholdError('TOKEN_NOT_FOUND', `vault: the token of ${absent.join('; ')} is not present`,
+        return new KeyholdError('TOKEN_NOT_FOUND', `vault: no token of the vault's token keyslots is present (${absent.join('; ')})`,
           'Insert the token (check --module), or unlock with another keyslot.');
       }
       return new KeyholdError('INTEGRITY', 'vault: the token did not open its keyslot',

@@ -200,7 +200,15 @@ export class Token {
   }
 
   #sessionHandle(): Handle {
-    this.#session ??= this.#p.C_OpenSession(this.slot, A.CKF_SERIAL_SESSION | A.CKF_RW_SESSION);
+    if (!this.#session) {
+      try {
+        this.#session = this.#p.C_OpenSession(this.slot, A.CKF_SERIAL_SESSION | A.CKF_RW_SESSION);
+      } catch (e) {
+        // A write-protected token still lists, signs and unlocks in a read-only session.
+        if (ckrOf(e) !== A.CKR_TOKEN_WRITE_PROTECTED) throw e;
+        this.#session = this.#p.C_OpenSession(this.slot, A.CKF_SERIAL_SESSION);
+      }
+    }
     return this.#session;
   }
 
@@ -411,13 +419,18 @@ export class Token {
         { type: A.CKA_PRIVATE, value: false },
         { type: A.CKA_EC_PARAMS, value: alg === 'ES256' ? EC_PARAMS.p256 : EC_PARAMS.ed25519 },
         { type: A.CKA_VERIFY, value: usage === 'sign' },
-        { type: A.CKA_DERIVE, value: usage === 'derive' }];
+        { type: A.CKA_DERIVE, value: usage === 'derive' },
+        // One key, one purpose: no usage left to the token's defaults.
+        { type: A.CKA_ENCRYPT, value: false },
+        { type: A.CKA_WRAP, value: false }];
       const priv: pkcs11js.Template = [...common,
         { type: A.CKA_PRIVATE, value: true },
         { type: A.CKA_SENSITIVE, value: true },
         { type: A.CKA_EXTRACTABLE, value: false },
         { type: A.CKA_SIGN, value: usage === 'sign' },
-        { type: A.CKA_DERIVE, value: usage === 'derive' }];
+        { type: A.CKA_DERIVE, value: usage === 'derive' },
+        { type: A.CKA_DECRYPT, value: false },
+        { type: A.CKA_UNWRAP, value: false }];
       await this.#p.C_GenerateKeyPairAsync(this.#sessionHandle(), { mechanism: mech }, pub, priv);
       return this.#findKey({ id: id.toString('hex') });
     });
@@ -434,7 +447,8 @@ export class Token {
       const s = this.#sessionHandle();
       if (alg === 'ES256') {
         this.#p.C_SignInit(s, { mechanism: A.CKM_ECDSA }, priv);
-        const sig = this.#p.C_Sign(s, createHash('sha256').update(data).digest(), Buffer.alloc(64));
+        // Room for a DER signature too (up to 72 bytes), which some modules return.
+        const sig = this.#p.C_Sign(s, createHash('sha256').update(data).digest(), Buffer.alloc(80));
         return sig.length === 64 ? sig : derToRaw(sig);
       }
       this.#p.C_SignInit(s, { mechanism: CKM_EDDSA }, priv);

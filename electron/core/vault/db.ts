@@ -140,6 +140,16 @@ export function checkVaultFile(vaultPath: string): void {
     if (head.readUInt32BE(68) !== APPLICATION_ID) {
       throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is a SQLite database but not a Keyhold vault`);
     }
+    // A closed vault has no write-ahead log, and its header's page count is
+    // then the file's true length: a shorter file lost its tail, even where
+    // the lost bytes belonged to pages that no query happens to read.
+    const pageSize = head.readUInt16BE(16) === 1 ? 65536 : head.readUInt16BE(16);
+    const pages = head.readUInt32BE(28);
+    const walSize = fs.statSync(`${vaultPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (walSize === 0 && pages > 0 && head.readUInt32BE(24) === head.readUInt32BE(92) && st.size < pages * pageSize) {
+      throw new KeyholdError('VAULT_CORRUPT', `vault: ${vaultPath} is damaged (truncated: ${st.size} of ${pages * pageSize} bytes)`,
+        'Restore the vault from a backup.');
+    }
   } catch (e) {
     if (e instanceof KeyholdError) throw e;
     throw fsError(e, vaultPath, 'read');

@@ -105,6 +105,65 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'bundle recipients, token signers, exported bundles and what each recipient was sent',
+    up(db) {
+      db.exec(`
+        -- A server that imports bundles; id is the RFC 7638 thumbprint of its public key.
+        CREATE TABLE recipients (
+          id            TEXT PRIMARY KEY,
+          name          TEXT NOT NULL UNIQUE,
+          public_jwk    TEXT NOT NULL,
+          verifies      TEXT NOT NULL,
+          holds         TEXT NOT NULL,
+          created_at    TEXT NOT NULL,
+          sequence      INTEGER NOT NULL,
+          last_hash     TEXT,
+          row_version   INTEGER NOT NULL,
+          mac           BLOB NOT NULL
+        ) WITHOUT ROWID;
+        -- A token key registered to sign bundles and trust roots; kid is its RFC 7638 thumbprint.
+        CREATE TABLE signers (
+          kid           TEXT PRIMARY KEY,
+          alg           TEXT NOT NULL,
+          public_jwk    TEXT NOT NULL,
+          token_label   TEXT NOT NULL,
+          token_serial  TEXT NOT NULL,
+          key_id        TEXT NOT NULL,
+          key_label     TEXT NOT NULL,
+          created_at    TEXT NOT NULL,
+          mac           BLOB NOT NULL
+        ) WITHOUT ROWID;
+        -- Small named settings (signing threshold, trust root version), each MACed.
+        CREATE TABLE settings (
+          name          TEXT PRIMARY KEY,
+          value         TEXT NOT NULL,
+          mac           BLOB NOT NULL
+        ) WITHOUT ROWID;
+        -- Every bundle exported, kept so that a lost file can be written again.
+        CREATE TABLE bundles (
+          recipient_id  TEXT NOT NULL REFERENCES recipients (id),
+          sequence      INTEGER NOT NULL,
+          hash          TEXT NOT NULL,
+          created_at    TEXT NOT NULL,
+          body          BLOB NOT NULL,
+          mac           BLOB NOT NULL,
+          PRIMARY KEY (recipient_id, sequence)
+        ) WITHOUT ROWID;
+        -- What each recipient has been sent: an issue or a revoke of one key version.
+        CREATE TABLE bundle_items (
+          recipient_id  TEXT NOT NULL REFERENCES recipients (id),
+          key_id        TEXT NOT NULL,
+          version       INTEGER NOT NULL,
+          kind          TEXT NOT NULL,
+          sequence      INTEGER NOT NULL,
+          mac           BLOB NOT NULL,
+          PRIMARY KEY (recipient_id, key_id, version, kind)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

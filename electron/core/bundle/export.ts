@@ -1,0 +1,430 @@
+/**
+ * Rotation bundles, export side (the format is docs/bundle-format.md; its one
+ * implementation is the importer package, used here as a library).
+ *
+ * An export collects what changed for one recipient since its last bundle
+ * (versions to issue, versions to revoke), encrypts the secrets its holders
+ * need in one JWE, signs the canonical payload on the token(s) — one
+ * signature per signer whatever the number of keys — and records the bundle
+ * in the vault with its audit entry in one transaction. The file is written
+ * to a temporary name and fsynced before that transaction, and renamed into
+ * place after it: a crash leaves either no bundle, or a recorded bundle whose
+ * file is complete (under its temporary name if the rename did not happen).
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { BundleExportReport, RecipientInfo, SignerInfo } from '../../../shared/contract.js';
+import { formatApiKey } from '../../../shared/apikey.js';
+import { parseDuration } from '../../../shared/duration.js';
+import { errorCode, KeyholdError } from '../../../shared/errors.js';
+import {
+  addSignature,
+  buildPayload,
+  buildTrustRoot,
+  encodePayload,
+  encodeProtectedHeader,
+  encryptSecrets,
+  isImportError,
+  newBundleId,
+  parseGeneralJws,
+  payloadHash,
+  recipientId as thumbprintOfRecipient,
+  recipientPublicJwk,
+  signBundle,
+  signingInput,
+  signTrustRoot,
+  encodeTrustRootPayload,
+  verifierOf,
+  BUNDLE_TYP,
+  type Change,
+  type SecretEntry,
+  type Signer,
+} from '../../../importer/src/index.js';
+import { fsyncDir } from '../fsutil.js';
+import { checkedKey, checkedVersion, secretAad, type KeyRow, type VersionRow } from '../keys/rows.js';
+import { jwkThumbprint, type PublicJwk } from '../token/jwk.js';
+import type { PinProvider, TokenManager } from '../token/token.js';
+import { stmt } from '../vault/db.js';
+import type { Vault } from '../vault/vault.js';
+import {
+  advanceRecipient,
+  getRecipient,
+  getSetting,
+  insertBundle,
+  insertItems,
+  insertRecipient,
+  insertSigner,
+  listRecipients,
+  listSigners,
+  putSetting,
+  recipientInfo,
+  sentItems,
+  signerInfo,
+  threshold,
+  type ItemKind,
+  type SignerRow,
+} from './store.js';
+
+const MAX_VALIDITY_S = 90 * 86400;
+
+/** Importer errors (bad JWK, bad payload) as Keyhold errors. */
+function fromImporter<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isImportError(e)) throw new KeyholdError('INVALID_INPUT', e.message, e.hint);
+    throw e;
+  }
+}
+
+// ---- recipients and signers ----------------------------------------------------------
+
+export function addRecipient(vault: Vault, name: string, publicKey: Record<string, unknown>, verifies: readonly string[],
+  holds: readonly string[]): RecipientInfo {
+  // The public half only: a private member ("d") given by mistake is refused, not stored.
+  const jwk = fromImporter(() => recipientPublicJwk(publicKey, false));
+  const id = fromImporter(() => thumbprintOfRecipient(jwk));
+  if (verifies.length === 0 && holds.length === 0) {
+    throw new KeyholdError('INVALID_INPUT', 'recipient: name at least one service it verifies (--verifies) or holds (--holds)');
+  }
+  const existing = listRecipients(vault);
+  if (existing.some((r) => r.name === name)) throw new KeyholdError('KEY_EXISTS', `recipient: ${name} already exists`);
+  const same = existing.find((r) => r.id === id);
+  if (same) throw new KeyholdError('KEY_EXISTS', `recipient: this public key is already recipient ${same.name}`);
+  const row = {
+    id, name, public_jwk: JSON.stringify(jwk), verifies: JSON.stringify([...verifies].sort()), holds: JSON.stringify([...holds].sort()),
+    created_at: vault.now(), sequence: 0, last_hash: null, row_version: 1,
+  };
+  vault.transaction(() => {
+    insertRecipient(vault, row);
+    vault.audit({ action: 'recipient.add', subject: `recipient:${name}`, details: { id, verifies: [...verifies].sort(), holds: [...holds].sort() } });
+  });
+  return recipientInfo({ ...row, mac: Buffer.alloc(0) });
+}
+
+export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: string, keyLabel: string): Promise<SignerInfo> {
+  const token = tokens.token(tokenSel);
+  const key = await token.findKey({ label: keyLabel });
+  if (!key.alg || !key.jwk || !key.kid) {
+    throw new KeyholdError('TOKEN_UNSUPPORTED', `signer: the key '${keyLabel}' is not a P-256 or Ed25519 key with its public key on the token`);
+  }
+  if (key.hasPrivateKey && !key.canSign) {
+    throw new KeyholdError('TOKEN_UNSUPPORTED', `signer: the key '${keyLabel}' is not allowed to sign`);
+  }
+  if (listSigners(vault).some((s) => s.kid === key.kid)) {
+    throw new KeyholdError('KEY_EXISTS', `signer: ${key.kid} is already registered`);
+  }
+  const d = token.description;
+  const row = {
+    kid: key.kid, alg: key.alg, public_jwk: JSON.stringify(key.jwk), token_label: d.label, token_serial: d.serial,
+    key_id: key.id, key_label: key.label, created_at: vault.now(),
+  };
+  vault.transaction(() => {
+    insertSigner(vault, row);
+    vault.audit({ action: 'signer.add', subject: `signer:${key.kid}`, details: { alg: key.alg, token: d.label, serial: d.serial, keyLabel: key.label } });
+  });
+  return signerInfo({ ...row, mac: Buffer.alloc(0) });
+}
+
+export function setThreshold(vault: Vault, n: number): { threshold: number; signers: number } {
+  const signers = listSigners(vault).length;
+  if (n > signers) {
+    throw new KeyholdError('INVALID_INPUT', `signer: a threshold of ${n} needs at least ${n} registered signers (there are ${signers})`,
+      'Register more with `keyhold signer add`.');
+  }
+  vault.transaction(() => {
+    putSetting(vault, 'signer.threshold', String(n));
+    vault.audit({ action: 'signer.threshold', subject: 'signers', details: { threshold: n, signers } });
+  });
+  return { threshold: n, signers };
+}
+
+// ---- signing on tokens -------------------------------------------------------
+
+/**
+ * Signers for the registered token keys whose token is present, each logged
+ * in (one PIN per token). The key on the token must still be the one
+ * registered (same thumbprint), or it does not sign.
+ */
+async function presentSigners(vault: Vault, tokens: TokenManager, askPin: PinProvider, allowFinalTry: boolean,
+  why: string): Promise<Signer[]> {
+  const rows = listSigners(vault);
+  if (rows.length === 0) {
+    throw new KeyholdError('KEYSLOT_NOT_FOUND', 'bundle: no signer is registered',
+      'Register a token key with `keyhold signer add --token LABEL --key KEYLABEL`.');
+  }
+  const out: Signer[] = [];
+  for (const row of rows) {
+    const token = tokens.bySerial(row.token_serial);
+    if (!token) continue;
+    out.push(await tokenSigner(token, row, askPin, allowFinalTry, why));
+  }
+  if (out.length === 0) {
+    throw new KeyholdError('TOKEN_NOT_FOUND', 'bundle: no signer\'s token is present',
+      `Insert one of: ${rows.map((r) => `'${r.token_label}' (serial ${r.token_serial})`).join(', ')}.`);
+  }
+  return out;
+}
+
+async function tokenSigner(token: ReturnType<TokenManager['token']>, row: Pick<SignerRow, 'kid' | 'alg' | 'public_jwk' | 'key_id'>,
+  askPin: PinProvider, allowFinalTry: boolean, why: string): Promise<Signer> {
+  await token.login({ askPin, why, allowFinalTry });
+  const key = await token.findKey({ id: row.key_id });
+  if (!key.jwk || jwkThumbprint(key.jwk) !== row.kid || !key.canSign) {
+    throw new KeyholdError('INTEGRITY', `signer: the key ${row.key_id} on ${token.name} is not the registered signer ${row.kid}`,
+      'The token key was replaced. Register the new key with `keyhold signer add`.');
+  }
+  return {
+    alg: row.alg,
+    kid: row.kid,
+    publicJwk: JSON.parse(row.public_jwk) as PublicJwk,
+    sign: (input: Uint8Array) => token.sign({ id: row.key_id }, input),
+  };
+}
+
+// ---- writing files ------------------------------------------------------------
+
+/** Writes and fsyncs a temporary file beside `target`; returns its path. */
+function stage(target: string, data: string): string {
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
+  let fd: number | undefined;
+  try {
+    if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    fd = fs.openSync(tmp, 'wx', 0o600);
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+    return tmp;
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw new KeyholdError('PATH_NOT_WRITABLE', `bundle: cannot write ${target} (${errorCode(e) || 'I/O error'})`,
+      'Check that the folder exists and is writable (a mounted removable medium, for example).');
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function publish(tmp: string, target: string, recorded: string): void {
+  try {
+    fs.renameSync(tmp, target);
+    fsyncDir(path.dirname(target));
+  } catch (e) {
+    throw new KeyholdError('PATH_NOT_WRITABLE', `bundle: ${recorded}, but it could not be moved to ${target} (${errorCode(e) || 'I/O error'})`,
+      `The complete file is at ${tmp}; rename it yourself.`);
+  }
+}
+
+// ---- export ------------------------------------------------------------------
+
+export type ExportOptions = Readonly<{
+  recipient: string;
+  out: string;
+  revocationsOnly: boolean;
+  expires: string;
+  askPin: PinProvider;
+  allowFinalTry: boolean;
+}>;
+
+type Candidate = KeyRow & { v: VersionRow };
+
+/** Every version of every key of the given services, MAC-checked. */
+function versionsOf(vault: Vault, services: readonly string[]): Candidate[] {
+  if (services.length === 0) return [];
+  const marks = services.map(() => '?').join(', ');
+  const keys = vault.read((db) => stmt(db, `SELECT * FROM keys WHERE service IN (${marks}) ORDER BY id`).all(...services)) as KeyRow[];
+  const byId = new Map(keys.map((k) => [k.id, checkedKey(vault, k)]));
+  const versions = vault.read((db) => stmt(db, `SELECT v.* FROM key_versions v JOIN keys k ON k.id = v.key_id
+    WHERE k.service IN (${marks}) ORDER BY v.key_id, v.version`).all(...services)) as VersionRow[];
+  return versions.map((v) => ({ ...(byId.get(v.key_id) as KeyRow), v: checkedVersion(vault, v) }));
+}
+
+function iso(t: string): string {
+  return `${new Date(t).toISOString().slice(0, 19)}Z`;
+}
+
+export async function exportBundle(vault: Vault, tokens: TokenManager, o: ExportOptions): Promise<BundleExportReport> {
+  const t0 = performance.now();
+  const validity = parseDuration(o.expires, 'bundle --expires');
+  if (validity < 60 || validity > MAX_VALIDITY_S) {
+    throw new KeyholdError('INVALID_INPUT', 'bundle --expires: between 1m and 90d', 'A bundle expires so that a stale one cannot be applied late.');
+  }
+  const target = path.resolve(o.out);
+  const r = getRecipient(vault, o.recipient);
+  const info = recipientInfo(r);
+  const holds = new Set(info.holds);
+  const sent = sentItems(vault, r.id);
+  const changes: Change[] = [];
+  const secrets: SecretEntry[] = [];
+  const items: { keyId: string; version: number; kind: ItemKind }[] = [];
+  const services = [...new Set([...info.verifies, ...info.holds])];
+  for (const c of versionsOf(vault, services)) {
+    const v = c.v;
+    const issued = sent.has(`issue/${c.id}/${v.version}`);
+    const live = v.state === 'pre-active' || v.state === 'active' || v.state === 'retiring';
+    if (live && !issued && !o.revocationsOnly && v.secret) {
+      const raw = vault.openSecret(secretAad(c.id, v.version), v.secret, `the secret of key ${c.id} version ${v.version}`);
+      const key = formatApiKey(c.id, raw.toString('ascii'));
+      raw.fill(0);
+      // A version first sent while retiring carries its grace end as not-after:
+      // one entry per key version per bundle, and it must stop being accepted then.
+      const end = v.state === 'retiring' && v.grace_until ? (v.not_after && v.not_after < v.grace_until ? v.not_after : v.grace_until) : v.not_after;
+      changes.push({
+        type: 'issue', keyId: c.id, version: v.version, name: c.name, service: c.service, environment: c.environment,
+        scopes: JSON.parse(c.scopes) as string[], notBefore: iso(v.activated_at ?? v.created_at),
+        notAfter: end ? iso(end) : null, verifier: verifierOf(key),
+      });
+      if (holds.has(c.service)) secrets.push({ keyId: c.id, version: v.version, key });
+      items.push({ keyId: c.id, version: v.version, kind: 'issue' });
+      if (v.state === 'retiring') items.push({ keyId: c.id, version: v.version, kind: 'supersede' });
+      continue;
+    }
+    if (!issued) continue;
+    // A retiring version is superseded at the end of its grace window: servers
+    // learn that time now and stop accepting it then. A version revoked later
+    // (compromised, say) is sent again as a revocation: the earlier time wins.
+    if (v.state === 'retiring' && v.grace_until && !sent.has(`supersede/${c.id}/${v.version}`)) {
+      changes.push({ type: 'revoke', keyId: c.id, version: v.version, reason: 'superseded', effectiveAt: iso(v.grace_until) });
+      items.push({ keyId: c.id, version: v.version, kind: 'supersede' });
+    } else if ((v.state === 'revoked' || v.state === 'destroyed') && v.revoked_at && !sent.has(`revoke/${c.id}/${v.version}`)) {
+      changes.push({ type: 'revoke', keyId: c.id, version: v.version, reason: v.revoke_reason ?? 'other', effectiveAt: iso(v.revoked_at) });
+      items.push({ keyId: c.id, version: v.version, kind: 'revoke' });
+    }
+  }
+
+  const bundleId = newBundleId();
+  const now = new Date(vault.now());
+  const head = vault.auditHead;
+  const checkpoint = { seq: head.seq, hash: Buffer.from(head.hash).toString('hex') };
+  const jwe = secrets.length > 0 ? await encryptSecrets(info.publicJwk, bundleId, secrets) : undefined;
+  const sequence = r.sequence + 1;
+  const payload = fromImporter(() => buildPayload({
+    bundleId, vaultId: vault.id, recipient: r.id, sequence, previous: r.last_hash, issuedAt: now,
+    expiresAt: new Date(now.getTime() + validity * 1000), changes, ...(jwe ? { secrets: jwe } : {}), checkpoint,
+  }));
+  const { hash } = encodePayload(payload);
+  const signers = await presentSigners(vault, tokens, o.askPin, o.allowFinalTry, `sign bundle ${sequence} for ${r.name}`);
+  const text = await signBundle(payload, signers);
+  const need = threshold(vault);
+
+  const issuedN = changes.filter((c) => c.type === 'issue').length;
+  const tmp = stage(target, text);
+  try {
+    vault.transaction(() => {
+      insertBundle(vault, r.id, sequence, hash, payload.issuedAt, Buffer.from(text, 'utf8'));
+      advanceRecipient(vault, r, sequence, hash);
+      insertItems(vault, r.id, sequence, items);
+      vault.audit({ action: 'bundle.export', subject: `recipient:${r.name}`, details: {
+        recipient: r.id, sequence, hash, issued: issuedN, revoked: changes.length - issuedN, secrets: secrets.length,
+        signers: signers.map((s) => s.kid), threshold: need, checkpoint, revocationsOnly: o.revocationsOnly,
+      } });
+    });
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  publish(tmp, target, `bundle ${sequence} for ${r.name} was recorded in the vault`);
+  return {
+    path: target, recipient: r.name, recipientId: r.id, sequence, hash, issued: issuedN, revoked: changes.length - issuedN,
+    secrets: secrets.length, signatures: signers.map((s) => s.kid), threshold: need, bytes: Buffer.byteLength(text),
+    expiresAt: payload.expiresAt, checkpoint, tookMs: performance.now() - t0,
+  };
+}
+
+// ---- a second signature ---------------------------------------------------------
+
+export type SignFileOptions = Readonly<{
+  file: string;
+  token?: string | undefined;
+  keyLabel?: string | undefined;
+  askPin: PinProvider;
+  allowFinalTry: boolean;
+}>;
+
+/**
+ * Adds a signature from another token to an existing bundle (M-of-N across
+ * custodians or workstations). With a vault, the signer must be registered
+ * and the act is audited; without one, the key is named on the token.
+ */
+export async function signBundleFile(vault: Vault | null, tokens: TokenManager, o: SignFileOptions): Promise<{ path: string; kid: string; signatures: string[]; hash: string }> {
+  const target = path.resolve(o.file);
+  let text: string;
+  try {
+    text = fs.readFileSync(target, 'utf8');
+  } catch (e) {
+    throw new KeyholdError('VAULT_NOT_FOUND', `bundle: cannot read ${target} (${errorCode(e) || 'I/O error'})`);
+  }
+  const parsed = fromImporter(() => parseGeneralJws(text, BUNDLE_TYP, { malformed: 'BUNDLE_MALFORMED', what: 'bundle' }));
+  const kids = parsed.signatures.map((s) => (JSON.parse(Buffer.from(s.protected, 'base64url').toString('utf8')) as { kid: string }).kid);
+  let signer: Signer;
+  if (vault) {
+    const rows = listSigners(vault).filter((s) => !kids.includes(s.kid) && (o.token === undefined || s.token_label === o.token || s.token_serial === o.token));
+    const row = rows.find((s) => tokens.bySerial(s.token_serial) !== null);
+    if (!row) {
+      throw new KeyholdError('TOKEN_NOT_FOUND', 'bundle: no registered signer that has not signed yet has its token present',
+        `Signed by: ${kids.join(', ')}.`);
+    }
+    signer = await tokenSigner(tokens.bySerial(row.token_serial) as NonNullable<ReturnType<TokenManager['bySerial']>>, row, o.askPin, o.allowFinalTry, 'add a signature to a bundle');
+  } else {
+    if (o.keyLabel === undefined) throw new KeyholdError('INVALID_INPUT', 'bundle sign: without a vault, name the key with --key');
+    const token = tokens.token(o.token);
+    await token.login({ askPin: o.askPin, why: 'add a signature to a bundle', allowFinalTry: o.allowFinalTry });
+    const key = await token.findKey({ label: o.keyLabel });
+    if (!key.alg || !key.jwk || !key.kid || !key.canSign) {
+      throw new KeyholdError('TOKEN_UNSUPPORTED', `bundle sign: the key '${o.keyLabel}' cannot sign`);
+    }
+    signer = await tokenSigner(token, { kid: key.kid, alg: key.alg, public_jwk: JSON.stringify(key.jwk), key_id: key.id }, o.askPin, o.allowFinalTry, 'add a signature to a bundle');
+  }
+  if (kids.includes(signer.kid)) throw new KeyholdError('KEY_EXISTS', `bundle: ${signer.kid} has already signed this bundle`);
+  const protectedB64 = encodeProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: BUNDLE_TYP });
+  const sig = await signer.sign(signingInput(protectedB64, parsed.payloadB64));
+  const next = fromImporter(() => addSignature(text, { protected: protectedB64, signature: sig }));
+  const hash = payloadHash(parsed.payloadBytes);
+  const tmp = stage(target, next);
+  if (vault) {
+    try {
+      vault.transaction(() => vault.audit({ action: 'bundle.sign', subject: `bundle:${hash}`, details: { kid: signer.kid, signatures: kids.length + 1 } }));
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+  publish(tmp, target, 'the signature was added');
+  return { path: target, kid: signer.kid, signatures: [...kids, signer.kid], hash };
+}
+
+// ---- trust root ------------------------------------------------------------------
+
+export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: string; expires?: string | undefined; askPin: PinProvider; allowFinalTry: boolean }) {
+  const target = path.resolve(o.out);
+  const rows = listSigners(vault);
+  const need = threshold(vault);
+  // The version goes up whenever the signer set or threshold changes, as TUF's root does.
+  const shape = JSON.stringify({ threshold: need, signers: rows.map((r) => r.kid) });
+  const last = getSetting(vault, 'trust.root');
+  const prev = last ? (JSON.parse(last) as { version: number; shape: string }) : null;
+  const version = prev === null ? 1 : prev.shape === shape ? prev.version : prev.version + 1;
+  const expires = o.expires === undefined ? null : parseDuration(o.expires, 'trust --expires');
+  const now = new Date(vault.now());
+  const payload = fromImporter(() => buildTrustRoot({
+    vaultId: vault.id, version, threshold: need, signers: rows.map((r) => JSON.parse(r.public_jwk) as unknown),
+    issuedAt: now, expiresAt: expires === null ? null : new Date(now.getTime() + expires * 1000),
+  }));
+  const signers = await presentSigners(vault, tokens, o.askPin, o.allowFinalTry, `sign trust root version ${version}`);
+  const text = await signTrustRoot(payload, signers);
+  const { hash } = encodeTrustRootPayload(payload);
+  const tmp = stage(target, text);
+  try {
+    vault.transaction(() => {
+      putSetting(vault, 'trust.root', JSON.stringify({ version, shape }));
+      vault.audit({ action: 'trust.export', subject: `trust:${version}`, details: { version, threshold: need, signers: rows.map((r) => r.kid), hash,
+        signatures: signers.map((s) => s.kid) } });
+    });
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  publish(tmp, target, `trust root version ${version} was recorded`);
+  return { path: target, version, threshold: need, signers: rows.map((r) => r.kid), signatures: signers.map((s) => s.kid), hash };
+}

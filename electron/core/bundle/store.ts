@@ -1,0 +1,155 @@
+/**
+ * The vault's bundle records: recipients, token signers, settings, exported
+ * bundles and what each recipient has been sent. Every row carries a MAC (the
+ * vault's row MAC key) over all its fields, checked on every read: a swapped
+ * recipient key, a widened service list or an erased "sent" record made
+ * outside Keyhold is refused, never used.
+ */
+
+import type { RecipientInfo, SignerInfo } from '../../../shared/contract.js';
+import { KeyholdError } from '../../../shared/errors.js';
+import { stmt } from '../vault/db.js';
+import type { Vault } from '../vault/vault.js';
+import type { PublicJwk, TokenAlg } from '../token/jwk.js';
+
+export type RecipientRow = {
+  id: string;
+  name: string;
+  public_jwk: string;
+  verifies: string;
+  holds: string;
+  created_at: string;
+  sequence: number;
+  last_hash: string | null;
+  row_version: number;
+  mac: Buffer;
+};
+
+export type SignerRow = {
+  kid: string;
+  alg: TokenAlg;
+  public_jwk: string;
+  token_label: string;
+  token_serial: string;
+  key_id: string;
+  key_label: string;
+  created_at: string;
+  mac: Buffer;
+};
+
+/** issue: the version was sent; supersede: its end of grace was sent; revoke: its revocation was sent. */
+export type ItemKind = 'issue' | 'supersede' | 'revoke';
+
+const recipientFields = (r: Omit<RecipientRow, 'mac'>): unknown[] =>
+  [r.id, r.name, r.public_jwk, r.verifies, r.holds, r.created_at, r.sequence, r.last_hash, r.row_version];
+const signerFields = (r: Omit<SignerRow, 'mac'>): unknown[] =>
+  [r.kid, r.alg, r.public_jwk, r.token_label, r.token_serial, r.key_id, r.key_label, r.created_at];
+
+export function recipientInfo(r: RecipientRow): RecipientInfo {
+  return {
+    id: r.id, name: r.name, publicJwk: JSON.parse(r.public_jwk) as Record<string, string>,
+    verifies: JSON.parse(r.verifies) as string[], holds: JSON.parse(r.holds) as string[], createdAt: r.created_at,
+    sequence: r.sequence, lastHash: r.last_hash,
+  };
+}
+
+export function signerInfo(r: SignerRow): SignerInfo {
+  return {
+    kid: r.kid, alg: r.alg, publicJwk: JSON.parse(r.public_jwk) as PublicJwk, token: r.token_label, serial: r.token_serial,
+    keyLabel: r.key_label, keyId: r.key_id, createdAt: r.created_at,
+  };
+}
+
+// ---- recipients -------------------------------------------------------------
+
+export function listRecipients(vault: Vault): RecipientRow[] {
+  const rows = vault.read((db) => stmt(db, 'SELECT * FROM recipients ORDER BY name').all()) as RecipientRow[];
+  for (const r of rows) vault.checkMac('recipients', recipientFields(r), r.mac, `recipient ${String(r.name)}`);
+  return rows;
+}
+
+export function getRecipient(vault: Vault, name: string): RecipientRow {
+  const r = vault.read((db) => stmt(db, 'SELECT * FROM recipients WHERE name = ?').get(name)) as RecipientRow | undefined;
+  if (!r) {
+    throw new KeyholdError('KEY_NOT_FOUND', `bundle: no recipient named ${name}`, 'See `keyhold recipient list`; add one with `keyhold recipient add`.');
+  }
+  vault.checkMac('recipients', recipientFields(r), r.mac, `recipient ${name}`);
+  return r;
+}
+
+export function insertRecipient(vault: Vault, r: Omit<RecipientRow, 'mac'>): void {
+  stmt(vault.db, `INSERT INTO recipients (id, name, public_jwk, verifies, holds, created_at, sequence, last_hash, row_version, mac)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.id, r.name, r.public_jwk, r.verifies, r.holds, r.created_at, r.sequence,
+    r.last_hash, r.row_version, vault.mac('recipients', recipientFields(r)));
+}
+
+/** Records a new bundle for the recipient; the row_version guard refuses a concurrent or replayed change. */
+export function advanceRecipient(vault: Vault, r: RecipientRow, sequence: number, hash: string): void {
+  const next = { ...r, sequence, last_hash: hash, row_version: r.row_version + 1 };
+  const res = stmt(vault.db, 'UPDATE recipients SET sequence = ?, last_hash = ?, row_version = ?, mac = ? WHERE id = ? AND row_version = ?')
+    .run(sequence, hash, next.row_version, vault.mac('recipients', recipientFields(next)), r.id, r.row_version);
+  if (res.changes !== 1) throw new KeyholdError('INTEGRITY', `bundle: recipient ${r.name} changed during the export`);
+}
+
+// ---- signers ----------------------------------------------------------------
+
+export function listSigners(vault: Vault): SignerRow[] {
+  const rows = vault.read((db) => stmt(db, 'SELECT * FROM signers ORDER BY kid').all()) as SignerRow[];
+  for (const r of rows) vault.checkMac('signers', signerFields(r), r.mac, `signer ${String(r.kid)}`);
+  return rows;
+}
+
+export function insertSigner(vault: Vault, r: Omit<SignerRow, 'mac'>): void {
+  stmt(vault.db, `INSERT INTO signers (kid, alg, public_jwk, token_label, token_serial, key_id, key_label, created_at, mac)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.kid, r.alg, r.public_jwk, r.token_label, r.token_serial, r.key_id,
+    r.key_label, r.created_at, vault.mac('signers', signerFields(r)));
+}
+
+// ---- settings ---------------------------------------------------------------
+
+export function getSetting(vault: Vault, name: string): string | null {
+  const r = vault.read((db) => stmt(db, 'SELECT value, mac FROM settings WHERE name = ?').get(name)) as
+    | { value: string; mac: Buffer } | undefined;
+  if (!r) return null;
+  vault.checkMac('settings', [name, r.value], r.mac, `setting ${name}`);
+  return r.value;
+}
+
+export function putSetting(vault: Vault, name: string, value: string): void {
+  stmt(vault.db, 'INSERT INTO settings (name, value, mac) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, mac = excluded.mac')
+    .run(name, value, vault.mac('settings', [name, value]));
+}
+
+/** How many distinct signers a bundle or trust root needs (default 1). */
+export function threshold(vault: Vault): number {
+  const v = getSetting(vault, 'signer.threshold');
+  return v === null ? 1 : Number(v);
+}
+
+// ---- bundles and sent items ------------------------------------------------------
+
+export function insertBundle(vault: Vault, recipientId: string, sequence: number, hash: string, createdAt: string, body: Buffer): void {
+  stmt(vault.db, 'INSERT INTO bundles (recipient_id, sequence, hash, created_at, body, mac) VALUES (?, ?, ?, ?, ?, ?)')
+    .run(recipientId, sequence, hash, createdAt, body, vault.mac('bundles', [recipientId, sequence, hash, createdAt, body]));
+}
+
+/** The (key id, version, kind) triples already sent to a recipient, each MAC-checked. */
+export function sentItems(vault: Vault, recipientId: string): Set<string> {
+  const rows = vault.read((db) => stmt(db, 'SELECT key_id, version, kind, sequence, mac FROM bundle_items WHERE recipient_id = ?')
+    .raw().all(recipientId)) as [string, number, string, number, Buffer][];
+  const out = new Set<string>();
+  for (const [keyId, version, kind, sequence, mac] of rows) {
+    vault.checkMac('bundle_items', [recipientId, keyId, version, kind, sequence], mac, `bundle record of key ${keyId}`);
+    out.add(`${kind}/${keyId}/${version}`);
+  }
+  return out;
+}
+
+export function insertItems(vault: Vault, recipientId: string, sequence: number,
+  items: readonly Readonly<{ keyId: string; version: number; kind: ItemKind }>[]): void {
+  const ins = stmt(vault.db, 'INSERT INTO bundle_items (recipient_id, key_id, version, kind, sequence, mac) VALUES (?, ?, ?, ?, ?, ?)');
+  for (const it of items) {
+    ins.run(recipientId, it.keyId, it.version, it.kind, sequence,
+      vault.mac('bundle_items', [recipientId, it.keyId, it.version, it.kind, sequence]));
+  }
+}
