@@ -5,15 +5,13 @@
 import type { Result } from '../../shared/contract';
 import type { KeyholdApi } from '../../shared/ipc-names';
 
-declare global {
-  interface Window {
-    readonly keyhold?: KeyholdApi;
-  }
-}
-
-/** The bridge, or null when the page runs outside Keyhold (opened in a plain browser). */
+/**
+ * The bridge, or null when the page runs outside Keyhold (opened in a plain
+ * browser). Read from globalThis rather than window so the stores also run in
+ * Node, where the store tests hand them the same API over the real router.
+ */
 export function bridge(): KeyholdApi | null {
-  return window.keyhold ?? null;
+  return (globalThis as { keyhold?: KeyholdApi }).keyhold ?? null;
 }
 
 export type ApiError = Readonly<{ code: string; message: string; hint?: string }>;

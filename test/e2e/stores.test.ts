@@ -1,0 +1,154 @@
+/**
+ * The renderer's stores in Node, over the same window.keyhold the preload
+ * builds (buildKeyholdApi) and the real router and core: what the browser
+ * suites cannot see from the DOM, the stores' own state. Above all: no secret
+ * stays in a store once the view that revealed it closes, or the vault locks.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isValidApiKey } from '../../shared/apikey.js';
+import { buildKeyholdApi } from '../../shared/ipc-bridge.js';
+import { eventChannel } from '../../shared/ipc-names.js';
+import { createIpcRouter, type IpcRouter } from '../../electron/main/router.js';
+import type { KeySummary, RevealedKey } from '../../shared/contract.js';
+import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+
+// The renderer's modules belong to the web project (tsconfig.web.json), not the Node one this
+// file is checked in; they are loaded by path at run time and described here by what the test uses.
+type Err = { code: string; message: string } | null;
+type KeyForm = { name: string; service: string; environment: string; scopes: string };
+type KeysState = {
+  all: KeySummary[];
+  visible: number[];
+  haystack: string[];
+  fieldErrors: Partial<Record<keyof KeyForm, string>>;
+  detail: { name: string } | null;
+  revealed: RevealedKey | null;
+  createKey: (f: KeyForm) => Promise<KeySummary | null>;
+  setFilter: (p: Partial<{ query: string; service: string; environment: string; state: string }>) => void;
+  select: (id: string | null) => Promise<void>;
+  reveal: () => Promise<void>;
+  closeDetail: () => void;
+};
+type SessionState = {
+  phase: string;
+  actionError: Err;
+  subscribe: () => () => void;
+  init: () => Promise<void>;
+  createVault: (p: string) => Promise<boolean>;
+  unlock: (p: string) => Promise<boolean>;
+  lock: () => Promise<void>;
+};
+type Store<S> = { getState: () => S };
+const RENDERER = path.resolve(import.meta.dirname, '../../renderer/src');
+const { useKeys, validateForm } = (await import(path.join(RENDERER, 'stores/keys.ts'))) as {
+  useKeys: Store<KeysState>;
+  validateForm: (f: KeyForm) => Record<string, string>;
+};
+const { useSession } = (await import(path.join(RENDERER, 'stores/session.ts'))) as { useSession: Store<SessionState> };
+const { passphraseStrength } = (await import(path.join(RENDERER, 'format.ts'))) as {
+  passphraseStrength: (p: string, min: number) => { score: number };
+};
+
+const PASS = 'correct horse battery staple';
+let tmp: TmpDir;
+let router: IpcRouter;
+
+beforeAll(() => {
+  tmp = makeTmpDir('keyhold-e2e-stores-');
+  const clip = { text: '' };
+  router = createIpcRouter({
+    vaultPath: path.join(tmp.dir, 'vault.db'),
+    allowedOrigins: ['app://keyhold'],
+    settings: { autoLockMinutes: 5, clipboardClearSeconds: 30 },
+    kdf: FAST_KDF,
+    airgapPollMs: 0,
+    platform: {
+      clipboardWriteText: (s) => {
+        clip.text = s;
+      },
+      clipboardReadText: () => clip.text,
+      networkInterfaces: () => [],
+    },
+  });
+  const listeners = new Map<string, Set<(p: unknown) => void>>();
+  router.onEvent((e) => {
+    for (const l of listeners.get(eventChannel(e.name)) ?? []) l(e.payload);
+  });
+  const api = buildKeyholdApi(
+    (channel, payload) => router.handle(channel.slice('keyhold:'.length), { url: 'app://keyhold/index.html', isMainFrame: true }, payload),
+    (channel, listener) => {
+      const set = listeners.get(channel) ?? new Set();
+      listeners.set(channel, set);
+      set.add(listener);
+      return () => set.delete(listener);
+    },
+  );
+  (globalThis as { keyhold?: unknown }).keyhold = api;
+});
+
+afterAll(() => {
+  router.dispose();
+  delete (globalThis as { keyhold?: unknown }).keyhold;
+  tmp.remove();
+});
+
+describe('renderer stores over the real router', () => {
+  it('go from no vault to unlocked, and drop revealed secrets when the view changes or the vault locks', async () => {
+    const unsubscribe = useSession.getState().subscribe();
+    await useSession.getState().init();
+    expect(useSession.getState().phase).toBe('no-vault');
+    expect(await useSession.getState().createVault(PASS)).toBe(true);
+    expect(useSession.getState().phase).toBe('unlocked');
+
+    const keys = useKeys.getState();
+    const a = await keys.createKey({ name: 'checkout', service: 'payments', environment: '', scopes: 'charges:write refunds:write' });
+    const b = await keys.createKey({ name: 'ledger', service: 'accounting', environment: 'staging', scopes: '' });
+    expect(a?.scopes).toEqual(['charges:write', 'refunds:write']);
+    expect(a?.environment).toBe('production');
+    expect(useKeys.getState().visible).toHaveLength(2);
+    expect(await keys.createKey({ name: 'checkout', service: 'payments', environment: 'production', scopes: '' })).toBeNull();
+    expect(useKeys.getState().fieldErrors.name).toMatch(/already exists/);
+
+    useKeys.getState().setFilter({ environment: 'staging' });
+    expect(useKeys.getState().visible.map((i) => useKeys.getState().all[i]!.name)).toEqual(['ledger']);
+    useKeys.getState().setFilter({ environment: '', query: 'CHARGES:' });
+    expect(useKeys.getState().visible).toHaveLength(1);
+    useKeys.getState().setFilter({ query: '' });
+
+    // Reveal, then select another key: the secret is gone from the store.
+    await useKeys.getState().select(a!.id);
+    expect(useKeys.getState().detail?.name).toBe('checkout');
+    await useKeys.getState().reveal();
+    expect(isValidApiKey(useKeys.getState().revealed?.secret ?? '')).toBe(true);
+    await useKeys.getState().select(b!.id);
+    expect(useKeys.getState().revealed).toBeNull();
+    // Reveal, then close the detail.
+    await useKeys.getState().reveal();
+    expect(useKeys.getState().revealed).not.toBeNull();
+    useKeys.getState().closeDetail();
+    expect(useKeys.getState().revealed).toBeNull();
+    // Reveal, then the vault locks (as the idle timer would): everything of the vault is cleared.
+    await useKeys.getState().select(a!.id);
+    await useKeys.getState().reveal();
+    await useSession.getState().lock();
+    expect(useSession.getState().phase).toBe('locked');
+    expect(useKeys.getState()).toMatchObject({ revealed: null, detail: null, all: [], visible: [], haystack: [] });
+
+    // A wrong passphrase is an error on the screen, not a crash; the right one unlocks.
+    expect(await useSession.getState().unlock('not the passphrase')).toBe(false);
+    expect(useSession.getState().actionError?.code).toBe('WRONG_PASSPHRASE');
+    expect(await useSession.getState().unlock(PASS)).toBe(true);
+    await expect.poll(() => useKeys.getState().all.length).toBe(2);
+    unsubscribe();
+  });
+
+  it('validates the key form with the contract schema and rates passphrases', () => {
+    expect(validateForm({ name: 'ok', service: 'svc', environment: '', scopes: 'a:b, c' })).toEqual({});
+    const e = validateForm({ name: '', service: 'bad service', environment: 'x'.repeat(65), scopes: 'a a' });
+    expect(Object.keys(e).sort()).toEqual(['environment', 'name', 'scopes', 'service']);
+    expect(passphraseStrength('short', 12).score).toBe(0);
+    expect(passphraseStrength('aaaaaaaaaaaaaaaa', 12).score).toBe(1);
+    expect(passphraseStrength('correct horse battery staple', 12).score).toBeGreaterThanOrEqual(3);
+  });
+});
