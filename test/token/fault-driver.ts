@@ -33,6 +33,8 @@ export class FaultInjector {
   readonly log: string[] = [];
   /** Flags ORed into C_GetTokenInfo's answer (CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED, ...). */
   tokenFlags = 0;
+  /** Rewrites a call's result (a token answering oddly), or null. */
+  onResult: ((method: string, args: readonly unknown[], result: unknown) => unknown) | null = null;
   /** The options of the last C_Initialize (flags only: they hold no secret). */
   initOptions: unknown = undefined;
   #fault: Fault | null = null;
@@ -89,12 +91,12 @@ export class FaultInjector {
             if (prop.endsWith('Async')) return Promise.reject(error);
             throw error;
           }
-          const out = fn.apply(target, args);
+          let out = fn.apply(target, args);
           if (prop === 'C_GetTokenInfo' && this.tokenFlags !== 0) {
             const info = out as pkcs11js.TokenInfo;
-            return { ...info, flags: info.flags | this.tokenFlags };
+            out = { ...info, flags: info.flags | this.tokenFlags };
           }
-          return out;
+          return this.onResult ? this.onResult(prop, args, out) : out;
         };
       },
     });
