@@ -32,7 +32,7 @@ import {
   payloadHash,
   recipientId as thumbprintOfRecipient,
   recipientPublicJwk,
-  signBundle,
+  signGeneralJws,
   signingInput,
   signTrustRoot,
   encodeTrustRootPayload,
@@ -61,6 +61,7 @@ import {
   putSetting,
   recipientInfo,
   sentItems,
+  sentItemsFor,
   signerInfo,
   threshold,
   type ItemKind,
@@ -229,15 +230,34 @@ export type ExportOptions = Readonly<{
 
 type Candidate = KeyRow & { v: VersionRow };
 
-/** Every version of every key of the given services, MAC-checked. */
-function versionsOf(vault: Vault, services: readonly string[]): Candidate[] {
+/** States whose versions a revocations-only bundle looks at. */
+const ENDING_STATES = ['retiring', 'revoked', 'destroyed'] as const;
+
+/**
+ * Every version of every key of the given services (or only those in the
+ * given states), MAC-checked, in key id and version order.
+ */
+function versionsOf(vault: Vault, services: readonly string[], states?: readonly string[]): Candidate[] {
   if (services.length === 0) return [];
   const marks = services.map(() => '?').join(', ');
-  const keys = vault.read((db) => stmt(db, `SELECT * FROM keys WHERE service IN (${marks}) ORDER BY id`).all(...services)) as KeyRow[];
-  const byId = new Map(keys.map((k) => [k.id, checkedKey(vault, k)]));
+  const stateFilter = states ? ` AND v.state IN (${states.map(() => '?').join(', ')})` : '';
+  const args = [...services, ...(states ?? [])];
   const versions = vault.read((db) => stmt(db, `SELECT v.* FROM key_versions v JOIN keys k ON k.id = v.key_id
-    WHERE k.service IN (${marks}) ORDER BY v.key_id, v.version`).all(...services)) as VersionRow[];
-  return versions.map((v) => ({ ...(byId.get(v.key_id) as KeyRow), v: checkedVersion(vault, v) }));
+    WHERE k.service IN (${marks})${stateFilter} ORDER BY v.key_id, v.version`).all(...args)) as VersionRow[];
+  const keyIds = [...new Set(versions.map((v) => v.key_id))];
+  const byId = new Map<string, KeyRow>();
+  const getKey = stmt(vault.db, 'SELECT * FROM keys WHERE id = ?');
+  if (states) {
+    for (const id of keyIds) byId.set(id, checkedKey(vault, getKey.get(id) as KeyRow));
+  } else {
+    const keys = vault.read((db) => stmt(db, `SELECT * FROM keys WHERE service IN (${marks})`).all(...services)) as KeyRow[];
+    for (const k of keys) byId.set(k.id, checkedKey(vault, k));
+  }
+  return versions.map((v) => {
+    const k = byId.get(v.key_id);
+    if (!k) throw new KeyholdError('INTEGRITY', `vault: key ${v.key_id} is missing for its version ${v.version}`);
+    return { ...k, v: checkedVersion(vault, v) };
+  });
 }
 
 function iso(t: string): string {
@@ -254,12 +274,15 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   const r = getRecipient(vault, o.recipient);
   const info = recipientInfo(r);
   const holds = new Set(info.holds);
-  const sent = sentItems(vault, r.id);
   const changes: Change[] = [];
   const secrets: SecretEntry[] = [];
   const items: { keyId: string; version: number; kind: ItemKind }[] = [];
   const services = [...new Set([...info.verifies, ...info.holds])];
-  for (const c of versionsOf(vault, services)) {
+  // A revocations-only bundle (an incident) reads only versions that end, and
+  // only their own records: it stays fast however many keys were sent before.
+  const candidates = versionsOf(vault, services, o.revocationsOnly ? ENDING_STATES : undefined);
+  const sent = o.revocationsOnly ? sentItemsFor(vault, r.id, candidates.map((c) => [c.id, c.v.version] as const)) : sentItems(vault, r.id);
+  for (const c of candidates) {
     const v = c.v;
     const issued = sent.has(`issue/${c.id}/${v.version}`);
     const live = v.state === 'pre-active' || v.state === 'active' || v.state === 'retiring';
@@ -303,9 +326,11 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
     bundleId, vaultId: vault.id, recipient: r.id, sequence, previous: r.last_hash, issuedAt: now,
     expiresAt: new Date(now.getTime() + validity * 1000), changes, ...(jwe ? { secrets: jwe } : {}), checkpoint,
   }));
-  const { hash } = encodePayload(payload);
+  const encoded = encodePayload(payload);
+  const hash = encoded.hash;
   const signers = await presentSigners(vault, tokens, o.askPin, o.allowFinalTry, `sign bundle ${sequence} for ${r.name}`);
-  const text = await signBundle(payload, signers);
+  // One signature per signer over the payload encoded once, whatever its size.
+  const text = await signGeneralJws(encoded.b64, signers, BUNDLE_TYP);
   const need = threshold(vault);
 
   const issuedN = changes.filter((c) => c.type === 'issue').length;

@@ -145,6 +145,19 @@ export function sentItems(vault: Vault, recipientId: string): Set<string> {
   return out;
 }
 
+/** Like sentItems, for the given key versions only (point lookups). */
+export function sentItemsFor(vault: Vault, recipientId: string, versions: readonly (readonly [string, number])[]): Set<string> {
+  const q = stmt(vault.db, 'SELECT kind, sequence, mac FROM bundle_items WHERE recipient_id = ? AND key_id = ? AND version = ?');
+  const out = new Set<string>();
+  for (const [keyId, version] of versions) {
+    for (const row of q.all(recipientId, keyId, version) as { kind: string; sequence: number; mac: Buffer }[]) {
+      vault.checkMac('bundle_items', [recipientId, keyId, version, row.kind, row.sequence], row.mac, `bundle record of key ${keyId}`);
+      out.add(`${row.kind}/${keyId}/${version}`);
+    }
+  }
+  return out;
+}
+
 export function insertItems(vault: Vault, recipientId: string, sequence: number,
   items: readonly Readonly<{ keyId: string; version: number; kind: ItemKind }>[]): void {
   const ins = stmt(vault.db, 'INSERT INTO bundle_items (recipient_id, key_id, version, kind, sequence, mac) VALUES (?, ?, ?, ?, ?, ?)');
