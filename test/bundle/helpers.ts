@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { expect } from 'vitest';
 import type { KeyholdService } from '../../electron/core/service.js';
+import type { PublicJwk } from '../../electron/core/token/jwk.js';
 import type { PinProvider } from '../../electron/core/token/token.js';
 import {
   generateRecipientKey,
@@ -29,11 +30,18 @@ export function pinProvider(pin = PIN): PinProvider & { calls: number } {
   return f;
 }
 
+/** Generates a signing key on a token; returns its kid and public JWK as the token gives them. */
+export async function tokenKey(svc: KeyholdService, token: string, label: string, alg: 'ES256' | 'EdDSA'): Promise<{ kid: string; jwk: PublicJwk }> {
+  const k = await svc.call('token.keygen', { token, label, alg, pin: PIN });
+  if (!k.kid || !k.jwk) throw new Error('token keygen gave no public key');
+  return { kid: k.kid, jwk: k.jwk as PublicJwk };
+}
+
 /** Generates a signing key on a token and registers it as a signer; returns its kid. */
 export async function addTokenSigner(svc: KeyholdService, token: string, label: string, alg: 'ES256' | 'EdDSA'): Promise<string> {
-  await svc.call('token.keygen', { token, label, alg, pin: PIN });
+  const { kid } = await tokenKey(svc, token, label, alg);
   const s = await svc.call('signer.add', { token, keyLabel: label });
-  expect(s.alg).toBe(alg);
+  expect(s).toMatchObject({ alg, kid });
   return s.kid;
 }
 

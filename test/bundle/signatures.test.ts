@@ -1,0 +1,281 @@
+/**
+ * Signatures of exported bundles and trust roots, on two SoftHSM2 tokens
+ * (alpha: an ES256 key, beta: an Ed25519 key):
+ * - checked with no Keyhold or jose code: node:crypto (and the openssl
+ *   command) over the JWS signing input, the payload re-canonicalized by a
+ *   few lines of independent JCS, kid recomputed as the RFC 7638 thumbprint;
+ * - O(1) token operations per bundle: PKCS#11 calls counted through the
+ *   fault-free logging wrapper (test/token/fault-driver.ts) around the real
+ *   module, for a bundle of 1 key and one of 200;
+ * - M-of-N: threshold 2, an export in a process that sees only one token
+ *   (the CLI, with a SoftHSM2 configuration holding only a copy of alpha's
+ *   token folder), `bundle sign` with and without a vault, the real importer;
+ * - trust roots: version 1, then 2 when a signer is added, accepted by the
+ *   importer's rotation rule.
+ */
+import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeys } from '../../electron/core/keys/keys.js';
+import { KeyholdService } from '../../electron/core/service.js';
+import type { PublicJwk } from '../../electron/core/token/jwk.js';
+import {
+  applyBundle,
+  loadTrustRoot,
+  updateTrustRoot,
+  verifyBundle,
+  verifyRootRotation,
+  type TrustRoot,
+} from '../../importer/src/index.js';
+import { keyhold } from '../cli/run.js';
+import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
+import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { FaultInjector } from '../token/fault-driver.js';
+import { rejectsWith, verifiesWithOpenssl } from '../token/helpers.js';
+import { addRecipient, PASSPHRASE, PIN, pinProvider, readBundle, tokenKey, type BundleFile, type Recipient } from './helpers.js';
+
+let hsm: SoftHsm;
+let tmp: TmpDir;
+const inj = new FaultInjector();
+let svc: KeyholdService;
+let vaultPath: string;
+let alphaDir: string;
+let a: { kid: string; jwk: PublicJwk };
+let b: { kid: string; jwk: PublicJwk };
+let r1: Recipient;
+let state1: string;
+let trustV2: string;
+let n = 0;
+
+const out = (): string => path.join(tmp.dir, `b${++n}.json`);
+
+/** RFC 8785 for the values a payload holds (strings, integers, booleans, null, arrays, objects): independent of the importer's JCS. */
+function jcs(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(jcs).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${jcs(o[k])}`).join(',')}}`;
+}
+
+/** RFC 7638 thumbprint written out by hand for the two key types. */
+function thumbprint(jwk: PublicJwk): string {
+  const members = jwk.kty === 'EC' ? `{"crv":"${jwk.crv}","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}` : `{"crv":"${jwk.crv}","kty":"OKP","x":"${jwk.x}"}`;
+  return createHash('sha256').update(members).digest('base64url');
+}
+
+/** node:crypto over ASCII(protected "." payload): ES256 as raw r||s (ieee-p1363), Ed25519 over the input itself. */
+function verifiesIndependently(jwk: PublicJwk, protectedB64: string, payloadB64: string, sigB64: string): boolean {
+  const input = Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii');
+  const sig = Buffer.from(sigB64, 'base64url');
+  const key = createPublicKey({ key: { ...jwk }, format: 'jwk' });
+  if (sig.length !== 64) return false;
+  return jwk.kty === 'EC' ? nodeVerify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, sig) : nodeVerify(null, input, key, sig);
+}
+
+/** Every signature of a JWS checked independently against the signers given; returns the kids in order. */
+function checkAll(f: BundleFile, signers: readonly { kid: string; jwk: PublicJwk }[], typ = 'keyhold-bundle+json'): string[] {
+  return f.json.signatures.map((s, i) => {
+    const headerBytes = Buffer.from(s.protected, 'base64url');
+    const h = f.headers[i]!;
+    expect(Object.keys(h).sort()).toEqual(['alg', 'kid', 'typ']);
+    expect(headerBytes.toString('utf8')).toBe(jcs(h));
+    expect(h.typ).toBe(typ);
+    const signer = signers.find((x) => x.kid === h.kid);
+    if (!signer) throw new Error(`signature ${i} by an unexpected kid`);
+    expect(h.kid).toBe(thumbprint(signer.jwk));
+    expect(h.alg).toBe(signer.jwk.kty === 'EC' ? 'ES256' : 'EdDSA');
+    expect(verifiesIndependently(signer.jwk, s.protected, f.json.payload, s.signature)).toBe(true);
+    // A flipped payload byte does not verify.
+    const flipped = Buffer.from(f.payloadBytes);
+    flipped[10] = (flipped[10] as number) ^ 1;
+    expect(verifiesIndependently(signer.jwk, s.protected, flipped.toString('base64url'), s.signature)).toBe(false);
+    return h.kid;
+  });
+}
+
+async function rootOf(text: string): Promise<TrustRoot> {
+  return loadTrustRoot(text);
+}
+
+beforeAll(async () => {
+  hsm = setupSoftHsm();
+  // Token folders, one per token: note alpha's so that a process can be shown only alpha.
+  hsm.addToken({ label: 'alpha' });
+  alphaDir = fs.readdirSync(hsm.tokenDir)[0]!;
+  hsm.addToken({ label: 'beta' });
+  tmp = makeTmpDir('keyhold-bundle-sig-');
+  svc = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
+  vaultPath = path.join(tmp.dir, 'vault.db');
+  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
+  a = await tokenKey(svc, 'alpha', 'sig-a', 'ES256');
+  b = await tokenKey(svc, 'beta', 'sig-b', 'EdDSA');
+  await svc.call('signer.add', { token: 'alpha', keyLabel: 'sig-a' });
+  r1 = await addRecipient(svc, 'r1', { verifies: ['svc1'] });
+  state1 = path.join(tmp.dir, 'state-r1');
+  await svc.call('key.create', { name: 'one', service: 'svc1' });
+});
+
+afterAll(async () => {
+  await svc?.shutdown();
+  hsm?.cleanup();
+  tmp?.remove();
+});
+
+describe('signatures, checked without Keyhold or jose code', () => {
+  it('trust root version 1 and an ES256 bundle: header canonical {alg,kid,typ}, kid = RFC 7638 thumbprint, payload canonical JSON, node:crypto (ieee-p1363) and openssl verify', async () => {
+    const t = await svc.call('trust.export', { out: path.join(tmp.dir, 'root1.json') });
+    expect(t).toMatchObject({ version: 1, threshold: 1, signers: [a.kid], signatures: [a.kid] });
+    const rootFile = readBundle(t.path);
+    expect(checkAll(rootFile, [a], 'keyhold-trust+json')).toEqual([a.kid]);
+    expect(rootFile.payloadBytes.toString('utf8')).toBe(jcs(rootFile.payload));
+    expect(rootFile.payload).toMatchObject({ format: 'keyhold-trust/v1', version: 1, threshold: 1, expiresAt: null,
+      signers: [{ crv: 'P-256', kty: 'EC', x: a.jwk.kty === 'EC' ? a.jwk.x : '', y: a.jwk.kty === 'EC' ? a.jwk.y : '' }] });
+    expect(await updateTrustRoot(state1, fs.readFileSync(t.path, 'utf8'))).toMatchObject({ status: 'pinned', version: 1 });
+
+    const rep = await svc.call('bundle.export', { recipient: 'r1', out: out() });
+    const f = readBundle(rep.path);
+    expect(Object.keys(f.json).sort()).toEqual(['payload', 'signatures']);
+    expect(checkAll(f, [a])).toEqual([a.kid]);
+    // The payload is canonical: re-canonicalized independently it gives the same bytes, and its hash is the report's.
+    expect(f.payloadBytes.toString('utf8')).toBe(jcs(JSON.parse(f.payloadBytes.toString('utf8'))));
+    expect(createHash('sha256').update(f.payloadBytes).digest('hex')).toBe(rep.hash);
+    const sig = f.json.signatures[0]!;
+    expect(verifiesWithOpenssl(tmp.dir, a.jwk, Buffer.from(`${sig.protected}.${f.json.payload}`, 'ascii'), Buffer.from(sig.signature, 'base64url'))).toBe(true);
+    expect((await applyBundle(state1, f.text, { privateKey: r1.privateJwk })).status).toBe('applied');
+  });
+
+  it('a second signer (Ed25519 on beta) and threshold 2: trust root version 2 signed by both, accepted by the importer as the rotation of version 1; without alpha\'s signature refused', async () => {
+    const s = await svc.call('signer.add', { token: 'beta', keyLabel: 'sig-b' });
+    expect(s).toMatchObject({ kid: b.kid, alg: 'EdDSA' });
+    expect(await svc.call('signer.threshold', { threshold: 2 })).toEqual({ threshold: 2, signers: 2 });
+    await rejectsWith(svc.call('signer.threshold', { threshold: 3 }), 'INVALID_INPUT');
+    const t = await svc.call('trust.export', { out: path.join(tmp.dir, 'root2.json') });
+    expect(t).toMatchObject({ version: 2, threshold: 2, signers: [a.kid, b.kid].sort() });
+    expect([...t.signatures].sort()).toEqual([a.kid, b.kid].sort());
+    const f = readBundle(t.path);
+    expect(checkAll(f, [a, b], 'keyhold-trust+json').sort()).toEqual([a.kid, b.kid].sort());
+    expect(f.payload).toMatchObject({ version: 2, threshold: 2 });
+    trustV2 = f.text;
+    const v1 = await rootOf(fs.readFileSync(path.join(tmp.dir, 'root1.json'), 'utf8'));
+    expect((await verifyRootRotation(v1, trustV2)).payload.version).toBe(2);
+    // Version 2 with beta's signature only: below both thresholds.
+    const onlyB = JSON.stringify({ payload: f.json.payload, signatures: f.json.signatures.filter((_, i) => f.headers[i]!.kid === b.kid) });
+    await expect(verifyRootRotation(v1, onlyB)).rejects.toMatchObject({ code: expect.stringMatching(/^TRUST_ROOT_(THRESHOLD|INVALID)$/) as unknown });
+    expect(await updateTrustRoot(state1, trustV2)).toMatchObject({ status: 'rotated', version: 2 });
+    // Exported again with no change in signers or threshold: still version 2.
+    expect((await svc.call('trust.export', { out: path.join(tmp.dir, 'root2b.json') })).version).toBe(2);
+  });
+
+  it('both tokens present: one ES256 and one EdDSA signature, each verified with node:crypto; the importer accepts the bundle at threshold 2', async () => {
+    await svc.call('key.create', { name: 'two', service: 'svc1' });
+    const rep = await svc.call('bundle.export', { recipient: 'r1', out: out() });
+    expect([...rep.signatures].sort()).toEqual([a.kid, b.kid].sort());
+    expect(rep.threshold).toBe(2);
+    const f = readBundle(rep.path);
+    expect(checkAll(f, [a, b]).sort()).toEqual([a.kid, b.kid].sort());
+    const v = await verifyBundle(f.text, await rootOf(trustV2), { recipient: r1.recipientId });
+    expect([...v.signers].sort()).toEqual([a.kid, b.kid].sort());
+    expect((await applyBundle(state1, f.text, { privateKey: r1.privateJwk })).status).toBe('applied');
+  });
+
+  it('O(1) token operations: the PKCS#11 calls of an export are the same for 1 key and for 200 keys (one C_Sign per signer)', async () => {
+    const small = await addRecipient(svc, 'small', { verifies: ['solo'] });
+    const big = await addRecipient(svc, 'big', { verifies: ['many'] });
+    expect(small.name).toBe('small');
+    createKeys(svc.vault, [{ name: 'k', service: 'solo', environment: 'production', scopes: [], owner: '', notes: '' }]);
+    createKeys(svc.vault, Array.from({ length: 200 }, (_, i) => ({ name: `k${i}`, service: 'many', environment: 'production', scopes: [], owner: '', notes: '' })));
+    const calls = async (recipient: string) => {
+      const m = inj.mark();
+      const rep = await svc.call('bundle.export', { recipient, out: out() });
+      return { rep, log: inj.since(m) };
+    };
+    const one = await calls('small');
+    const many = await calls('big');
+    expect(one.rep.issued).toBe(1);
+    expect(many.rep.issued).toBe(200);
+    const signs = (log: string[]) => log.filter((c) => /^C_Sign(Async)?$/.test(c)).length;
+    expect(signs(one.log)).toBe(2);
+    expect(signs(many.log)).toBe(2);
+    expect(many.log.filter((c) => c === 'C_Login')).toEqual([]); // already logged in: no PIN asked per key either
+    expect([...many.log].sort()).toEqual([...one.log].sort());
+  });
+});
+
+describe('M-of-N: threshold 2, one token at a time', () => {
+  /** A SoftHSM2 configuration whose token folder holds only alpha's token. */
+  function alphaOnlyEnv(): Record<string, string> {
+    const dir = path.join(tmp.dir, 'alpha-only');
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(path.join(dir, 'tokens'), { recursive: true });
+      // SoftHSM2 skips a symlinked token folder: a copy of alpha's (same keys, same serial) is the token "inserted" there.
+      fs.cpSync(path.join(hsm.tokenDir, alphaDir), path.join(dir, 'tokens', alphaDir), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'softhsm2.conf'), `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    }
+    return { SOFTHSM2_CONF: path.join(dir, 'softhsm2.conf'), KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_PIN: PIN,
+      KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_VAULT: vaultPath };
+  }
+
+  /** Exports in a CLI process that sees only alpha (the vault is locked here meanwhile). */
+  async function exportWithAlphaOnly(file: string) {
+    await svc.call('vault.lock', {});
+    try {
+      const r = keyhold(['--json', 'bundle', 'export', '--recipient', 'r1', '--out', file], alphaOnlyEnv());
+      expect(r.stderr).not.toContain(PIN);
+      expect(r.stderr).not.toContain(PASSPHRASE);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { signatures: string[]; threshold: number; sequence: number; hash: string };
+    } finally {
+      await svc.call('vault.unlock', { path: vaultPath, passphrase: PASSPHRASE });
+    }
+  }
+
+  it('only alpha present: 1 signature, refused by the importer (BUNDLE_THRESHOLD); `bundle sign` with the vault adds beta\'s and the importer accepts; signing again is refused', async () => {
+    await svc.call('key.create', { name: 'three', service: 'svc1' });
+    const file = out();
+    const rep = await exportWithAlphaOnly(file);
+    expect(rep).toMatchObject({ signatures: [a.kid], threshold: 2 });
+    const root = await rootOf(trustV2);
+    await expect(verifyBundle(fs.readFileSync(file, 'utf8'), root, { recipient: r1.recipientId })).rejects.toMatchObject({ code: 'BUNDLE_THRESHOLD' });
+    await expect(applyBundle(state1, fs.readFileSync(file, 'utf8'), { privateKey: r1.privateJwk })).rejects.toMatchObject({ code: 'BUNDLE_THRESHOLD' });
+
+    const before = readBundle(file);
+    const s = await svc.call('bundle.sign', { file });
+    expect(s).toMatchObject({ kid: b.kid, signatures: [a.kid, b.kid], hash: rep.hash });
+    const after = readBundle(file);
+    expect(after.json.payload).toBe(before.json.payload); // the signed payload is untouched
+    expect(after.json.signatures[0]).toEqual(before.json.signatures[0]);
+    expect(checkAll(after, [a, b])).toEqual([a.kid, b.kid]);
+    expect((await applyBundle(state1, after.text, { privateKey: r1.privateJwk })).status).toBe('applied');
+    const audit = (await svc.call('audit.list', { action: 'bundle.sign' })).entries.at(-1);
+    expect(audit).toMatchObject({ subject: `bundle:${rep.hash}`, details: { kid: b.kid, signatures: 2 } });
+
+    // Every registered signer has signed now: a further signature is refused and the file is unchanged.
+    await rejectsWith(svc.call('bundle.sign', { file }), ['KEY_EXISTS', 'TOKEN_NOT_FOUND']);
+    await rejectsWith(svc.call('bundle.sign', { file, token: 'beta' }), ['KEY_EXISTS', 'TOKEN_NOT_FOUND']);
+    expect(fs.readFileSync(file, 'utf8')).toBe(after.text);
+    expect(fs.readdirSync(tmp.dir).filter((x) => x.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('`bundle sign` without a vault, naming the token and key, adds the second signature; the same signer again is KEY_EXISTS', async () => {
+    await svc.call('key.create', { name: 'four', service: 'svc1' });
+    const file = out();
+    const rep = await exportWithAlphaOnly(file);
+    expect(rep.signatures).toEqual([a.kid]);
+    const bare = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
+    try {
+      // The key is named on the token: no vault, so no registered signer list.
+      await rejectsWith(bare.call('bundle.sign', { file, token: 'beta' }), 'INVALID_INPUT');
+      const s = await bare.call('bundle.sign', { file, token: 'beta', keyLabel: 'sig-b' });
+      expect(s).toMatchObject({ kid: b.kid, signatures: [a.kid, b.kid], hash: rep.hash });
+      const signed = fs.readFileSync(file, 'utf8');
+      await rejectsWith(bare.call('bundle.sign', { file, token: 'beta', keyLabel: 'sig-b' }), 'KEY_EXISTS');
+      await rejectsWith(bare.call('bundle.sign', { file, token: 'alpha', keyLabel: 'sig-a' }), 'KEY_EXISTS');
+      expect(fs.readFileSync(file, 'utf8')).toBe(signed);
+      expect(checkAll(readBundle(file), [a, b])).toEqual([a.kid, b.kid]);
+      expect((await applyBundle(state1, signed, { privateKey: r1.privateJwk })).status).toBe('applied');
+    } finally {
+      await bare.shutdown();
+    }
+  });
+});
