@@ -9,13 +9,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseApiKey } from '../shared/apikey.js';
+import { DEFAULT_PIN, setupSoftHsm } from '../test/helpers/softhsm.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'electron/cli/keyhold.mjs');
+const IMPORTER = path.join(ROOT, 'importer/bin/keyhold-import.mjs');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-demo-'));
 const vault = path.join(dir, 'vault.db');
-// Demo passphrases: made up here, shown as variables, never printed.
-const env = { ...process.env, KEYHOLD_VAULT: vault, KEYHOLD_PASSPHRASE: 'demo passphrase one', KEYHOLD_OPERATOR: 'demo-custodian' };
+// A SoftHSM2 token in the demo's own folder stands in for the custodians' smartcards.
+const hsm = setupSoftHsm([{ label: 'custodian-1' }]);
+const server = path.join(dir, 'server');
+const usb = path.join(dir, 'usb-stick');
+fs.mkdirSync(server);
+fs.mkdirSync(usb);
+// Demo passphrases and PIN: made up here, shown as variables, never printed.
+const env = {
+  ...process.env, ...hsm.env, KEYHOLD_VAULT: vault, KEYHOLD_PASSPHRASE: 'demo passphrase one', KEYHOLD_OPERATOR: 'demo-custodian',
+  KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_PIN: DEFAULT_PIN,
+};
 let step = 0;
 
 function say(title: string): void {
@@ -35,6 +46,26 @@ function keyhold(args: string[], extraEnv: Record<string, string> = {}, expectCo
   return r.stdout;
 }
 
+/** The importer, as the stand-in server runs it (in its own folder, no vault, no token). */
+function importer(args: string[], expectCode = 0): string {
+  process.stdout.write(`server$ keyhold-import ${args.join(' ')}\n`);
+  const r = spawnSync(process.execPath, [IMPORTER, ...args], { env: process.env, encoding: 'utf8', cwd: server });
+  const shown = (r.stdout + r.stderr).trimEnd().replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)');
+  if (shown) process.stdout.write(`${shown.replace(/^/gm, '  ')}\n`);
+  if (r.status !== expectCode) throw new Error(`demo: keyhold-import ${args[0] ?? ''} exited ${String(r.status)}, expected ${expectCode}`);
+  return r.stdout;
+}
+
+/** Carries a file across the air gap (here: a copy through a folder standing in for a USB stick). */
+function carry(file: string): string {
+  const onStick = path.join(usb, path.basename(file));
+  fs.copyFileSync(file, onStick);
+  const onServer = path.join(server, path.basename(file));
+  fs.copyFileSync(onStick, onServer);
+  process.stdout.write(`  (carried ${path.basename(file)} to the server on removable media)\n`);
+  return path.basename(file);
+}
+
 try {
   process.stdout.write(`Keyhold demo in ${dir}\n(KEYHOLD_VAULT and KEYHOLD_PASSPHRASE are set for the session; nothing is echoed)\n`);
 
@@ -52,6 +83,36 @@ try {
 
   say('List the keys');
   keyhold(['key', 'list']);
+
+  say('The custodian\'s token (SoftHSM2 standing in for a smartcard): list it, make a signing key on it');
+  keyhold(['token', 'list']);
+  keyhold(['token', 'keygen', '--token', 'custodian-1', '--label', 'bundle-signer', '--alg', 'ES256']);
+
+  say('Let the token unlock the vault too (ECDH on the card), then unlock with the token and its PIN');
+  keyhold(['slot', 'add-token', '--token', 'custodian-1', '--label', 'vault-unlock']);
+  keyhold(['--unlock', 'token', 'slot', 'list']);
+  keyhold(['--unlock', 'token', 'info'], { KEYHOLD_PIN: '000000' }, 3);
+
+  say('The server makes its own key pair; its public key comes to the vault');
+  importer(['keygen', '--crv', 'P-256', '--out', 'server.jwk', '--public-out', 'server.pub.jwk']);
+  carry(path.join(server, 'server.pub.jwk'));
+
+  say('Register the token key as signer and the server as recipient (verifies payments and telemetry, holds telemetry)');
+  keyhold(['signer', 'add', '--token', 'custodian-1', '--key', 'bundle-signer']);
+  keyhold(['recipient', 'add', '--name', 'api-gateway', '--public-key', path.join(server, 'server.pub.jwk'),
+    '--verifies', 'payments,telemetry', '--holds', 'telemetry']);
+
+  say('Export the trust root and the first bundle, signed on the token');
+  keyhold(['trust', 'export', '--out', path.join(dir, 'root.json')]);
+  keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--out', path.join(dir, 'bundle-1.json')]);
+
+  say('On the server: verify and apply it (no Electron, no native module)');
+  carry(path.join(dir, 'root.json'));
+  importer(['verify', '--trust', 'root.json', carry(path.join(dir, 'bundle-1.json'))]);
+  importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', 'bundle-1.json']);
+  const leaked = (JSON.parse(keyhold(['--json', 'key', 'reveal', created[2]!.id])) as { secret: string }).secret;
+  process.stdout.write('  (the ingest key is presented to the gateway)\n');
+  importer(['check', '--state', 'state', leaked]);
 
   say("Show one key's metadata and versions");
   keyhold(['key', 'show', created[0]!.id]);
@@ -74,8 +135,17 @@ try {
   keyhold(['key', 'rotate', created[0]!.id]);
   keyhold(['key', 'due', '--all']);
 
-  say('Incident: a key leaked. Revoke it now');
+  say('Carry the rotation to the server: the new version is issued, the old one ends with its grace window');
+  keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--out', path.join(dir, 'bundle-2.json')]);
+  importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', carry(path.join(dir, 'bundle-2.json'))]);
+
+  say('Incident: a key leaked. Revoke it now, carry a revocation-only bundle, and the server refuses the key');
   keyhold(['key', 'revoke', created[2]!.id, '--reason', 'compromised']);
+  keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--revocations-only', '--out', path.join(dir, 'bundle-3.json')]);
+  importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', carry(path.join(dir, 'bundle-3.json'))]);
+  importer(['check', '--state', 'state', leaked], 1);
+  process.stdout.write('  (a replayed bundle changes nothing)\n');
+  importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', 'bundle-2.json'], 1);
   keyhold(['key', 'destroy', created[2]!.id]);
 
   say('Add a second passphrase keyslot (for a second custodian)');
@@ -112,4 +182,5 @@ try {
   process.stdout.write('\nDemo complete.\n');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
+  hsm.cleanup();
 }
