@@ -96,9 +96,26 @@ export function filesIn(dir: string): string[] {
   return fs.readdirSync(dir).sort();
 }
 
-/** What a failed command must not have changed: the rows, the recipient's sequence, the audit head. */
+/**
+ * What a failed command must not have changed: the recipients' sequences and
+ * last hashes, the audit head, and every row of the file (read with the vault
+ * locked: it holds SQLite's exclusive lock while open; unlocked again after).
+ */
 export async function snapshot(svc: KeyholdService, vaultPath: string): Promise<{ digest: string; recipients: unknown; head: unknown }> {
   const recipients = (await svc.call('recipient.list', {})).map((r) => ({ name: r.name, sequence: r.sequence, lastHash: r.lastHash }));
   const head = (await svc.call('audit.verify', {})).head;
-  return { digest: vaultDigest(vaultPath), recipients, head };
+  svc.close();
+  const digest = vaultDigest(vaultPath);
+  await svc.call('vault.unlock', { path: vaultPath, passphrase: PASSPHRASE });
+  return { digest, recipients, head };
+}
+
+/** Runs raw SQL on a vault file while it is locked (an edit made outside Keyhold). */
+export function rawSql(vaultPath: string, fn: (db: Database.Database) => void): void {
+  const db = new Database(vaultPath, { fileMustExist: true });
+  try {
+    fn(db);
+  } finally {
+    db.close();
+  }
 }

@@ -199,7 +199,15 @@ function stage(target: string, data: string): string {
     fs.fsyncSync(fd);
     return tmp;
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    // Only a file this call created is removed; when the open itself failed (the
+    // parent is a file: ENOTDIR) there is none, and rmSync would throw a raw error.
+    if (fd !== undefined) {
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // the PATH_NOT_WRITABLE below says what failed
+      }
+    }
     throw new KeyholdError('PATH_NOT_WRITABLE', `bundle: cannot write ${target} (${errorCode(e) || 'I/O error'})`,
       'Check that the folder exists and is writable (a mounted removable medium, for example).');
   } finally {
