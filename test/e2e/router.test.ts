@@ -214,6 +214,46 @@ describe('IPC router', () => {
     h.router.dispose();
   });
 
+  it('never throws and writes nothing to the console or the process streams, whatever it is handed', async () => {
+    const h = harness();
+    const written: string[] = [];
+    const restore: Array<() => void> = [];
+    // Captured (not forwarded) for the length of the test, then the originals are put back as they were.
+    for (const target of [process.stdout, process.stderr, console] as unknown as Array<Record<string, unknown>>) {
+      const names = target === (console as unknown) ? ['log', 'info', 'warn', 'error', 'debug'] : ['write'];
+      for (const name of names) {
+        const own = Object.getOwnPropertyDescriptor(target, name);
+        target[name] = (...args: unknown[]) => {
+          written.push(args.map(String).join(' '));
+          return true;
+        };
+        restore.push(() => {
+          if (own) Object.defineProperty(target, name, own);
+          else delete target[name];
+        });
+      }
+    }
+    let secret = '';
+    try {
+      const hostile = new Proxy({}, { ownKeys() { throw new Error('boom'); }, get() { throw new Error('boom'); } });
+      const r1 = await h.router.handle('key.list', ME, hostile);
+      expect(r1.ok).toBe(false);
+      await ok(h.router.handle('vault.create', ME, { passphrase: PASS }));
+      await err(h.router.handle('vault.unlock', ME, { passphrase: 'a wrong passphrase' }));
+      await ok(h.router.handle('vault.unlock', ME, { passphrase: PASS }));
+      const key = await ok<{ id: string }>(h.router.handle('key.create', ME, { name: 'n', service: 's' }));
+      secret = (await ok<{ secret: string }>(h.router.handle('key.reveal', ME, { id: key.id }))).secret;
+      await ok(h.router.handle('clipboard.copySecret', ME, { id: key.id }));
+      await h.router.handle(42 as unknown as string, ME, undefined);
+    } finally {
+      for (const r of restore.reverse()) r();
+      h.router.dispose();
+    }
+    expect(isValidApiKey(secret)).toBe(true);
+    expect(written.filter((w) => w.includes(PASS) || w.includes('a wrong passphrase') || w.includes(secret))).toEqual([]);
+    expect(written).toEqual([]);
+  });
+
   it('drives the same window.keyhold the preload builds, and runs commands one at a time', async () => {
     const h = harness();
     const api = buildKeyholdApi(
