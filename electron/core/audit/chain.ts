@@ -7,7 +7,7 @@
  * too. Normative: docs/audit-log.md.
  */
 
-import { canonicalRow, sha256 } from '../crypto/primitives.js';
+import { canonicalRow, sha256, sha256Hex } from '../crypto/primitives.js';
 
 export type AuditRow = {
   seq: number;
@@ -30,8 +30,15 @@ export function genesisHash(vaultId: string): Buffer {
 }
 
 export function entryHash(r: Omit<AuditRow, 'hash'>): Buffer {
-  return sha256(canonicalRow('audit', [r.seq, r.at, r.actor, r.host, r.workstation, r.action, r.subject, r.key_id,
-    r.details, r.prev_hash]));
+  return entryHashOf(r.seq, r.at, r.actor, r.host, r.workstation, r.action, r.subject, r.key_id, r.details, r.prev_hash);
+}
+
+/** entryHash from the fields themselves (the append path: no row object per entry). */
+export function entryHashOf(seq: number, at: string, actor: string, host: string, workstation: string, action: string,
+  subject: string, keyId: string | null, details: string, prevHash: Uint8Array): Buffer {
+  // Hex then bytes: Buffer.from takes a pooled slice, cheaper than a digest Buffer made natively.
+  return Buffer.from(sha256Hex(canonicalRow('audit', [seq, at, actor, host, workstation, action, subject, keyId, details,
+    prevHash])), 'hex');
 }
 
 export function headMacFields(head: ChainHead): unknown[] {

@@ -50,6 +50,20 @@ function isUniqueViolation(e: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+let lastFrom = '';
+let lastLifetime = NaN;
+let lastNotAfter = '';
+
+/** activation + lifetime, as a time; a batch asks for the same one again and again. */
+function notAfter(from: string, lifetimeS: number): string {
+  if (from !== lastFrom || lifetimeS !== lastLifetime) {
+    lastNotAfter = new Date(Date.parse(from) + lifetimeS * 1000).toISOString();
+    lastFrom = from;
+    lastLifetime = lifetimeS;
+  }
+  return lastNotAfter;
+}
+
 /**
  * A fresh secret version, sealed; the plaintext is wiped before returning.
  * With `activateAt` later than now it is pre-active until then.
@@ -66,7 +80,7 @@ export function newVersion(vault: Vault, keyId: string, version: number, now: st
       state: pending ? 'pre-active' : 'active',
       created_at: now,
       activated_at: from,
-      not_after: new Date(Date.parse(from) + lifetimeS * 1000).toISOString(),
+      not_after: notAfter(from, lifetimeS),
       grace_until: null,
       revoked_at: null,
       revoke_reason: null,
@@ -112,7 +126,7 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
         environment: spec.environment,
         scopes: JSON.stringify(spec.scopes),
         owner: spec.owner,
-        notes: vault.sealField(notesAad(id), spec.notes),
+        notes: spec.notes === '' ? Buffer.alloc(0) : vault.sealField(notesAad(id), spec.notes),
         current_version: 1,
         created_at: now,
         updated_at: now,

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
 import { errorCode, KeyholdError, strictAssert } from '../../../shared/errors.js';
 import { fsyncDir, fsyncFile } from '../fsutil.js';
-import { canonicalRow, equalBytes, hkdf, hmac, open, seal, sha256, wipe } from '../crypto/primitives.js';
+import { canonicalRow, equalBytes, equalMacHex, hkdf, hmac, MacKey, open, seal, sha256, wipe } from '../crypto/primitives.js';
 import {
   checkNewVaultPath,
   checkVaultFile,
@@ -30,7 +30,7 @@ import {
   stmt,
   type Db,
 } from './db.js';
-import { entryHash, genesisHash, headMacFields, type AuditRow, type ChainHead } from '../audit/chain.js';
+import { entryHashOf, genesisHash, headMacFields, type ChainHead } from '../audit/chain.js';
 import { defaultActor, workstation } from '../audit/workstation.js';
 import { canonicalJson } from '../../../shared/canonical-json.js';
 import { calibrateKdf, type StoredKdfParams } from './kdf.js';
@@ -87,7 +87,9 @@ function deriveKeys(vmk: Buffer, vaultId: string): PurposeKeys {
 
 /** AAD for a sealed value: binds table, record, version and field. */
 export function fieldAad(table: string, record: string, version: number, field: string): string {
-  return JSON.stringify(['keyhold/v1', table, record, version, field]);
+  // JSON.stringify(['keyhold/v1', table, record, version, field]), element by element (the same text; an
+  // array through JSON.stringify costs several times more, once per sealed value).
+  return `["keyhold/v1",${JSON.stringify(table)},${JSON.stringify(record)},${JSON.stringify(version)},${JSON.stringify(field)}]`;
 }
 
 function bytesFromPassphrase(p: string): Buffer {
@@ -109,6 +111,7 @@ export class Vault {
   #headError: KeyholdError | null = null;
   #inTransaction = false;
   #appended = 0;
+  #macKey: MacKey | null = null;
 
   private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, opts: VaultOptions) {
     this.path = p;
@@ -282,6 +285,8 @@ export class Vault {
       wipe(this.#keys.vmk, this.#keys.secret, this.#keys.field, this.#keys.mac);
       this.#keys = null;
     }
+    this.#macKey?.wipe();
+    this.#macKey = null;
     if (this.#db) {
       try {
         this.#db.close();
@@ -337,10 +342,23 @@ export class Vault {
     strictAssert(this.#inTransaction, 'audit entries are written inside a vault transaction');
     if (this.#headError) throw this.#headError;
     this.#head = appendEntry(db, this.#head, {
-      at: this.now(), actor: this.actor, action: event.action, subject: event.subject,
+      at: this.#entryTime(), actor: this.actor, action: event.action, subject: event.subject,
       keyId: event.keyId ?? null, details: event.details ?? {},
     });
     this.#appended++;
+  }
+
+  #lastMs = NaN;
+  #lastIso = '';
+
+  /** now() for an entry; a batch appends many entries in the same millisecond, formatted once. */
+  #entryTime(): string {
+    const ms = this.clock().getTime();
+    if (ms !== this.#lastMs) {
+      this.#lastIso = new Date(ms).toISOString();
+      this.#lastMs = ms;
+    }
+    return this.#lastIso;
   }
 
   /** The chain head as stored (sequence and hash of the last entry). */
@@ -399,13 +417,24 @@ export class Vault {
     return sealed.length === 0 ? '' : open(this.#need().keys.field, sealed, aad, what).toString('utf8');
   }
 
-  /** MAC over a row: table name and every field, in a fixed order. */
-  mac(table: string, fields: readonly unknown[]): Buffer {
-    return macOf(this.#need().keys.mac, table, fields);
+  /**
+   * The row MAC key prepared for many MACs (MacKey: the HMAC pads), made on
+   * first use from the row MAC key and wiped by lock().
+   */
+  #rowMacKey(): MacKey {
+    const { keys } = this.#need();
+    this.#macKey ??= new MacKey(keys.mac);
+    return this.#macKey;
   }
 
+  /** MAC over a row: table name and every field, in a fixed order. */
+  mac(table: string, fields: readonly unknown[]): Buffer {
+    return this.#rowMacKey().mac(canonicalRow(table, fields));
+  }
+
+  /** Checks a row's stored MAC (a Buffer, or HexBytes from a bulk read) in constant time. */
   checkMac(table: string, fields: readonly unknown[], mac: unknown, what: string): void {
-    if (!equalBytes(this.mac(table, fields), mac)) {
+    if (!equalMacHex(this.#rowMacKey().hex(canonicalRow(table, fields)), mac)) {
       throw new KeyholdError('INTEGRITY', `vault: integrity check failed for ${what}`, INTEGRITY_HINT);
     }
   }
@@ -569,27 +598,25 @@ type NewEntry = Readonly<{
   details: Record<string, unknown>;
 }>;
 
+const INSERT_ENTRY = `INSERT INTO audit_log (seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 /** Writes one audit entry after `head` and returns the new head. */
 function appendEntry(db: Db, head: ChainHead, e: NewEntry): ChainHead {
   const ws = workstation();
-  const row: Omit<AuditRow, 'hash'> = {
-    seq: head.seq + 1, at: e.at, actor: e.actor, host: ws.host, workstation: ws.id, action: e.action,
-    subject: e.subject, key_id: e.keyId, details: canonicalJson(e.details), prev_hash: head.hash,
-  };
-  const hash = entryHash(row);
-  const insert = () => stmt(db, `INSERT INTO audit_log (seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(row.seq, row.at, row.actor, row.host, row.workstation, row.action,
-    row.subject, row.key_id, row.details, row.prev_hash, hash);
+  const seq = head.seq + 1;
+  const details = canonicalJson(e.details);
+  const hash = entryHashOf(seq, e.at, e.actor, ws.host, ws.id, e.action, e.subject, e.keyId, details, head.hash);
   try {
-    insert();
-  } catch (e) {
-    if (errorCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-      throw new KeyholdError('INTEGRITY', `audit: entry ${row.seq} already exists past the chain head`,
+    stmt(db, INSERT_ENTRY).run(seq, e.at, e.actor, ws.host, ws.id, e.action, e.subject, e.keyId, details, head.hash, hash);
+  } catch (err) {
+    if (errorCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      throw new KeyholdError('INTEGRITY', `audit: entry ${seq} already exists past the chain head`,
         'The audit log was altered outside Keyhold. Run `keyhold audit verify`; changes are refused.');
     }
-    throw e;
+    throw err;
   }
-  return { seq: row.seq, hash };
+  return { seq, hash };
 }
 
 function writeHead(db: Db, macKey: Buffer, head: ChainHead): void {
