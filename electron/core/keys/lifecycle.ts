@@ -21,7 +21,8 @@ import {
   summarize,
   updateKey,
   updateVersion,
-  type KeyRow,
+  type AnyKeyRow,
+  type AnyVersionRow,
   type VersionRow,
 } from './rows.js';
 
@@ -37,7 +38,7 @@ export function isLegal(from: KeyState, to: KeyState): boolean {
   return LEGAL_TRANSITIONS[from].includes(to);
 }
 
-function transition(vault: Vault, v: VersionRow, to: KeyState, changes: Parameters<typeof updateVersion>[2]): VersionRow {
+function transition<R extends AnyVersionRow>(vault: Vault, v: R, to: KeyState, changes: Parameters<typeof updateVersion>[2]): R {
   if (!isLegal(v.state, to)) {
     throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${v.key_id} version ${v.version} is ${v.state} and cannot become ${to}`,
       hintFor(v.state, to));
@@ -72,14 +73,33 @@ export function dueKeys(vault: Vault, all = false): DueKey[] {
 
 export type Rotation = Readonly<{ id: string; from: number; to: number; graceUntil: string }>;
 
-function rotateOne(vault: Vault, k: KeyRow, current: VersionRow, policies: Policies, now: string): Rotation {
+/**
+ * Every retiring version in the vault, by key, in version order: one query
+ * for a whole rotation instead of one per key (the partial index
+ * key_versions_retiring holds exactly these rows). Read inside the rotation's
+ * transaction; each key is rotated once, so what a key's rotation sees is
+ * what it would have read at its own turn.
+ */
+function retiringByKey(vault: Vault): Map<string, VersionRow[]> {
+  const rows = stmt(vault.db, "SELECT * FROM key_versions WHERE state = 'retiring' ORDER BY key_id, version").all() as VersionRow[];
+  const out = new Map<string, VersionRow[]>();
+  for (const r of rows) {
+    const list = out.get(r.key_id);
+    if (list) list.push(r);
+    else out.set(r.key_id, [r]);
+  }
+  return out;
+}
+
+function rotateOne(vault: Vault, k: AnyKeyRow, current: AnyVersionRow, policies: Policies, now: string,
+  retiringNow: ReadonlyMap<string, VersionRow[]>): Rotation {
   if (current.state !== 'active') {
     throw new KeyholdError('ILLEGAL_TRANSITION', `key: ${k.id} is ${current.state} and cannot be rotated`,
       hintFor(current.state, 'retiring'));
   }
   const policy = effectivePolicy(policies, k);
   // Two generations back is never still accepted: an older retiring version is superseded now.
-  const retiring = stmt(vault.db, "SELECT * FROM key_versions WHERE key_id = ? AND state = 'retiring'").all(k.id) as VersionRow[];
+  const retiring = retiringNow.get(k.id) ?? [];
   for (const r of retiring) {
     transition(vault, checkedVersion(vault, r), 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
   }
@@ -103,7 +123,7 @@ export type RotateSelection = Readonly<{ ids: readonly string[] } | { due: true 
 export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Progress): Rotation[] {
   const policies = loadPolicies(vault);
   const nowMs = vault.clock().getTime();
-  let targets: [KeyRow, VersionRow][];
+  let targets: [AnyKeyRow, AnyVersionRow][];
   if ('ids' in sel) {
     targets = [...new Set(sel.ids)].map((id) => {
       const k = getKey(vault, id);
@@ -125,17 +145,18 @@ export function rotateKeys(vault: Vault, sel: RotateSelection, onProgress?: Prog
   // each other in their B-trees instead of all over the file. Results keep the
   // order of the selection.
   const order = targets.map((_, i) => i).sort((a, b) => {
-    const x = (targets[a] as [KeyRow, VersionRow])[0].id;
-    const y = (targets[b] as [KeyRow, VersionRow])[0].id;
+    const x = (targets[a] as [AnyKeyRow, AnyVersionRow])[0].id;
+    const y = (targets[b] as [AnyKeyRow, AnyVersionRow])[0].id;
     return x < y ? -1 : x > y ? 1 : 0;
   });
   const report = progressStep(targets.length, onProgress);
   const out = new Array<Rotation>(targets.length);
   if (targets.length === 0) return out;
   vault.transaction(() => {
+    const retiring = retiringByKey(vault);
     order.forEach((i, done) => {
-      const [k, v] = targets[i] as [KeyRow, VersionRow];
-      out[i] = rotateOne(vault, k, v, policies, now);
+      const [k, v] = targets[i] as [AnyKeyRow, AnyVersionRow];
+      out[i] = rotateOne(vault, k, v, policies, now, retiring);
       report(done + 1);
     });
   });

@@ -172,7 +172,7 @@ export function showPolicy(vault: Vault, scope: PolicyScope): EffectivePolicy {
 
 export type Due = Readonly<{ status: DueStatus; rotateAt: string | null; notAfter: string | null }>;
 
-export function dueOf(v: VersionRow, p: Policy, nowMs: number): Due {
+export function dueOf(v: Pick<VersionRow, 'state' | 'activated_at' | 'not_after'>, p: Policy, nowMs: number): Due {
   if (v.state !== 'active' || v.activated_at === null) return { status: 'inactive', rotateAt: null, notAfter: v.not_after };
   const rotateAtMs = Date.parse(v.activated_at) + p.rotation * 1000;
   const notAfterMs = v.not_after === null ? Infinity : Date.parse(v.not_after);

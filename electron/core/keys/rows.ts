@@ -5,8 +5,18 @@
 
 import type { KeyState, KeySummary, KeyVersionInfo, RevokeReason } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
+import { HexBytes, toBuffer, type Bytes } from '../crypto/primitives.js';
 import { stmt } from '../vault/db.js';
 import { fieldAad, type Vault } from '../vault/vault.js';
+
+/**
+ * Rows as the bulk reads give them (keysWithCurrent): BLOB columns as
+ * HexBytes, which MAC exactly like the bytes, instead of a Buffer each. The
+ * single-key reads (getKey, getVersions) give KeyRow and VersionRow, with
+ * Buffers; both kinds go through the same MAC checks and updates.
+ */
+export type AnyKeyRow = Omit<KeyRow, 'notes' | 'mac'> & { notes: Bytes; mac: Bytes };
+export type AnyVersionRow = Omit<VersionRow, 'secret' | 'mac'> & { secret: Bytes | null; mac: Bytes };
 
 export type KeyRow = {
   id: string;
@@ -44,12 +54,12 @@ const REASONS: readonly (RevokeReason | null)[] = ['compromised', 'superseded', 
 
 const INTEGRITY_HINT = 'The vault file was altered outside Keyhold or is damaged. Restore it from a backup.';
 
-export function keyMacFields(r: Omit<KeyRow, 'mac'>): unknown[] {
+export function keyMacFields(r: Omit<AnyKeyRow, 'mac'>): unknown[] {
   return [r.id, r.name, r.service, r.environment, r.scopes, r.owner, r.notes, r.current_version,
     r.created_at, r.updated_at, r.row_version];
 }
 
-export function versionMacFields(r: Omit<VersionRow, 'mac'>): unknown[] {
+export function versionMacFields(r: Omit<AnyVersionRow, 'mac'>): unknown[] {
   return [r.key_id, r.version, r.state, r.created_at, r.activated_at, r.not_after, r.grace_until, r.revoked_at,
     r.revoke_reason, r.destroyed_at, r.secret, r.row_version];
 }
@@ -57,12 +67,12 @@ export function versionMacFields(r: Omit<VersionRow, 'mac'>): unknown[] {
 export const secretAad = (keyId: string, version: number): string => fieldAad('key_versions', keyId, version, 'secret');
 export const notesAad = (keyId: string): string => fieldAad('keys', keyId, 0, 'notes');
 
-export function checkedKey(vault: Vault, row: KeyRow): KeyRow {
+export function checkedKey<R extends AnyKeyRow>(vault: Vault, row: R): R {
   vault.checkMac('keys', keyMacFields(row), row.mac, `key ${String(row.id)}`);
   return row;
 }
 
-export function checkedVersion(vault: Vault, row: VersionRow): VersionRow {
+export function checkedVersion<R extends AnyVersionRow>(vault: Vault, row: R): R {
   vault.checkMac('key_versions', versionMacFields(row), row.mac, `key ${String(row.key_id)} version ${String(row.version)}`);
   if (!KEY_STATES.includes(row.state) || !REASONS.includes(row.revoke_reason)) {
     throw new KeyholdError('INTEGRITY', `vault: key ${row.key_id} version ${row.version} has an unknown state`, INTEGRITY_HINT);
@@ -111,7 +121,7 @@ export function insertKey(vault: Vault, k: Omit<KeyRow, 'mac'>): void {
       k.updated_at, k.row_version, vault.mac('keys', keyMacFields(k)));
 }
 
-export function updateKey(vault: Vault, k: KeyRow, changes: Partial<Pick<KeyRow, 'current_version'>>, now: string): KeyRow {
+export function updateKey<R extends AnyKeyRow>(vault: Vault, k: R, changes: Partial<Pick<KeyRow, 'current_version'>>, now: string): R {
   const next = { ...k, ...changes, updated_at: now, row_version: k.row_version + 1 };
   const mac = vault.mac('keys', keyMacFields(next));
   const r = stmt(vault.db, 'UPDATE keys SET current_version = ?, updated_at = ?, row_version = ?, mac = ? WHERE id = ? AND row_version = ?')
@@ -127,18 +137,19 @@ export function insertVersion(vault: Vault, v: Omit<VersionRow, 'mac'>): void {
       v.revoke_reason, v.destroyed_at, v.secret, v.row_version, vault.mac('key_versions', versionMacFields(v)));
 }
 
-export function updateVersion(vault: Vault, v: VersionRow, changes: Partial<Omit<VersionRow, 'key_id' | 'version' | 'mac' | 'row_version'>>): VersionRow {
+export function updateVersion<R extends AnyVersionRow>(vault: Vault, v: R,
+  changes: Partial<Omit<VersionRow, 'key_id' | 'version' | 'mac' | 'row_version'>>): R {
   const next = { ...v, ...changes, row_version: v.row_version + 1 };
   const mac = vault.mac('key_versions', versionMacFields(next));
   const r = stmt(vault.db, `UPDATE key_versions SET state = ?, grace_until = ?, revoked_at = ?, revoke_reason = ?,
     destroyed_at = ?, secret = ?, row_version = ?, mac = ? WHERE key_id = ? AND version = ? AND row_version = ?`)
-    .run(next.state, next.grace_until, next.revoked_at, next.revoke_reason, next.destroyed_at, next.secret,
+    .run(next.state, next.grace_until, next.revoked_at, next.revoke_reason, next.destroyed_at, toBuffer(next.secret),
       next.row_version, mac, v.key_id, v.version, v.row_version);
   if (r.changes !== 1) throw new KeyholdError('INTERNAL', `key: ${v.key_id} version ${v.version} changed underneath an update`);
   return { ...next, mac };
 }
 
-export function summarize(k: KeyRow, v: VersionRow): KeySummary {
+export function summarize(k: AnyKeyRow, v: AnyVersionRow): KeySummary {
   return {
     id: k.id,
     name: k.name,
@@ -152,7 +163,7 @@ export function summarize(k: KeyRow, v: VersionRow): KeySummary {
   };
 }
 
-export function versionInfo(v: VersionRow): KeyVersionInfo {
+export function versionInfo(v: AnyVersionRow): KeyVersionInfo {
   return {
     version: v.version,
     state: v.state,
@@ -166,32 +177,43 @@ export function versionInfo(v: VersionRow): KeyVersionInfo {
   };
 }
 
-/** Every key with its current version, MAC-checked, in name order. */
-export function keysWithCurrent(vault: Vault, where = '', args: readonly unknown[] = []): [KeyRow, VersionRow][] {
-  const rows = vault.read((db) => stmt(db, `SELECT k.*, v.key_id AS v_key_id, v.version AS v_version, v.state AS v_state,
-        v.created_at AS v_created_at, v.activated_at AS v_activated_at, v.not_after AS v_not_after,
-        v.grace_until AS v_grace_until, v.revoked_at AS v_revoked_at, v.revoke_reason AS v_revoke_reason,
-        v.destroyed_at AS v_destroyed_at, v.secret AS v_secret, v.row_version AS v_row_version, v.mac AS v_mac
-      FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
-      ${where} ORDER BY k.service, k.environment, k.name`).all(...args)) as (KeyRow & Record<`v_${string}`, unknown>)[];
-  return rows.map((r) => {
-    const k = checkedKey(vault, r);
-    if (r.v_key_id === null) throw missingVersion(k.id, k.current_version);
+/**
+ * A BLOB column for a bulk read: its hex text when it is a BLOB, else NULL,
+ * with the value itself in a second column when it is not a BLOB (NULL, or a
+ * value whose type was changed), so the row keeps exactly the types it has in
+ * the file.
+ */
+const hexCol = (c: string): string => `iif(typeof(${c}) = 'blob', hex(${c})), iif(typeof(${c}) = 'blob', NULL, ${c})`;
+const bytesOf = (hex: unknown, other: unknown): unknown => (typeof hex === 'string' ? new HexBytes(hex) : other);
+
+const KEYS_WITH_CURRENT = `SELECT k.id, k.name, k.service, k.environment, k.scopes, k.owner, ${hexCol('k.notes')},
+    k.current_version, k.created_at, k.updated_at, k.row_version, ${hexCol('k.mac')},
+    v.key_id, v.version, v.state, v.created_at, v.activated_at, v.not_after, v.grace_until, v.revoked_at,
+    v.revoke_reason, v.destroyed_at, ${hexCol('v.secret')}, v.row_version, ${hexCol('v.mac')}
+  FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version`;
+
+/**
+ * Every key with its current version, MAC-checked, in name order. Read as
+ * raw arrays with BLOBs as hex (AnyKeyRow, AnyVersionRow): at 100,000 keys,
+ * a Buffer per BLOB and an object per joined row cost more than the MACs.
+ */
+export function keysWithCurrent(vault: Vault, where = '', args: readonly unknown[] = []): [AnyKeyRow, AnyVersionRow][] {
+  const rows = vault.read((db) => stmt(db, `${KEYS_WITH_CURRENT} ${where} ORDER BY k.service, k.environment, k.name`)
+    .raw().all(...args)) as unknown[][];
+  const out = new Array<[AnyKeyRow, AnyVersionRow]>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as unknown[];
+    const k = checkedKey(vault, {
+      id: r[0], name: r[1], service: r[2], environment: r[3], scopes: r[4], owner: r[5], notes: bytesOf(r[6], r[7]),
+      current_version: r[8], created_at: r[9], updated_at: r[10], row_version: r[11], mac: bytesOf(r[12], r[13]),
+    } as AnyKeyRow);
+    if (r[14] === null) throw missingVersion(k.id, k.current_version);
     const v = checkedVersion(vault, {
-      key_id: r.v_key_id as string,
-      version: r.v_version as number,
-      state: r.v_state as KeyState,
-      created_at: r.v_created_at as string,
-      activated_at: r.v_activated_at as string | null,
-      not_after: r.v_not_after as string | null,
-      grace_until: r.v_grace_until as string | null,
-      revoked_at: r.v_revoked_at as string | null,
-      revoke_reason: r.v_revoke_reason as RevokeReason | null,
-      destroyed_at: r.v_destroyed_at as string | null,
-      secret: r.v_secret as Buffer | null,
-      row_version: r.v_row_version as number,
-      mac: r.v_mac as Buffer,
-    });
-    return [k, v];
-  });
+      key_id: r[14], version: r[15], state: r[16], created_at: r[17], activated_at: r[18], not_after: r[19],
+      grace_until: r[20], revoked_at: r[21], revoke_reason: r[22], destroyed_at: r[23], secret: bytesOf(r[24], r[25]),
+      row_version: r[26], mac: bytesOf(r[27], r[28]),
+    } as AnyVersionRow);
+    out[i] = [k, v];
+  }
+  return out;
 }
