@@ -28,13 +28,13 @@ import { copyVault, expectCode, newPassphrase, snapshot, unchangedSince } from '
 
 /** canonicalRow written out the slow, obvious way (vault-format.md, section 1). */
 function referenceRow(table: string, fields: readonly unknown[]): Buffer {
-  const item = (tag: number, bytes: Buffer): Buffer => {
+  const item = (tag: number, bytes: Uint8Array): Uint8Array => {
     const h = Buffer.alloc(5);
     h[0] = tag;
     h.writeUInt32BE(bytes.length, 1);
     return Buffer.concat([h, bytes]);
   };
-  const parts = [Buffer.from('KHR1', 'latin1')];
+  const parts: Uint8Array[] = [Buffer.from('KHR1', 'latin1')];
   for (const v of [table, ...fields]) {
     if (v === null || v === undefined) parts.push(item(0, Buffer.alloc(0)));
     else if (Buffer.isBuffer(v)) parts.push(item(1, v));
