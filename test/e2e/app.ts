@@ -24,7 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
-import { type Browser, type BrowserContext, chromium, type ElectronApplication, type Page, type Route } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type ElectronApplication, type Frame, type Page, type Route } from 'playwright-core';
 import type { AppSettings, IpcEvent } from '../../shared/ipc.js';
 import { eventChannel } from '../../shared/ipc-names.js';
 import { FAST_KDF } from '../helpers/tmp.js';
@@ -357,10 +357,10 @@ export class App {
 
   // ---- evidence --------------------------------------------------------------
 
-  async screenshot(name: string): Promise<string> {
+  async screenshot(name: string, target: Page = this.page): Promise<string> {
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const file = path.join(SCREENSHOT_DIR, `${name}.png`);
-    await this.page.screenshot({ path: file, fullPage: true });
+    await target.screenshot({ path: file, fullPage: true });
     return file;
   }
 
@@ -369,11 +369,11 @@ export class App {
    * axe is evaluated through the DevTools protocol, which the page's CSP does
    * not govern (an injected <script> would be refused by script-src 'self').
    */
-  async axe(): Promise<AxeViolation[]> {
+  async axe(target: Page | Frame = this.page): Promise<AxeViolation[]> {
     axeSource ??= fs.readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
-    const loaded = await this.page.evaluate(() => typeof (globalThis as { axe?: unknown }).axe !== 'undefined');
-    if (!loaded) await this.page.evaluate(axeSource);
-    const results = await this.page.evaluate(async () => {
+    const loaded = await target.evaluate(() => typeof (globalThis as { axe?: unknown }).axe !== 'undefined');
+    if (!loaded) await target.evaluate(axeSource);
+    const results = await target.evaluate(async () => {
       const axe = (globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown[] }> }> }> } }).axe;
       const r = await axe.run((globalThis as unknown as { document: unknown }).document, {
         runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },

@@ -155,8 +155,8 @@ describe('first screens', () => {
   });
 
   it('locks itself after idle time and returns to the unlock screen with a notice', async () => {
-    // 0.02 minutes = 1.2 s of inactivity.
-    const app = await App.launch(browser, { vaultPath: vaultIn(tmpDir('keyhold-e2e-')), settings: { autoLockMinutes: 0.02 } });
+    // 0.04 minutes = 2.4 s of inactivity.
+    const app = await App.launch(browser, { vaultPath: vaultIn(tmpDir('keyhold-e2e-')), settings: { autoLockMinutes: 0.04 } });
     try {
       await app.createVault(PASS);
       await app.waitForScreen('keys');

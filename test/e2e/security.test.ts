@@ -31,7 +31,7 @@ beforeAll(async () => {
     vaultPath: path.join(tmp.dir, 'vault.db'),
     otherPages: {
       // Another origin framing the app: the framed app is our origin, but not a main frame.
-      '/frames-the-app.html': `<!doctype html><title>other</title><iframe src="${APP_ORIGIN}/index.html"></iframe>`,
+      '/frames-the-app.html': `<!doctype html><title>other</title><iframe src="${APP_ORIGIN}/index.html" title="Keyhold" width="960" height="520"></iframe>`,
     },
   });
   await app.createVault('correct horse battery staple');
@@ -95,8 +95,11 @@ describe('renderer security', () => {
       await framed!.waitForLoadState();
       const fromFramedApp = await framed!.evaluate(() => (globalThis as unknown as PageGlobal).keyhold!.keyList!({}));
       expect(codeOf(fromFramedApp)).toBe('IPC_FORBIDDEN');
-      // The framed app got nothing: it shows its error screen, not the keys.
+      // The framed app got nothing: it shows its error screen (checked like every screen), not the keys.
       await framed!.waitForSelector('main[data-screen="error"]');
+      expect(await framed!.locator('main').textContent()).toMatch(/could not start[\s\S]*IPC|refused/);
+      await app.screenshot('14-error-refused-sender', other);
+      expect((await app.axe(framed)).map((v) => `${v.id} (${v.impact}) at ${v.targets.join(' ')}`)).toEqual([]);
     } finally {
       await other.close();
     }
