@@ -193,10 +193,20 @@ export class Token {
     }
   }
 
-  #forget(): void {
+  #forget(closeSession = true): void {
+    const s = closeSession ? this.#session : null;
     this.#session = null;
     this.#loggedIn = false;
     this.#handles.clear();
+    // Best effort: if the session is in fact still alive (a transient error
+    // taken for a removal), it must not stay open and logged in unseen.
+    if (s) {
+      try {
+        this.#p.C_CloseSession(s);
+      } catch {
+        // Gone with the token, as expected.
+      }
+    }
   }
 
   #sessionHandle(): Handle {
@@ -262,7 +272,7 @@ export class Token {
     return this.run('logout', () => {
       const s = this.#session;
       const wasIn = this.#loggedIn;
-      this.#forget();
+      this.#forget(false);
       if (!s) return;
       try {
         if (wasIn) this.#p.C_Logout(s);
@@ -432,7 +442,14 @@ export class Token {
         { type: A.CKA_DECRYPT, value: false },
         { type: A.CKA_UNWRAP, value: false }];
       await this.#p.C_GenerateKeyPairAsync(this.#sessionHandle(), { mechanism: mech }, pub, priv);
-      return this.#findKey({ id: id.toString('hex') });
+      const made = this.#findKey({ id: id.toString('hex') });
+      if (!made.jwk) {
+        // The pair exists on the token, but a key whose public half cannot be
+        // read cannot be registered, verified or exported: say so, with its id.
+        throw new KeyholdError('TOKEN_ERROR', `token: ${this.name} made the key '${label}' (id ${made.id}) but its public key cannot be read`,
+          'Delete that key pair with the token vendor\'s tool and try again; do not run two key generations on one token at once.');
+      }
+      return made;
     });
   }
 
