@@ -11,3 +11,6 @@ export ELECTRON_SKIP_BINARY_DOWNLOAD="${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}"
 npm ci --no-audit --no-fund
 # The importer is TypeScript compiled to importer/dist, so `npx keyhold-import` works after install.
 npm run build -w keyhold-import
+# Electronegativity runs from a folder of its own (its pinned parser crashes among
+# the project's dependencies); the test command's security gate uses it.
+npm ci --prefix build/electronegativity --no-audit --no-fund
