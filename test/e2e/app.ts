@@ -360,7 +360,8 @@ export class App {
   async screenshot(name: string, target: Page = this.page): Promise<string> {
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const file = path.join(SCREENSHOT_DIR, `${name}.png`);
-    await target.screenshot({ path: file, fullPage: true });
+    // A revealed secret is painted over: screenshots are test output, and no secret goes there.
+    await target.screenshot({ path: file, fullPage: true, mask: [target.locator('[data-testid="secret"]')] });
     return file;
   }
 

@@ -120,7 +120,8 @@ describe('first screens', () => {
       // Closing the view drops the secret from the page.
       await page.getByTestId('close-detail').click();
       await page.getByTestId('key-detail').waitFor({ state: 'detached' });
-      expect(await page.content()).not.toContain(secret);
+      // Booleans, not toContain: a failure message must not print the secret.
+      expect((await page.content()).includes(secret), 'secret still in the page').toBe(false);
 
       // Copy: main puts the secret on the clipboard; the page never receives it.
       await app.openKey('checkout');
@@ -128,7 +129,7 @@ describe('first screens', () => {
       await app.waitForAnnouncement(/copied/i);
       if (app.router) {
         expect(isValidApiKey(app.clipboard.text)).toBe(true);
-        expect(await page.content()).not.toContain(app.clipboard.text);
+        expect((await page.content()).includes(app.clipboard.text), 'copied secret in the page').toBe(false);
       }
 
       // Lock: back to the unlock screen, nothing of the vault left in the page.

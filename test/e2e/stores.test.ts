@@ -122,18 +122,21 @@ describe('renderer stores over the real router', () => {
     await useKeys.getState().reveal();
     expect(isValidApiKey(useKeys.getState().revealed?.secret ?? '')).toBe(true);
     await useKeys.getState().select(b!.id);
-    expect(useKeys.getState().revealed).toBeNull();
+    // Compared as booleans: a failure message must not print a secret.
+    expect(useKeys.getState().revealed === null, 'secret left after selecting another key').toBe(true);
     // Reveal, then close the detail.
     await useKeys.getState().reveal();
-    expect(useKeys.getState().revealed).not.toBeNull();
+    expect(useKeys.getState().revealed !== null).toBe(true);
     useKeys.getState().closeDetail();
-    expect(useKeys.getState().revealed).toBeNull();
+    expect(useKeys.getState().revealed === null, 'secret left after closing the detail').toBe(true);
     // Reveal, then the vault locks (as the idle timer would): everything of the vault is cleared.
     await useKeys.getState().select(a!.id);
     await useKeys.getState().reveal();
     await useSession.getState().lock();
     expect(useSession.getState().phase).toBe('locked');
-    expect(useKeys.getState()).toMatchObject({ revealed: null, detail: null, all: [], visible: [], haystack: [] });
+    const after = useKeys.getState();
+    expect(after.revealed === null, 'secret left after lock').toBe(true);
+    expect([after.detail, after.all.length, after.visible.length, after.haystack.length]).toEqual([null, 0, 0, 0]);
 
     // A wrong passphrase is an error on the screen, not a crash; the right one unlocks.
     expect(await useSession.getState().unlock('not the passphrase')).toBe(false);
