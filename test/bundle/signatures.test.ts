@@ -94,6 +94,25 @@ function checkAll(f: BundleFile, signers: readonly { kid: string; jwk: PublicJwk
   });
 }
 
+/**
+ * Runs fn while this process sees only alpha: beta's slot is left out of
+ * C_GetSlotList's answer by the logging wrapper (onResult), as if the card
+ * were pulled out.
+ */
+async function withoutBeta<T>(fn: () => Promise<T>): Promise<T> {
+  const betaSlot = svc.tokens.scan().find((t) => t.label === 'beta')?.slot;
+  expect(betaSlot).toBeDefined();
+  inj.onResult = (method, _args, result) => (method === 'C_GetSlotList'
+    ? (result as Buffer[]).filter((h) => (h.length === 8 ? h.readBigUInt64LE(0).toString() : h.toString('hex')) !== betaSlot)
+    : result);
+  try {
+    expect(svc.tokens.scan().filter((t) => t.flags.initialized).map((t) => t.label)).toEqual(['alpha']);
+    return await fn();
+  } finally {
+    inj.onResult = null;
+  }
+}
+
 async function rootOf(text: string): Promise<TrustRoot> {
   return loadTrustRoot(text);
 }
@@ -182,7 +201,7 @@ describe('signatures, checked without Keyhold or jose code', () => {
   it('O(1) token operations: the PKCS#11 calls of an export are the same for 1 key and for 200 keys (one C_Sign per signer)', async () => {
     const small = await addRecipient(svc, 'small', { verifies: ['solo'] });
     const big = await addRecipient(svc, 'big', { verifies: ['many'] });
-    expect(small.name).toBe('small');
+    expect([small.name, big.name]).toEqual(['small', 'big']);
     createKeys(svc.vault, [{ name: 'k', service: 'solo', environment: 'production', scopes: [], owner: '', notes: '' }]);
     createKeys(svc.vault, Array.from({ length: 200 }, (_, i) => ({ name: `k${i}`, service: 'many', environment: 'production', scopes: [], owner: '', notes: '' })));
     const calls = async (recipient: string) => {
@@ -260,7 +279,8 @@ describe('M-of-N: threshold 2, one token at a time', () => {
   it('`bundle sign` without a vault, naming the token and key, adds the second signature; the same signer again is KEY_EXISTS', async () => {
     await svc.call('key.create', { name: 'four', service: 'svc1' });
     const file = out();
-    const rep = await exportWithAlphaOnly(file);
+    // This time in this process, beta hidden from the slot list (one CLI spawn fewer).
+    const rep = await withoutBeta(() => svc.call('bundle.export', { recipient: 'r1', out: file }));
     expect(rep.signatures).toEqual([a.kid]);
     const bare = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
     try {
@@ -276,6 +296,56 @@ describe('M-of-N: threshold 2, one token at a time', () => {
       expect((await applyBundle(state1, signed, { privateKey: r1.privateJwk })).status).toBe('applied');
     } finally {
       await bare.shutdown();
+      // SoftHSM2 keeps one login per process: bare's logout logged svc's sessions out too, which svc
+      // does not notice (its tokens still think they are logged in). Log out here so they log in again.
+      await svc.tokens.logoutAll();
     }
+  });
+});
+
+describe('trust roots and second signatures: what an importer or a custodian relies on', () => {
+  it('re-exporting an unchanged trust root gives the same root (same payload hash), so an importer that pinned it accepts the new file', async () => {
+    const first = await loadTrustRoot(trustV2);
+    // Seconds after version 2 was exported (payload times are to the second): exported again, unchanged.
+    expect(Date.now() - Date.parse(first.payload.issuedAt)).toBeGreaterThan(1000);
+    const again = fs.readFileSync((await svc.call('trust.export', { out: path.join(tmp.dir, 'root2c.json') })).path, 'utf8');
+    const second = await loadTrustRoot(again);
+    expect(second.payload.version).toBe(first.payload.version);
+    // Two different documents with one version look like an attack to an importer (TRUST_ROOT_MISMATCH).
+    expect(second.hash).toBe(first.hash);
+    expect(await updateTrustRoot(state1, again)).toMatchObject({ status: 'unchanged', version: 2 });
+  });
+
+  it('a trust root needing more signers than are present is refused before anything is written or recorded (nothing can add a signature to a trust root later)', async () => {
+    const file = path.join(tmp.dir, 'root-partial.json');
+    const before = (await svc.call('audit.list', { action: 'trust.export' })).entries.length;
+    await withoutBeta(() => rejectsWith(svc.call('trust.export', { out: file, expires: '30d' }), ['TOKEN_NOT_FOUND', 'INVALID_INPUT']));
+    expect(fs.existsSync(file)).toBe(false);
+    expect((await svc.call('audit.list', { action: 'trust.export' })).entries.length).toBe(before);
+    // With both present it is version 3 (a new expiry is a new root), the rotation of version 2.
+    const t = await svc.call('trust.export', { out: file, expires: '30d' });
+    expect(t.version).toBe(3);
+    expect(await updateTrustRoot(state1, fs.readFileSync(file, 'utf8'))).toMatchObject({ status: 'rotated', version: 3 });
+  });
+
+  it('`bundle sign` with the vault refuses a bundle whose payload was changed after it was signed (a custodian never countersigns a forgery)', async () => {
+    await svc.call('key.create', { name: 'five', service: 'svc1' });
+    const file = out();
+    const rep = await withoutBeta(() => svc.call('bundle.export', { recipient: 'r1', out: file }));
+    expect(rep.signatures).toEqual([a.kid]);
+    const f = readBundle(file);
+    // Swap the issued verifier for an attacker's, keep alpha's (now invalid) signature.
+    const payload = { ...f.payload, changes: f.payload.changes.map((c) => (c.type === 'issue' ? { ...c, verifier: 'f'.repeat(64) } : c)) };
+    const forged = JSON.stringify({ payload: Buffer.from(jcs(payload)).toString('base64url'), signatures: f.json.signatures });
+    fs.writeFileSync(file, forged);
+    await rejectsWith(svc.call('bundle.sign', { file }), ['INTEGRITY', 'INVALID_INPUT']);
+    expect(fs.readFileSync(file, 'utf8')).toBe(forged);
+  });
+
+  it('`bundle sign` with the vault by a signer that already signed says so (KEY_EXISTS), not that its token is absent', async () => {
+    const file = out();
+    await svc.call('key.create', { name: 'six', service: 'svc1' });
+    await svc.call('bundle.export', { recipient: 'r1', out: file });
+    await rejectsWith(svc.call('bundle.sign', { file, token: 'beta' }), 'KEY_EXISTS');
   });
 });

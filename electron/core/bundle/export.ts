@@ -28,6 +28,8 @@ import {
   encryptSecrets,
   isImportError,
   newBundleId,
+  parseBundlePayload,
+  parseCanonical,
   parseGeneralJws,
   payloadHash,
   recipientId as thumbprintOfRecipient,
@@ -37,10 +39,12 @@ import {
   signTrustRoot,
   encodeTrustRootPayload,
   verifierOf,
+  verifyJwsWithKey,
   BUNDLE_TYP,
   type Change,
   type SecretEntry,
   type Signer,
+  type TrustRootPayload,
 } from '../../../importer/src/index.js';
 import { fsyncDir } from '../fsutil.js';
 import { checkedKey, checkedVersion, secretAad, type KeyRow, type VersionRow } from '../keys/rows.js';
@@ -390,9 +394,34 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
   }
   const parsed = fromImporter(() => parseGeneralJws(text, BUNDLE_TYP, { malformed: 'BUNDLE_MALFORMED', what: 'bundle' }));
   const kids = parsed.signatures.map((s) => (JSON.parse(Buffer.from(s.protected, 'base64url').toString('utf8')) as { kid: string }).kid);
+  // What is signed must be a bundle payload, canonical and valid, whatever the signatures say.
+  const canonical = parseCanonical(parsed.payloadBytes);
+  if (!canonical) throw new KeyholdError('INVALID_INPUT', 'bundle: the payload is not canonical JSON');
+  const payload = fromImporter(() => parseBundlePayload(canonical.value));
   let signer: Signer;
   if (vault) {
-    const rows = listSigners(vault).filter((s) => !kids.includes(s.kid) && (o.token === undefined || s.token_label === o.token || s.token_serial === o.token));
+    const registered = listSigners(vault);
+    if (payload.vaultId !== vault.id) {
+      throw new KeyholdError('INVALID_INPUT', `bundle: made by another vault (${payload.vaultId.slice(0, 40)}), not this one`);
+    }
+    // The signatures already there must be this vault's signers' and verify: a
+    // custodian never countersigns a payload changed after it was signed.
+    for (const s of parsed.signatures) {
+      const known = registered.find((r) => r.kid === s.header.kid);
+      if (!known) throw new KeyholdError('INTEGRITY', `bundle: signed by ${s.header.kid.slice(0, 43)}, which is not a registered signer`);
+      try {
+        await verifyJwsWithKey({ protected: s.protected, payload: parsed.payloadB64, signature: s.signature }, JSON.parse(known.public_jwk));
+      } catch {
+        throw new KeyholdError('INTEGRITY', `bundle: the signature by ${known.kid} does not verify: the bundle was changed after it was signed`,
+          'Do not sign it; export the bundle again from the vault.');
+      }
+    }
+    const selected = registered.filter((s) => o.token === undefined || s.token_label === o.token || s.token_serial === o.token);
+    const rows = selected.filter((s) => !kids.includes(s.kid));
+    if (selected.length > 0 && rows.length === 0) {
+      throw new KeyholdError('KEY_EXISTS', `bundle: ${o.token === undefined ? 'every registered signer' : `the signer on '${o.token}'`} has already signed this bundle`,
+        `Signed by: ${kids.join(', ')}.`);
+    }
     const row = rows.find((s) => tokens.bySerial(s.token_serial) !== null);
     if (!row) {
       throw new KeyholdError('TOKEN_NOT_FOUND', 'bundle: no registered signer that has not signed yet has its token present',
@@ -433,24 +462,42 @@ export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: 
   const target = path.resolve(o.out);
   const rows = listSigners(vault);
   const need = threshold(vault);
-  // The version goes up whenever the signer set or threshold changes, as TUF's root does.
+  // The version goes up whenever the signer set, threshold or expiry changes, as
+  // TUF's root does. Unchanged, the same root is exported again (the same
+  // payload, so the same identity): two different roots with one version look
+  // like an attack to an importer (TRUST_ROOT_MISMATCH).
   const shape = JSON.stringify({ threshold: need, signers: rows.map((r) => r.kid) });
   const last = getSetting(vault, 'trust.root');
-  const prev = last ? (JSON.parse(last) as { version: number; shape: string }) : null;
-  const version = prev === null ? 1 : prev.shape === shape ? prev.version : prev.version + 1;
+  const prev = last ? (JSON.parse(last) as { version: number; shape: string; payload?: TrustRootPayload }) : null;
+  const same = prev !== null && prev.shape === shape && o.expires === undefined;
+  const version = prev === null ? 1 : same ? prev.version : prev.version + 1;
   const expires = o.expires === undefined ? null : parseDuration(o.expires, 'trust --expires');
   const now = new Date(vault.now());
-  const payload = fromImporter(() => buildTrustRoot({
+  const payload = same && prev?.payload ? prev.payload : fromImporter(() => buildTrustRoot({
     vaultId: vault.id, version, threshold: need, signers: rows.map((r) => JSON.parse(r.public_jwk) as unknown),
     issuedAt: now, expiresAt: expires === null ? null : new Date(now.getTime() + expires * 1000),
   }));
   const signers = await presentSigners(vault, tokens, o.askPin, o.allowFinalTry, `sign trust root version ${version}`);
+  // Nothing can add a signature to a trust root later: it needs its threshold
+  // now, and a new version also the previous version's threshold of its signers.
+  const present = new Set(signers.map((s) => s.kid));
+  const short: string[] = [];
+  if (present.size < need) short.push(`${present.size} of the ${need} signers it needs`);
+  if (prev?.payload && version > prev.version) {
+    const old = prev.payload.signers.filter((j) => present.has(jwkThumbprint(j))).length;
+    if (old < prev.payload.threshold) short.push(`${old} of the ${prev.payload.threshold} signers of version ${prev.version} it needs`);
+  }
+  if (short.length > 0) {
+    const absent = rows.filter((r) => !present.has(r.kid)).map((r) => `'${r.token_label}' (serial ${r.token_serial})`);
+    throw new KeyholdError('TOKEN_NOT_FOUND', `trust: version ${version} would be signed by ${short.join(', and ')}`,
+      `Insert the other signers' tokens (${absent.join(', ') || 'none registered'}) and export again: a trust root is signed in one ceremony.`);
+  }
   const text = await signTrustRoot(payload, signers);
   const { hash } = encodeTrustRootPayload(payload);
   const tmp = stage(target, text);
   try {
     vault.transaction(() => {
-      putSetting(vault, 'trust.root', JSON.stringify({ version, shape }));
+      putSetting(vault, 'trust.root', JSON.stringify({ version, shape, payload }));
       vault.audit({ action: 'trust.export', subject: `trust:${version}`, details: { version, threshold: need, signers: rows.map((r) => r.kid), hash,
         signatures: signers.map((s) => s.kid) } });
     });
