@@ -246,7 +246,7 @@ describe('round trip: export through the service, verify and apply with the real
     const full = await exportTo(client);
     expect(pairs(full.file.payload.changes)).toEqual([`issue:${keys.bill2}/1`]);
     const plain = await decryptSecrets(full.file.payload.secrets!, await loadRecipientPrivateKey(client.privateJwk), full.file.payload.bundleId);
-    expect(plain.keys).toEqual([{ keyId: keys.bill2, version: 1, key: await reveal(keys.bill2!) }]);
+    expect(plain.keys).toEqual([{ keyId: keys.bill2, version: 1, key: await reveal(keys.bill2) }]);
     await applyTo(client, full.file.text);
   });
 
@@ -274,14 +274,14 @@ describe('round trip: export through the service, verify and apply with the real
     expect(c).toHaveLength(1);
     expect(c[0]).toMatchObject({ keyId: keys.bill3, version: 1, notBefore: iso(at) });
     const plain = await decryptSecrets(file.payload.secrets!, await loadRecipientPrivateKey(client.privateJwk), file.payload.bundleId);
-    const secret = await reveal(keys.bill3!);
+    const secret = await reveal(keys.bill3);
     expect(plain.keys).toEqual([{ keyId: keys.bill3, version: 1, key: secret }]);
     await applyTo(client, file.text);
     const ks = (await keystoreOf(client)).keystore!;
     expect(checkPresentedKey(ks, secret, clock.now())).toMatchObject({ valid: false, reason: 'not-yet-valid' });
     expect(checkPresentedKey(ks, secret, new Date(at.getTime() + 1000))).toMatchObject({ valid: true });
     clock.set(at.getTime() + HOUR_MS);
-    expect((await svc.call('key.show', { id: keys.bill3! })).state).toBe('active');
+    expect((await svc.call('key.show', { id: keys.bill3 })).state).toBe('active');
     const after = await exportTo(client);
     expect(after.file.payload.changes).toEqual([]);
     await applyTo(client, after.file.text);
