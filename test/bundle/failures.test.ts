@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
-import { type KeyholdError } from '../../shared/errors.js';
+import { KeyholdError } from '../../shared/errors.js';
 import { generateRecipientKey } from '../../importer/src/index.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
@@ -201,5 +201,29 @@ describe('recipient add refuses bad input', () => {
     // The private key's "d" is never stored or echoed.
     const e = await rejectsWith(svc.call('recipient.add', { name: 'priv', publicKey: pair.privateJwk, holds: ['x'] }), 'INVALID_INPUT');
     expect(`${e.message} ${e.hint ?? ''}`).not.toContain(String(pair.privateJwk.d));
+  });
+});
+
+describe('two exports at once (a double click)', () => {
+  it('to one recipient: one bundle is recorded, the other fails cleanly with nothing left behind; to two recipients: both succeed', async () => {
+    await svc.call('key.create', { name: 'pay3', service: 'payments' });
+    const dir = path.join(tmp.dir, 'twice');
+    fs.mkdirSync(dir);
+    const before = (await svc.call('recipient.list', {})).find((r) => r.name === 'gw')!;
+    const results = await Promise.allSettled([1, 2].map((i) => svc.call('bundle.export', { recipient: 'gw', out: path.join(dir, `b${i}.json`) })));
+    const done = results.filter((r) => r.status === 'fulfilled');
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(done).toHaveLength(1);
+    expect(failed).toHaveLength(1);
+    // A clear error that says what happened (not a raw SQLite constraint error, not "altered vault").
+    expect(failed[0]!.reason).toBeInstanceOf(KeyholdError);
+    expect((failed[0]!.reason as KeyholdError).code).toBe('VAULT_IN_USE');
+    const after = (await svc.call('recipient.list', {})).find((r) => r.name === 'gw')!;
+    expect(after.sequence).toBe(before.sequence + 1);
+    expect(filesIn(dir)).toHaveLength(1);
+    expect((await svc.call('audit.verify', {})).ok).toBe(true);
+    const other = await addRecipient(svc, 'gw-b', { verifies: ['payments'] });
+    const both = await Promise.all(['gw', other.name].map((name) => svc.call('bundle.export', { recipient: name, out: path.join(dir, `${name}.json`) })));
+    expect(both.map((r) => r.sequence)).toEqual([after.sequence + 1, 1]);
   });
 });

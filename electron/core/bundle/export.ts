@@ -349,8 +349,9 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   const tmp = stage(target, text);
   try {
     vault.transaction(() => {
-      insertBundle(vault, r.id, sequence, hash, payload.issuedAt, Buffer.from(text, 'utf8'));
+      // The recipient first: its row_version guard is what refuses a concurrent export, before the bundle row collides.
       advanceRecipient(vault, r, sequence, hash);
+      insertBundle(vault, r.id, sequence, hash, payload.issuedAt, Buffer.from(text, 'utf8'));
       insertItems(vault, r.id, sequence, items);
       vault.audit({ action: 'bundle.export', subject: `recipient:${r.name}`, details: {
         recipient: r.id, sequence, hash, issued: issuedN, revoked: changes.length - issuedN, secrets: secrets.length,

@@ -88,7 +88,11 @@ export function advanceRecipient(vault: Vault, r: RecipientRow, sequence: number
   const next = { ...r, sequence, last_hash: hash, row_version: r.row_version + 1 };
   const res = stmt(vault.db, 'UPDATE recipients SET sequence = ?, last_hash = ?, row_version = ?, mac = ? WHERE id = ? AND row_version = ?')
     .run(sequence, hash, next.row_version, vault.mac('recipients', recipientFields(next)), r.id, r.row_version);
-  if (res.changes !== 1) throw new KeyholdError('INTEGRITY', `bundle: recipient ${r.name} changed during the export`);
+  if (res.changes !== 1) {
+    // Only another export to the same recipient at the same time gets here (the row was MAC-checked when read).
+    throw new KeyholdError('VAULT_IN_USE', `bundle: recipient ${r.name} got another bundle during this export`,
+      'Let the other export finish, then export again: this one was not recorded.');
+  }
 }
 
 // ---- signers ----------------------------------------------------------------
