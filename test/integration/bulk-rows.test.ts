@@ -20,7 +20,9 @@ import {
   sha256,
   sha256Hex,
 } from '../../electron/core/crypto/primitives.js';
+import { keyCreateDetails } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
 import { fieldAad } from '../../electron/core/vault/vault.js';
 import { DAY_MS, testClock } from '../helpers/clock.js';
 import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
@@ -105,6 +107,25 @@ describe('primitives against their reference', () => {
     for (const [t, r, v, f] of [['key_versions', '7mBltGCkkZ1AtbhL', 1, 'secret'], ['keys', 'a"b\\c\u2028é', 0, 'notes']] as const) {
       expect(fieldAad(t, r, v, f)).toBe(JSON.stringify(['keyhold/v1', t, r, v, f]));
     }
+  });
+
+  it('keyCreateDetails is canonicalJson of the key.create details, for any text and scopes, active or pre-active', () => {
+    const texts = ['', 'a', 'key-1', 'Zoë "quoted" \\ back', 'tab\tnew\nline', '\u2028\u2029', '🔑', 'lone \ud800', 'ctl \u0001'];
+    const scopeSets = [[], ['read'], ['read', 'write:0', 'admin:*'], ['z', 'a'], ['é', '"', '🔑']];
+    let n = 0;
+    for (const name of texts) {
+      for (const scopes of scopeSets) {
+        for (const activateAt of [null, '2027-01-01T00:00:00.000Z']) {
+          const spec = { name, service: `svc ${name}`, environment: name.toUpperCase(), scopes, owner: `${name}!` };
+          const state = activateAt ? 'pre-active' : 'active';
+          const want = canonicalJson({ name: spec.name, service: spec.service, environment: spec.environment, scopes,
+            owner: spec.owner, version: 1, state, ...(activateAt ? { activateAt } : {}) });
+          expect(keyCreateDetails(spec, state, activateAt)).toBe(want);
+          n++;
+        }
+      }
+    }
+    expect(n).toBe(texts.length * scopeSets.length * 2);
   });
 
   it('seal lays out format, nonce, ciphertext and tag, opens only with its AAD, and never repeats a nonce', () => {

@@ -63,6 +63,12 @@ export type AuditEvent = Readonly<{
   subject: string;
   keyId?: string | null | undefined;
   details?: Record<string, unknown> | undefined;
+  /**
+   * The details already serialized, for batch writers that build the text
+   * directly: it must be exactly canonicalJson(details) (audit-log.md, 1.3),
+   * which their tests hold it to. Used instead of `details` when given.
+   */
+  detailsJson?: string | undefined;
 }>;
 
 type PurposeKeys = { vmk: Buffer; secret: Buffer; field: Buffer; mac: Buffer };
@@ -343,7 +349,7 @@ export class Vault {
     if (this.#headError) throw this.#headError;
     this.#head = appendEntry(db, this.#head, {
       at: this.#entryTime(), actor: this.actor, action: event.action, subject: event.subject,
-      keyId: event.keyId ?? null, details: event.details ?? {},
+      keyId: event.keyId ?? null, details: event.details ?? {}, detailsJson: event.detailsJson,
     });
     this.#appended++;
   }
@@ -596,6 +602,7 @@ type NewEntry = Readonly<{
   subject: string;
   keyId: string | null;
   details: Record<string, unknown>;
+  detailsJson?: string | undefined;
 }>;
 
 const INSERT_ENTRY = `INSERT INTO audit_log (seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash)
@@ -605,7 +612,7 @@ const INSERT_ENTRY = `INSERT INTO audit_log (seq, at, actor, host, workstation, 
 function appendEntry(db: Db, head: ChainHead, e: NewEntry): ChainHead {
   const ws = workstation();
   const seq = head.seq + 1;
-  const details = canonicalJson(e.details);
+  const details = e.detailsJson ?? canonicalJson(e.details);
   const hash = entryHashOf(seq, e.at, e.actor, ws.host, ws.id, e.action, e.subject, e.keyId, details, head.hash);
   try {
     stmt(db, INSERT_ENTRY).run(seq, e.at, e.actor, ws.host, ws.id, e.action, e.subject, e.keyId, details, head.hash, hash);
