@@ -227,3 +227,17 @@ describe('two exports at once (a double click)', () => {
     expect(both.map((r) => r.sequence)).toEqual([after.sequence + 1, 1]);
   });
 });
+
+describe('signer add refuses', () => {
+  it('a token keyslot key (derive only, it must never sign), the same key twice, a missing key, a threshold above the signers', async () => {
+    await svc.call('slot.addToken', { token: 'card', keyLabel: 'vault-unlock', pin: PIN });
+    await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'vault-unlock' }), 'TOKEN_UNSUPPORTED');
+    await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'sig-card' }), 'KEY_EXISTS');
+    await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'no-such-key' }), 'TOKEN_KEY_NOT_FOUND');
+    const list = await svc.call('signer.list', {});
+    expect(list.threshold).toBe(1);
+    expect(list.signers.map((s) => s.token).sort()).toEqual(['card', 'gone']);
+    await rejectsWith(svc.call('signer.threshold', { threshold: 3 }), 'INVALID_INPUT');
+    expect((await svc.call('signer.list', {})).threshold).toBe(1);
+  });
+});
