@@ -153,6 +153,11 @@ describe('round trip: export through the service, verify and apply with the real
     await applyTo(client, file.text);
     const cur = await keystoreOf(client);
     expect(cur.secrets?.keys.map((k) => [k.keyId, k.version, k.key])).toEqual([[keys.bill1, 1, bill]]);
+    // The file is the owner's only (it carries secrets, encrypted), and no secret reaches the audit log.
+    expect(fs.statSync(report.path).mode & 0o777).toBe(0o600);
+    const log = JSON.stringify((await svc.call('audit.list', { limit: 10_000 })).entries);
+    expect(log.includes(bill)).toBe(false);
+    expect(log.includes(bill.slice(22, 65))).toBe(false);
   });
 
   it('a recipient that verifies one service and holds another gets issues for both but secrets only for the one it holds', async () => {
