@@ -100,6 +100,16 @@ describe('100,000 keys', () => {
         expect(r.count, `${control}=${value}`).toBe(expected);
         timings.push(`${control}=${JSON.stringify(value)}: ${r.ms.toFixed(1)} ms (${r.count.toLocaleString('en-US')} keys)`);
       }
+      // Typing a query one character at a time (each keystroke narrows the previous matches).
+      const typed: string[] = [];
+      let typedLast = { ms: 0, count: 0 };
+      for (const prefix of ['k', 'ke', 'key', 'key-', 'key-4', 'key-42', 'key-424']) {
+        typedLast = await timeFilter(app, 'search', prefix);
+        typed.push(`${JSON.stringify(prefix)} ${typedLast.ms.toFixed(1)} ms (${typedLast.count.toLocaleString('en-US')})`);
+      }
+      expect(typedLast.count).toBe(111); // key-424, key-4240..9, key-42400..99
+      timings.push(`typing: ${typed.join(', ')}`);
+      await timeFilter(app, 'search', '');
       console.log(`perf: filtering ${N.toLocaleString('en-US')} keys in the browser (input to next frame):\n  ${timings.join('\n  ')}`);
 
       // Keyboard to the very end of the list: the last row is drawn, still with few rows in the DOM.

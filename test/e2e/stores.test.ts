@@ -114,6 +114,15 @@ describe('renderer stores over the real router', () => {
     expect(useKeys.getState().visible.map((i) => useKeys.getState().all[i]!.name)).toEqual(['ledger']);
     useKeys.getState().setFilter({ environment: '', query: 'CHARGES:' });
     expect(useKeys.getState().visible).toHaveLength(1);
+    // Typing on narrows within the current matches; the result equals a fresh filter's.
+    useKeys.getState().setFilter({ query: 'e' });
+    expect(useKeys.getState().visible).toHaveLength(2);
+    useKeys.getState().setFilter({ query: 'led' });
+    expect(useKeys.getState().visible.map((i) => useKeys.getState().all[i]!.name)).toEqual(['ledger']);
+    useKeys.getState().setFilter({ query: 'ledx' });
+    expect(useKeys.getState().visible).toHaveLength(0);
+    useKeys.getState().setFilter({ query: 'le' });
+    expect(useKeys.getState().visible.map((i) => useKeys.getState().all[i]!.name)).toEqual(['ledger']);
     useKeys.getState().setFilter({ query: '' });
 
     // Reveal, then select another key: the secret is gone from the store.

@@ -74,12 +74,24 @@ function distinct(values: Iterable<string>): string[] {
   return [...new Set(values)].sort((a, b) => a.localeCompare(b));
 }
 
-export function applyFilter(all: readonly KeySummary[], haystack: readonly string[], f: KeyFilter): number[] {
+/**
+ * Indices of the keys that pass the filter. `within`, when given, is a previous
+ * result known to contain every match (the user typed more of the same query),
+ * so only it is scanned: typing narrows a 100,000-key list without rescanning it.
+ */
+export function applyFilter(
+  all: readonly KeySummary[],
+  haystack: readonly string[],
+  f: KeyFilter,
+  within?: readonly number[],
+): number[] {
   const q = f.query.trim().toLowerCase();
   // No criterion: every index, without testing 100,000 rows against nothing.
   if (!q && !f.service && !f.environment && !f.state) return Array.from({ length: all.length }, (_, i) => i);
   const out: number[] = [];
-  for (let i = 0; i < all.length; i++) {
+  const n = within ? within.length : all.length;
+  for (let j = 0; j < n; j++) {
+    const i = within ? (within[j] as number) : j;
     const k = all[i] as KeySummary;
     if (f.service && k.service !== f.service) continue;
     if (f.environment && k.environment !== f.environment) continue;
@@ -171,8 +183,14 @@ export const useKeys = create<KeysState>()((set, get) => ({
   },
 
   setFilter: (patch) => {
-    const filter = { ...get().filter, ...patch };
-    set({ filter, visible: applyFilter(get().all, get().haystack, filter) });
+    const { filter: before, all, haystack, visible } = get();
+    const filter = { ...before, ...patch };
+    const oldQ = before.query.trim().toLowerCase();
+    const newQ = filter.query.trim().toLowerCase();
+    // A longer query with the same selects only narrows: the current matches hold every new one.
+    const narrows = oldQ !== '' && newQ.includes(oldQ) && filter.service === before.service
+      && filter.environment === before.environment && filter.state === before.state;
+    set({ filter, visible: applyFilter(all, haystack, filter, narrows ? visible : undefined) });
   },
 
   select: async (id) => {
