@@ -214,6 +214,7 @@ export const tokenKeySchema = z.object({
   alg: z.enum(['ES256', 'EdDSA']).nullable(),
   canSign: z.boolean(),
   canDerive: z.boolean(),
+  canVerify: z.boolean(),
   hasPrivateKey: z.boolean(),
   hasPublicKey: z.boolean(),
   jwk: publicJwkSchema.nullable(),

@@ -125,6 +125,7 @@ function pinAsker(g: GlobalOpts): (req: PinRequest) => Promise<string> {
   // A PIN from --pin-file or KEYHOLD_PIN serves the first login of the
   // command only: a second token must never have a try spent on another's PIN.
   let given = g.pinFile !== undefined || (process.env.KEYHOLD_PIN ?? '') !== '';
+  let spent = false;
   return async function askPin(req: PinRequest): Promise<string> {
     const t = req.token;
     if (t.pin.countLow || t.pin.finalTry) {
@@ -133,9 +134,11 @@ function pinAsker(g: GlobalOpts): (req: PinRequest) => Promise<string> {
     const prompt = `PIN for token '${t.label}' (to ${req.why}): `;
     if (given) {
       given = false;
+      spent = true;
       return readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt }, 'PIN');
     }
-    return readSecret({ prompt }, 'PIN');
+    // Before any PIN was given, the usual sources apply (and their hint).
+    return spent ? readSecret({ prompt }, 'PIN') : readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt }, 'PIN');
   };
 }
 

@@ -372,19 +372,17 @@ describe('bundle sign with a vault: only this vault\'s bundles', () => {
   });
 });
 
-describe('open bug, reported, not fixed here (electron/core/token is not this suite\'s to change)', () => {
-  // Token.login() trusts its cached "logged in" flag. SoftHSM2 keeps one login per process (a card
-  // behind PC/SC one per card, across processes): when another session logs the token out, the next
-  // export finds no private key and reports INTEGRITY "The token key was replaced" (exit 5, an
-  // altered-vault alarm) instead of logging in again. Remove `.fails` once login() checks
-  // C_GetSessionInfo's state.
+describe('a login ended behind Keyhold\'s back', () => {
+  // SoftHSM2 keeps one login per process (a card behind PC/SC one per card, across processes):
+  // when another session logs the token out, Token.login() sees it in C_GetSessionInfo's state
+  // and logs in again, rather than exporting without the private key.
   beforeAll(async () => {
     // Set-up outside the expected failure (a failure here is a real one): svc logged in to both tokens.
     expect((await svc.call('bundle.export', { recipient: 'r1', out: out() })).signatures).toHaveLength(2);
     expect(svc.tokens.token('alpha').loggedIn).toBe(true);
   });
 
-  it.fails('OPEN BUG: after another session logs the token out, an export logs in again instead of failing with INTEGRITY', async () => {
+  it('after another session logs the token out, an export logs in again instead of failing with INTEGRITY', async () => {
     const other = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
     try {
       await other.call('token.keys', { token: 'alpha', login: true });

@@ -115,8 +115,11 @@ export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: st
   if (!key.alg || !key.jwk || !key.kid) {
     throw new KeyholdError('TOKEN_UNSUPPORTED', `signer: the key '${keyLabel}' is not a P-256 or Ed25519 key with its public key on the token`);
   }
-  if (key.hasPrivateKey && !key.canSign) {
-    throw new KeyholdError('TOKEN_UNSUPPORTED', `signer: the key '${keyLabel}' is not allowed to sign`);
+  // Before login the private key is hidden: its public half's CKA_VERIFY says
+  // whether it is a signing key (a keyslot key, derive only, is not).
+  if (key.hasPrivateKey ? !key.canSign : !key.canVerify) {
+    throw new KeyholdError('TOKEN_UNSUPPORTED', `signer: the key '${keyLabel}' is not allowed to sign`,
+      'Register a signing key (see `keyhold token keys`; make one with `keyhold token keygen`).');
   }
   if (listSigners(vault).some((s) => s.kid === key.kid)) {
     throw new KeyholdError('KEY_EXISTS', `signer: ${key.kid} is already registered`);

@@ -25,6 +25,7 @@ export type Pkcs11Driver = Pick<
   | 'C_GetMechanismList'
   | 'C_OpenSession'
   | 'C_CloseSession'
+  | 'C_GetSessionInfo'
   | 'C_Login'
   | 'C_Logout'
   | 'C_FindObjectsInit'

@@ -49,6 +49,8 @@ export type TokenKey = Readonly<{
   alg: TokenAlg | null;
   canSign: boolean;
   canDerive: boolean;
+  /** The public key's CKA_VERIFY: visible without login, unlike the private key's CKA_SIGN. */
+  canVerify: boolean;
   hasPrivateKey: boolean;
   hasPublicKey: boolean;
   jwk: PublicJwk | null;
@@ -69,6 +71,9 @@ const A = pkcs11js;
 // Slot flags that pkcs11js's typings lack.
 const CKF_REMOVABLE_DEVICE = 0x2;
 const CKF_HW_SLOT = 0x4;
+// Session states meaning "logged in as the user" (PKCS#11 5.6), also absent from the typings.
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
 
 export function pinFlags(flags: number): PinFlags {
   return {
@@ -236,7 +241,15 @@ export class Token {
   login(opts: LoginOptions): Promise<PinFlags> {
     return this.run('login', async () => {
       const desc = this.#refresh();
-      if (this.#loggedIn || !desc.flags.loginRequired) return desc.pin;
+      if (!desc.flags.loginRequired) return desc.pin;
+      // The login may have ended behind our back (another process, or another
+      // library in this one, logged the token out): ask the session itself.
+      if (this.#loggedIn && this.#session) {
+        const state = this.#p.C_GetSessionInfo(this.#session).state;
+        if (state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS) return desc.pin;
+        this.#loggedIn = false;
+        this.#handles.clear();
+      }
       if (desc.pin.locked) {
         throw new KeyholdError('TOKEN_PIN_LOCKED', `token: the user PIN of ${this.name} is locked`,
           "Unblock it with the token's security officer PIN (PUK) using the vendor's tool.");
@@ -323,7 +336,7 @@ export class Token {
 
   #listKeys(): TokenKey[] {
     type Acc = { label: string; id: string; ckk: number; ecParams: Buffer | null; pub: Handle | null;
-      priv: boolean; sign: boolean; derive: boolean };
+      priv: boolean; sign: boolean; derive: boolean; verify: boolean };
     const groups = new Map<string, Acc>();
     const visit = (cls: number) => {
       for (const h of this.#find([{ type: A.CKA_CLASS, value: cls }])) {
@@ -332,8 +345,11 @@ export class Token {
         const label = text(asBuffer(attr(v, 1)).toString('utf8'));
         const ckk = asNumber(attr(v, 2));
         const key = id !== '' ? `id:${id}` : `label:${label}`;
-        const acc = groups.get(key) ?? { label, id, ckk, ecParams: this.#ecParams(h, ckk), pub: null, priv: false, sign: false, derive: false };
-        if (cls === A.CKO_PUBLIC_KEY) acc.pub = h;
+        const acc = groups.get(key) ?? { label, id, ckk, ecParams: this.#ecParams(h, ckk), pub: null, priv: false, sign: false, derive: false, verify: false };
+        if (cls === A.CKO_PUBLIC_KEY) {
+          acc.pub = h;
+          acc.verify = asBool(attr(this.#read(h, [A.CKA_VERIFY]), 0));
+        }
         else {
           acc.priv = true;
           const u = this.#read(h, [A.CKA_SIGN, A.CKA_DERIVE]);
@@ -358,7 +374,7 @@ export class Token {
           // A public key Keyhold cannot parse is listed without its JWK.
         }
       }
-      out.push({ label: g.label, id: g.id, keyType, alg, canSign: g.sign, canDerive: g.derive, hasPrivateKey: g.priv,
+      out.push({ label: g.label, id: g.id, keyType, alg, canSign: g.sign, canDerive: g.derive, canVerify: g.verify, hasPrivateKey: g.priv,
         hasPublicKey: g.pub !== null, jwk, kid: jwk ? jwkThumbprint(jwk) : null });
     }
     return out.sort((a, b) => a.label.localeCompare(b.label) || a.id.localeCompare(b.id));
