@@ -458,6 +458,14 @@ export const contract = {
     }),
     output: bundleExportSchema,
   },
+  'bundle.resend': {
+    input: z.strictObject({
+      recipient: ident('recipient name'),
+      out: vaultPathSchema,
+      sequence: z.number().int().positive('a bundle sequence is a positive integer').optional(),
+    }),
+    output: z.object({ path: z.string(), recipient: z.string(), sequence: z.number().int(), hash: z.string(), bytes: z.number().int() }),
+  },
   'bundle.sign': {
     input: z.strictObject({ file: vaultPathSchema, token: tokenSelector.optional(), keyLabel: tokenKeyLabel.optional(), ...pinInput }),
     output: z.object({ path: z.string(), kid: z.string(), signatures: z.array(z.string()), hash: z.string() }),

@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'VAULT_LOCKED',
   'WRONG_PASSPHRASE',
   'PATH_NOT_WRITABLE',
+  'FILE_EXISTS',
   'KEYSLOT_NOT_FOUND',
   'LAST_KEYSLOT',
   'KEY_NOT_FOUND',
@@ -120,6 +121,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'ILLEGAL_TRANSITION':
     case 'LAST_KEYSLOT':
     case 'PATH_NOT_WRITABLE':
+    case 'FILE_EXISTS':
     case 'TOKEN_KEY_EXISTS':
       return 7;
     case 'TOKEN_MODULE':

@@ -449,6 +449,16 @@ export function buildProgram(): Command {
         allowFinalTry: g().allowFinalTry === true,
       }), formatBundleExport));
     });
+  bundle.command('resend').description('write a bundle the vault recorded (the last one, or --sequence N) to a new file: for a lost or damaged file')
+    .requiredOption('--recipient <name>', 'the recipient')
+    .requiredOption('--out <file>', 'the file to write (never overwritten)')
+    .option('--sequence <n>', 'which bundle (default: the last one)')
+    .action(async function bundleResendAction(o: { recipient: string; out: string; sequence?: string }) {
+      const sequence = intOption(o.sequence, '--sequence');
+      await withVault(g(), async (svc) => out<'bundle.resend'>(g(), await svc.call('bundle.resend', {
+        recipient: o.recipient, out: o.out, ...(sequence !== undefined ? { sequence } : {}),
+      }), (v) => `Wrote bundle ${v.sequence} for ${v.recipient} again to ${v.path} (${v.bytes} bytes, payload sha256 ${v.hash}).`));
+    });
   bundle.command('sign').description('add another token\'s signature to a bundle (M-of-N signing)').argument('<file>', 'the bundle file')
     .option('--token <label>', 'the token, by label or serial')
     .option('--key <keylabel>', 'the key on the token (needed without --vault)')

@@ -17,7 +17,7 @@ import { exportAudit, listAudit, verifyAudit } from './audit/log.js';
 import { createKeys, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
 import { destroyKey, dueKeys, housekeeping, revokeKey, rotateKeys } from './keys/lifecycle.js';
 import { setPolicy, showPolicy } from './keys/policy.js';
-import { addRecipient, addSigner, exportBundle, exportTrust, setThreshold, signBundleFile } from './bundle/export.js';
+import { addRecipient, addSigner, exportBundle, exportTrust, resendBundle, setThreshold, signBundleFile } from './bundle/export.js';
 import { listRecipients, listSigners, recipientInfo, signerInfo, threshold } from './bundle/store.js';
 import { keyslotKey, makeTokenSlot, tokenOpener } from './token/keyslot.js';
 import { TokenManager, type PinProvider, type TokenManagerOptions } from './token/token.js';
@@ -143,6 +143,7 @@ export class KeyholdService {
       'signer.threshold': (a) => setThreshold(this.vault, a.threshold),
       'bundle.export': (a) => exportBundle(this.vault, this.tokens, { recipient: a.recipient, out: a.out,
         revocationsOnly: a.revocationsOnly, expires: a.expires, askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'bundle.resend': (a) => resendBundle(this.vault, a),
       'bundle.sign': (a) => signBundleFile(this.#vault, this.tokens, { file: a.file, token: a.token, keyLabel: a.keyLabel,
         askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
       'trust.export': (a) => exportTrust(this.vault, this.tokens, { out: a.out, expires: a.expires, askPin: this.#pins(a.pin),

@@ -57,6 +57,8 @@ import {
   getRecipient,
   getSetting,
   insertBundle,
+  lastBundle,
+  replaceBundleBody,
   insertItems,
   insertRecipient,
   insertSigner,
@@ -194,6 +196,34 @@ async function tokenSigner(token: ReturnType<TokenManager['token']>, row: Pick<S
 
 // ---- writing files ------------------------------------------------------------
 
+/**
+ * Checks, before any token work, that `target` can be written: its folder
+ * exists and is writable, and no file is there (an earlier bundle not yet
+ * carried to its server must never be overwritten).
+ */
+function checkTarget(target: string, what: string): void {
+  const dir = path.dirname(target);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new KeyholdError('PATH_NOT_WRITABLE', `${what}: cannot write ${target} (${errorCode(e) || 'I/O error'})`,
+      'Check that the folder exists and is writable (a mounted removable medium, for example).');
+  }
+  if (!st.isDirectory()) {
+    throw new KeyholdError('PATH_NOT_WRITABLE', `${what}: cannot write ${target} (ENOTDIR)`, 'The folder named in the path is a file.');
+  }
+  const existing = fs.statSync(target, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) {
+    throw new KeyholdError('PATH_NOT_WRITABLE', `${what}: cannot write ${target} (EISDIR)`, 'The path names a folder; name a file in it.');
+  }
+  if (existing) {
+    throw new KeyholdError('FILE_EXISTS', `${what}: ${target} already exists`,
+      'Choose another file name; an existing file is never overwritten (it may be a bundle not yet carried to its server).');
+  }
+}
+
 /** Writes and fsyncs a temporary file beside `target`; returns its path. */
 function stage(target: string, data: string): string {
   const dir = path.dirname(target);
@@ -286,6 +316,7 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
     throw new KeyholdError('INVALID_INPUT', 'bundle --expires: between 1m and 90d', 'A bundle expires so that a stale one cannot be applied late.');
   }
   const target = path.resolve(o.out);
+  checkTarget(target, 'bundle');
   const r = getRecipient(vault, o.recipient);
   const info = recipientInfo(r);
   const holds = new Set(info.holds);
@@ -373,6 +404,36 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   };
 }
 
+// ---- writing a recorded bundle again ----------------------------------------------
+
+/**
+ * Writes a bundle the vault recorded (the last one for the recipient, or the
+ * one with that sequence) to a new file: a lost or damaged file is replaced by
+ * the very same bundle, never by a new one with the next sequence.
+ */
+export function resendBundle(vault: Vault, o: { recipient: string; out: string; sequence?: number | undefined }):
+  { path: string; recipient: string; sequence: number; hash: string; bytes: number } {
+  const target = path.resolve(o.out);
+  checkTarget(target, 'bundle');
+  const r = getRecipient(vault, o.recipient);
+  const b = lastBundle(vault, r.id, o.sequence);
+  if (!b) {
+    throw new KeyholdError('KEY_NOT_FOUND', o.sequence === undefined
+      ? `bundle: nothing was exported to ${r.name} yet`
+      : `bundle: ${r.name} has no bundle ${o.sequence}`, 'See `keyhold recipient list` for its last sequence.');
+  }
+  const tmp = stage(target, b.body.toString('utf8'));
+  try {
+    vault.transaction(() => vault.audit({ action: 'bundle.resend', subject: `recipient:${r.name}`,
+      details: { recipient: r.id, sequence: b.sequence, hash: b.hash } }));
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  publish(tmp, target, `bundle ${b.sequence} for ${r.name} was written again`);
+  return { path: target, recipient: r.name, sequence: b.sequence, hash: b.hash, bytes: b.body.length };
+}
+
 // ---- a second signature ---------------------------------------------------------
 
 export type SignFileOptions = Readonly<{
@@ -450,7 +511,11 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
   const tmp = stage(target, next);
   if (vault) {
     try {
-      vault.transaction(() => vault.audit({ action: 'bundle.sign', subject: `bundle:${hash}`, details: { kid: signer.kid, signatures: kids.length + 1 } }));
+      vault.transaction(() => {
+        // The vault's copy gains the signature too, so that `bundle resend` writes the countersigned bundle.
+        const stored = replaceBundleBody(vault, hash, Buffer.from(next, 'utf8'));
+        vault.audit({ action: 'bundle.sign', subject: `bundle:${hash}`, details: { kid: signer.kid, signatures: kids.length + 1, stored } });
+      });
     } catch (e) {
       fs.rmSync(tmp, { force: true });
       throw e;

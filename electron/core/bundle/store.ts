@@ -137,6 +137,30 @@ export function insertBundle(vault: Vault, recipientId: string, sequence: number
     .run(recipientId, sequence, hash, createdAt, body, vault.mac('bundles', [recipientId, sequence, hash, createdAt, body]));
 }
 
+type BundleRow = { recipient_id: string; sequence: number; hash: string; created_at: string; body: Buffer; mac: Buffer };
+const bundleFields = (b: Omit<BundleRow, 'mac'>): unknown[] => [b.recipient_id, b.sequence, b.hash, b.created_at, b.body];
+
+/** A recorded bundle (the last one for the recipient unless a sequence is given), MAC-checked. */
+export function lastBundle(vault: Vault, recipientId: string, sequence?: number): BundleRow | null {
+  const b = vault.read((db) => (sequence === undefined
+    ? stmt(db, 'SELECT * FROM bundles WHERE recipient_id = ? ORDER BY sequence DESC LIMIT 1').get(recipientId)
+    : stmt(db, 'SELECT * FROM bundles WHERE recipient_id = ? AND sequence = ?').get(recipientId, sequence))) as BundleRow | undefined;
+  if (!b) return null;
+  vault.checkMac('bundles', bundleFields(b), b.mac, `bundle ${b.sequence}`);
+  return b;
+}
+
+/** Replaces the stored text of the bundle with this payload hash (a signature added); false when none is stored. */
+export function replaceBundleBody(vault: Vault, hash: string, body: Buffer): boolean {
+  const b = vault.read((db) => stmt(db, 'SELECT * FROM bundles WHERE hash = ?').get(hash)) as BundleRow | undefined;
+  if (!b) return false;
+  vault.checkMac('bundles', bundleFields(b), b.mac, `bundle ${b.sequence}`);
+  const next = { ...b, body };
+  stmt(vault.db, 'UPDATE bundles SET body = ?, mac = ? WHERE recipient_id = ? AND sequence = ?')
+    .run(body, vault.mac('bundles', bundleFields(next)), b.recipient_id, b.sequence);
+  return true;
+}
+
 /** The (key id, version, kind) triples already sent to a recipient, each MAC-checked. */
 export function sentItems(vault: Vault, recipientId: string): Set<string> {
   const rows = vault.read((db) => stmt(db, 'SELECT key_id, version, kind, sequence, mac FROM bundle_items WHERE recipient_id = ?')
