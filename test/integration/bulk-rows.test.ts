@@ -21,6 +21,7 @@ import {
   sha256Hex,
 } from '../../electron/core/crypto/primitives.js';
 import { keyCreateDetails } from '../../electron/core/keys/keys.js';
+import { keyRotateDetails } from '../../electron/core/keys/lifecycle.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { fieldAad } from '../../electron/core/vault/vault.js';
@@ -126,6 +127,20 @@ describe('primitives against their reference', () => {
       }
     }
     expect(n).toBe(texts.length * scopeSets.length * 2);
+  });
+
+  it('keyRotateDetails is canonicalJson of the key.rotate details, with and without superseded versions', () => {
+    for (const [from, to] of [[1, 2], [9, 10], [123456, 123457]] as const) {
+      for (const superseded of [[], [1], [3, 4, 5]]) {
+        for (const graceUntil of ['2027-01-01T00:00:00.000Z', 'odd "text" \\ 🔑']) {
+          const want = canonicalJson({ from, to, graceUntil, ...(superseded.length > 0 ? { superseded } : {}) });
+          expect(keyRotateDetails(from, to, graceUntil, superseded)).toBe(want);
+        }
+      }
+    }
+    // Not integers: left to canonicalJson (which refuses what it cannot encode).
+    expect(keyRotateDetails(1.5, 2, 'g', [])).toBe(canonicalJson({ from: 1.5, to: 2, graceUntil: 'g' }));
+    expect(() => keyRotateDetails(Number.NaN, 2, 'g', [])).toThrow();
   });
 
   it('seal lays out format, nonce, ciphertext and tag, opens only with its AAD, and never repeats a nonce', () => {

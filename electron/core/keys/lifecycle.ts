@@ -6,6 +6,7 @@
  */
 
 import type { DueKey, KeyState, RevokeReason } from '../../../shared/contract.js';
+import { canonicalJson } from '../../../shared/canonical-json.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { stmt } from '../vault/db.js';
 import type { Vault } from '../vault/vault.js';
@@ -91,6 +92,36 @@ function retiringByKey(vault: Vault): Map<string, VersionRow[]> {
   return out;
 }
 
+let lastBase = '';
+let lastSeconds = NaN;
+let lastSum = '';
+
+/** A time plus whole seconds, as a time; a batch asks for the same one again and again. */
+function plusSeconds(time: string, seconds: number): string {
+  if (time !== lastBase || seconds !== lastSeconds) {
+    lastSum = new Date(Date.parse(time) + seconds * 1000).toISOString();
+    lastBase = time;
+    lastSeconds = seconds;
+  }
+  return lastSum;
+}
+
+/**
+ * The details of a key.rotate entry, as canonical JSON (audit-log.md, 1.3):
+ * exactly canonicalJson of { from, to, graceUntil, superseded? } (superseded
+ * only when not empty), written out with its members in canonical order
+ * (from, graceUntil, superseded, to). Anything unexpected goes through
+ * canonicalJson itself.
+ */
+export function keyRotateDetails(from: number, to: number, graceUntil: string, superseded: readonly number[]): string {
+  if (!Number.isInteger(from) || !Number.isInteger(to) || typeof graceUntil !== 'string' ||
+      !superseded.every((n) => Number.isInteger(n))) {
+    return canonicalJson({ from, to, graceUntil, ...(superseded.length > 0 ? { superseded } : {}) });
+  }
+  const sup = superseded.length > 0 ? `,"superseded":[${superseded.join(',')}]` : '';
+  return `{"from":${from},"graceUntil":${JSON.stringify(graceUntil)}${sup},"to":${to}}`;
+}
+
 function rotateOne(vault: Vault, k: AnyKeyRow, current: AnyVersionRow, policies: Policies, now: string,
   retiringNow: ReadonlyMap<string, VersionRow[]>): Rotation {
   if (current.state !== 'active') {
@@ -104,13 +135,13 @@ function rotateOne(vault: Vault, k: AnyKeyRow, current: AnyVersionRow, policies:
     transition(vault, checkedVersion(vault, r), 'revoked', { revoked_at: now, revoke_reason: 'superseded' });
   }
   const superseded = retiring.map((r) => r.version);
-  const graceUntil = new Date(Date.parse(now) + Math.min(policy.grace, policy.rotation) * 1000).toISOString();
+  const graceUntil = plusSeconds(now, Math.min(policy.grace, policy.rotation));
   transition(vault, current, 'retiring', { grace_until: graceUntil });
   const to = k.current_version + 1;
   insertVersion(vault, newVersion(vault, k.id, to, now, policy.lifetime));
   updateKey(vault, k, { current_version: to }, now);
   vault.audit({ action: 'key.rotate', subject: `key:${k.id}`, keyId: k.id,
-    details: { from: current.version, to, graceUntil, ...(superseded.length > 0 ? { superseded } : {}) } });
+    detailsJson: keyRotateDetails(current.version, to, graceUntil, superseded) });
   return { id: k.id, from: current.version, to, graceUntil };
 }
 
