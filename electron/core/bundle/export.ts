@@ -252,12 +252,20 @@ function stage(target: string, data: string): string {
   }
 }
 
-function publish(tmp: string, target: string, recorded: string): void {
+function publish(tmp: string, target: string, recorded: string, replace = false): void {
   try {
-    fs.renameSync(tmp, target);
+    if (replace) {
+      fs.renameSync(tmp, target);
+    } else {
+      // A hard link never replaces a file that appeared at the target meanwhile
+      // (an export can wait minutes at a PIN prompt); rename would.
+      fs.linkSync(tmp, target);
+      fs.unlinkSync(tmp);
+    }
     fsyncDir(path.dirname(target));
   } catch (e) {
-    throw new KeyholdError('PATH_NOT_WRITABLE', `bundle: ${recorded}, but it could not be moved to ${target} (${errorCode(e) || 'I/O error'})`,
+    throw new KeyholdError(errorCode(e) === 'EEXIST' ? 'FILE_EXISTS' : 'PATH_NOT_WRITABLE',
+      `bundle: ${recorded}, but it could not be moved to ${target} (${errorCode(e) || 'I/O error'})`,
       `The complete file is at ${tmp}; rename it yourself.`);
   }
 }
@@ -521,7 +529,7 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
       throw e;
     }
   }
-  publish(tmp, target, 'the signature was added');
+  publish(tmp, target, 'the signature was added', true);
   return { path: target, kid: signer.kid, signatures: [...kids, signer.kid], hash };
 }
 
@@ -574,6 +582,6 @@ export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  publish(tmp, target, `trust root version ${version} was recorded`);
+  publish(tmp, target, `trust root version ${version} was recorded`, true);
   return { path: target, version, threshold: need, signers: rows.map((r) => r.kid), signatures: signers.map((s) => s.kid), hash };
 }

@@ -286,7 +286,13 @@ export class Token {
       // The login may have ended behind our back (another process, or another
       // library in this one, logged the token out): ask the session itself.
       if (this.#loggedIn && this.#session) {
-        const state = this.#p.C_GetSessionInfo(this.#session).state;
+        let state = -1;
+        try {
+          state = this.#p.C_GetSessionInfo(this.#session).state;
+        } catch {
+          // The session itself is gone (the token was reinserted): a new one is opened below.
+          this.#session = null;
+        }
         if (state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS) return desc.pin;
         this.#loggedIn = false;
         this.#handles.clear();
