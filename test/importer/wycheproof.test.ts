@@ -11,7 +11,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   b64url,
@@ -24,7 +24,20 @@ import {
   verifyJwsWithKey,
 } from '../../importer/src/index.js';
 
-const DIR = process.env.WYCHEPROOF_DIR ?? resolve(import.meta.dirname, '../../../shared/vectors/wycheproof');
+// Read in place, never copied: WYCHEPROOF_DIR, else ../shared beside the checkout, else the
+// workstation image's /work/shared (a clean clone elsewhere, as CI makes, has no ../shared).
+const CANDIDATES = [
+  process.env.WYCHEPROOF_DIR,
+  resolve(import.meta.dirname, '../../../shared/vectors/wycheproof'),
+  '/work/shared/vectors/wycheproof',
+].filter((d): d is string => d !== undefined && d !== '');
+const FOUND = CANDIDATES.find((d) => existsSync(join(d, 'json_web_signature_test.json')));
+if (!FOUND) {
+  // The vectors are not part of the repository: a machine without them skips these files, visibly.
+  console.warn(`wycheproof: no vectors in ${CANDIDATES.join(', ')}; set WYCHEPROOF_DIR to run them (skipped)`);
+}
+const DIR: string = FOUND ?? '';
+const describeVectors = FOUND ? describe : describe.skip;
 
 type Test = { tcId: number; comment: string; result: 'valid' | 'invalid' | 'acceptable'; flags: string[]; [k: string]: unknown };
 type Group = { comment?: string; tests: Test[]; [k: string]: unknown };
@@ -53,7 +66,7 @@ async function accepted(p: Promise<unknown>): Promise<boolean> {
   }
 }
 
-describe('Wycheproof JOSE vectors', () => {
+describeVectors('Wycheproof JOSE vectors', () => {
   for (const file of ['json_web_signature_test.json', 'json_web_crypto_test.json', 'json_web_key_test.json']) {
     it(`${file}: no invalid JWS is accepted; valid ES256 ones are`, async () => {
       let invalid = 0;
@@ -136,7 +149,7 @@ describe('Wycheproof JOSE vectors', () => {
   });
 });
 
-describe('Wycheproof primitive vectors (the WebCrypto operations jose performs)', () => {
+describeVectors('Wycheproof primitive vectors (the WebCrypto operations jose performs)', () => {
   const subtle = globalThis.crypto.subtle;
 
   it('ECDSA P-256 SHA-256 in P1363 form (ES256), r = s = 0 among them: no invalid signature verifies', async () => {
