@@ -47,10 +47,10 @@ import {
   type TrustRootPayload,
 } from '../../../importer/src/index.js';
 import { fsyncDir } from '../fsutil.js';
-import { checkedKey, checkedVersion, secretAad, type KeyRow, type VersionRow } from '../keys/rows.js';
+import { secretAad, versionsOfServices } from '../keys/rows.js';
+import { toBuffer } from '../crypto/primitives.js';
 import { jwkThumbprint, type PublicJwk } from '../token/jwk.js';
 import type { PinProvider, TokenManager } from '../token/token.js';
-import { stmt } from '../vault/db.js';
 import type { Vault } from '../vault/vault.js';
 import {
   advanceRecipient,
@@ -281,40 +281,14 @@ export type ExportOptions = Readonly<{
   allowFinalTry: boolean;
 }>;
 
-type Candidate = KeyRow & { v: VersionRow };
 
 /** States whose versions a revocations-only bundle looks at. */
 const ENDING_STATES = ['retiring', 'revoked', 'destroyed'] as const;
 
-/**
- * Every version of every key of the given services (or only those in the
- * given states), MAC-checked, in key id and version order.
- */
-function versionsOf(vault: Vault, services: readonly string[], states?: readonly string[]): Candidate[] {
-  if (services.length === 0) return [];
-  const marks = services.map(() => '?').join(', ');
-  const stateFilter = states ? ` AND v.state IN (${states.map(() => '?').join(', ')})` : '';
-  const args = [...services, ...(states ?? [])];
-  const versions = vault.read((db) => stmt(db, `SELECT v.* FROM key_versions v JOIN keys k ON k.id = v.key_id
-    WHERE k.service IN (${marks})${stateFilter} ORDER BY v.key_id, v.version`).all(...args)) as VersionRow[];
-  const keyIds = [...new Set(versions.map((v) => v.key_id))];
-  const byId = new Map<string, KeyRow>();
-  const getKey = stmt(vault.db, 'SELECT * FROM keys WHERE id = ?');
-  if (states) {
-    for (const id of keyIds) byId.set(id, checkedKey(vault, getKey.get(id) as KeyRow));
-  } else {
-    const keys = vault.read((db) => stmt(db, `SELECT * FROM keys WHERE service IN (${marks})`).all(...services)) as KeyRow[];
-    for (const k of keys) byId.set(k.id, checkedKey(vault, k));
-  }
-  return versions.map((v) => {
-    const k = byId.get(v.key_id);
-    if (!k) throw new KeyholdError('INTEGRITY', `vault: key ${v.key_id} is missing for its version ${v.version}`);
-    return { ...k, v: checkedVersion(vault, v) };
-  });
-}
-
+/** A vault time (ISO 8601 with milliseconds, UTC) to the bundle's form, to the second. */
 function iso(t: string): string {
-  return `${new Date(t).toISOString().slice(0, 19)}Z`;
+  // Vault times are written by toISOString(); anything else goes through Date.
+  return t.length === 24 && t[23] === 'Z' && t[19] === '.' ? `${t.slice(0, 19)}Z` : `${new Date(t).toISOString().slice(0, 19)}Z`;
 }
 
 export async function exportBundle(vault: Vault, tokens: TokenManager, o: ExportOptions): Promise<BundleExportReport> {
@@ -334,14 +308,20 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   const services = [...new Set([...info.verifies, ...info.holds])];
   // A revocations-only bundle (an incident) reads only versions that end, and
   // only their own records: it stays fast however many keys were sent before.
-  const candidates = versionsOf(vault, services, o.revocationsOnly ? ENDING_STATES : undefined);
-  const sent = o.revocationsOnly ? sentItemsFor(vault, r.id, candidates.map((c) => [c.id, c.v.version] as const)) : sentItems(vault, r.id);
-  for (const c of candidates) {
-    const v = c.v;
+  const candidates = versionsOfServices(vault, services, o.revocationsOnly ? ENDING_STATES : undefined);
+  const sent = o.revocationsOnly ? sentItemsFor(vault, r.id, candidates.map(([k, v]) => [k.id, v.version] as const)) : sentItems(vault, r.id);
+  // Many keys share one scope list: parse each distinct text once.
+  const scopeLists = new Map<string, string[]>();
+  const scopesOf = (text: string): string[] => {
+    let list = scopeLists.get(text);
+    if (!list) scopeLists.set(text, (list = JSON.parse(text) as string[]));
+    return list;
+  };
+  for (const [c, v] of candidates) {
     const issued = sent.has(`issue/${c.id}/${v.version}`);
     const live = v.state === 'pre-active' || v.state === 'active' || v.state === 'retiring';
     if (live && !issued && !o.revocationsOnly && v.secret) {
-      const raw = vault.openSecret(secretAad(c.id, v.version), v.secret, `the secret of key ${c.id} version ${v.version}`);
+      const raw = vault.openSecret(secretAad(c.id, v.version), toBuffer(v.secret), `the secret of key ${c.id} version ${v.version}`);
       const key = formatApiKey(c.id, raw.toString('ascii'));
       raw.fill(0);
       // A version first sent while retiring carries its grace end as not-after:
@@ -349,7 +329,7 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
       const end = v.state === 'retiring' && v.grace_until ? (v.not_after && v.not_after < v.grace_until ? v.not_after : v.grace_until) : v.not_after;
       changes.push({
         type: 'issue', keyId: c.id, version: v.version, name: c.name, service: c.service, environment: c.environment,
-        scopes: JSON.parse(c.scopes) as string[], notBefore: iso(v.activated_at ?? v.created_at),
+        scopes: scopesOf(c.scopes), notBefore: iso(v.activated_at ?? v.created_at),
         notAfter: end ? iso(end) : null, verifier: verifierOf(key),
       });
       if (holds.has(c.service)) secrets.push({ keyId: c.id, version: v.version, key });
