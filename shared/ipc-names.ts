@@ -53,7 +53,7 @@ export type AppIpcCommandName = (typeof APP_IPC_COMMANDS)[number];
 export type IpcCommandName = (typeof IPC_COMMANDS)[number];
 
 /** Events main sends to the renderer. */
-export const IPC_EVENTS = ['vault.locked', 'progress', 'airgap.changed'] as const;
+export const IPC_EVENTS = ['vault.locked', 'progress', 'airgap.changed', 'tokens.changed'] as const;
 export type IpcEventName = (typeof IPC_EVENTS)[number];
 
 /** 'key.create' -> 'keyCreate', 'clipboard.copySecret' -> 'clipboardCopySecret'. */

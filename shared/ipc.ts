@@ -15,7 +15,7 @@
  */
 
 import { z } from 'zod';
-import { contract, newPassphraseSchema, passphraseSchema } from './contract.js';
+import { contract, newPassphraseSchema, passphraseSchema, tokenInfoSchema } from './contract.js';
 import {
   type AppIpcCommandName,
   type CoreIpcCommandName,
@@ -124,6 +124,8 @@ export const ipcEvents = {
   progress: z.object({ command: z.string(), done: z.number().int(), total: z.number().int() }),
   /** The set of non-loopback interfaces that are up changed. */
   'airgap.changed': airgapStatusSchema,
+  /** A token was inserted or removed (USB events, or polling of PKCS#11 slots): the tokens present now. */
+  'tokens.changed': z.object({ tokens: z.array(tokenInfoSchema) }),
 } as const satisfies Record<IpcEventName, z.ZodType>;
 
 export type IpcEventPayload<E extends IpcEventName> = z.output<(typeof ipcEvents)[E]>;

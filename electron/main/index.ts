@@ -81,6 +81,8 @@ function createRouter(): IpcRouter {
       },
     },
     settings: resolveSettings(process.env),
+    // Smartcards and HSMs come and go: the UI hears of it (tokens.changed).
+    tokenWatch: {},
   });
 }
 

@@ -74,6 +74,7 @@ import {
   isIpcCommandName,
 } from '../../shared/ipc-names.js';
 import { KeyholdService, type ServiceOptions } from '../core/service.js';
+import { TokenWatcher, type HotplugMode, type UsbEventSource } from '../core/token/hotplug.js';
 
 export type SenderInfo = Readonly<{ url: string; isMainFrame: boolean }>;
 
@@ -105,6 +106,12 @@ export type IpcRouterOptions = Readonly<{
   service?: Omit<ServiceOptions, 'onProgress'> | undefined;
   /** How often to re-read the network interfaces (ms); 0 turns polling off. Default 5000. */
   airgapPollMs?: number | undefined;
+  /**
+   * Token hotplug: USB attach/detach (or, where there are no USB events,
+   * polling of PKCS#11 slots every pollMs) rescans the tokens and emits
+   * `tokens.changed`. Off when absent.
+   */
+  tokenWatch?: Readonly<{ pollMs?: number; debounceMs?: number; usb?: UsbEventSource | null }> | undefined;
 }>;
 
 export type IpcEventListener = (event: IpcEvent) => void;
@@ -121,6 +128,8 @@ export type IpcRouter = Readonly<{
   /** Locks the vault, clears a secret still on the clipboard, stops timers. Idempotent. */
   dispose: () => void;
   readonly service: KeyholdService;
+  /** How token hotplug is watched (USB events or polling, and why), once started; null when off. */
+  readonly tokenWatch: Promise<HotplugMode> | null;
 }>;
 
 /** Commands a UI may call on a timer; they do not count as the user being active. */
@@ -297,6 +306,22 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
   const airgapTimer = pollMs > 0 ? setInterval(checkAirgap, pollMs) : null;
   airgapTimer?.unref?.();
 
+  // ---- token hotplug ------------------------------------------------------------
+
+  const watcher = opts.tokenWatch ? new TokenWatcher({
+    // Through the service's own token manager: a rescan forgets tokens that left, with their sessions.
+    scan: () => service.tokens.scan(),
+    onChange: function onTokensChanged(tokens) {
+      emitEvent('tokens.changed', { tokens: [...tokens] });
+    },
+    // No module installed, or one failing: no event; the token commands report it when used.
+    onError: () => undefined,
+    pollMs: opts.tokenWatch.pollMs,
+    debounceMs: opts.tokenWatch.debounceMs,
+    usb: opts.tokenWatch.usb,
+  }) : null;
+  const tokenWatch = watcher ? watcher.start() : null;
+
   // ---- commands --------------------------------------------------------------
 
   function environment(): AppEnvironment {
@@ -381,11 +406,13 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       if (idleTimer !== null) armIdle();
     },
     checkAirgap,
+    tokenWatch,
     dispose(): void {
       if (disposed) return;
       disposed = true;
       stopIdle();
       if (airgapTimer !== null) clearInterval(airgapTimer);
+      watcher?.stop();
       // Best effort: the app is going away; a pending clipboard answer may not arrive.
       void clearClipboardIfOurs();
       service.close();
