@@ -415,7 +415,9 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       watcher?.stop();
       // Best effort: the app is going away; a pending clipboard answer may not arrive.
       void clearClipboardIfOurs();
+      // Locks at once (keys wiped synchronously), then logs out of tokens and releases PKCS#11 modules.
       service.close();
+      void service.shutdown();
       listeners.clear();
     },
     service,
