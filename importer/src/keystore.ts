@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { ImportError } from './errors.js';
 import { apiKeyId, verifierOf } from './apikey.js';
-import { Checker, IDENT_RE, ID_RE, REVOKE_REASONS, SCOPE_RE, THUMBPRINT_RE, timeMs, type RevokeReason } from './schema.js';
+import { Checker, IDENT_RE, ID_RE, REVOKE_REASONS, SCOPE_RE, THUMBPRINT_RE, timeMs, type IssueChange, type RevokeReason } from './schema.js';
 import { HEX64_RE } from './encoding.js';
 import { KEY_ID_RE } from './apikey.js';
 
@@ -16,18 +16,8 @@ export const KEYSTORE_FORMAT = 'keyhold-keystore/v1';
 
 export type Revocation = Readonly<{ reason: RevokeReason; effectiveAt: string }>;
 
-export type KeystoreEntry = Readonly<{
-  keyId: string;
-  version: number;
-  name: string;
-  service: string;
-  environment: string;
-  scopes: readonly string[];
-  notBefore: string;
-  notAfter: string | null;
-  verifier: string;
-  revoked: Revocation | null;
-}>;
+/** An issued key version as the keystore keeps it: the issue entry's fields, and its revocation once known. */
+export type KeystoreEntry = Readonly<Omit<IssueChange, 'type'> & { revoked: Revocation | null }>;
 
 /** A revocation for a version this keystore never received: kept so the version can never be issued later. */
 export type OrphanRevocation = Readonly<{ keyId: string; version: number } & Revocation>;

@@ -40,18 +40,8 @@ export type ImporterState = Readonly<{
   secretsEnv: boolean;
 }>;
 
-export type HeldSecret = Readonly<{
-  keyId: string;
-  version: number;
-  name: string;
-  service: string;
-  environment: string;
-  scopes: readonly string[];
-  notBefore: string;
-  notAfter: string | null;
-  revokedAt: string | null;
-  key: string;
-}>;
+/** A held key: its issue entry's fields (no verifier: the key itself is here), revocation time, and the key. */
+export type HeldSecret = Readonly<Omit<IssueChange, 'type' | 'verifier'> & { revokedAt: string | null; key: string }>;
 
 export type HolderSecrets = Readonly<{ format: typeof HOLDER_SECRETS_FORMAT; vaultId: string; recipient: string; sequence: number; keys: readonly HeldSecret[] }>;
 

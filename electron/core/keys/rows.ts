@@ -186,11 +186,31 @@ export function versionInfo(v: AnyVersionRow): KeyVersionInfo {
 const hexCol = (c: string): string => `iif(typeof(${c}) = 'blob', hex(${c})), iif(typeof(${c}) = 'blob', NULL, ${c})`;
 const bytesOf = (hex: unknown, other: unknown): unknown => (typeof hex === 'string' ? new HexBytes(hex) : other);
 
-const KEYS_WITH_CURRENT = `SELECT k.id, k.name, k.service, k.environment, k.scopes, k.owner, ${hexCol('k.notes')},
+/** The columns of a key joined with one of its versions, as the bulk reads select them (29 values). */
+const KEY_VERSION_COLUMNS = `k.id, k.name, k.service, k.environment, k.scopes, k.owner, ${hexCol('k.notes')},
     k.current_version, k.created_at, k.updated_at, k.row_version, ${hexCol('k.mac')},
     v.key_id, v.version, v.state, v.created_at, v.activated_at, v.not_after, v.grace_until, v.revoked_at,
-    v.revoke_reason, v.destroyed_at, ${hexCol('v.secret')}, v.row_version, ${hexCol('v.mac')}
+    v.revoke_reason, v.destroyed_at, ${hexCol('v.secret')}, v.row_version, ${hexCol('v.mac')}`;
+
+const KEYS_WITH_CURRENT = `SELECT ${KEY_VERSION_COLUMNS}
   FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version`;
+
+/** The key of a KEY_VERSION_COLUMNS row, MAC-checked. */
+function keyOfRow(vault: Vault, r: unknown[]): AnyKeyRow {
+  return checkedKey(vault, {
+    id: r[0], name: r[1], service: r[2], environment: r[3], scopes: r[4], owner: r[5], notes: bytesOf(r[6], r[7]),
+    current_version: r[8], created_at: r[9], updated_at: r[10], row_version: r[11], mac: bytesOf(r[12], r[13]),
+  } as AnyKeyRow);
+}
+
+/** The version of a KEY_VERSION_COLUMNS row, MAC-checked. */
+function versionOfRow(vault: Vault, r: unknown[]): AnyVersionRow {
+  return checkedVersion(vault, {
+    key_id: r[14], version: r[15], state: r[16], created_at: r[17], activated_at: r[18], not_after: r[19],
+    grace_until: r[20], revoked_at: r[21], revoke_reason: r[22], destroyed_at: r[23], secret: bytesOf(r[24], r[25]),
+    row_version: r[26], mac: bytesOf(r[27], r[28]),
+  } as AnyVersionRow);
+}
 
 /**
  * Every key with its current version, MAC-checked, in name order. Read as
@@ -203,17 +223,9 @@ export function keysWithCurrent(vault: Vault, where = '', args: readonly unknown
   const out = new Array<[AnyKeyRow, AnyVersionRow]>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
-    const k = checkedKey(vault, {
-      id: r[0], name: r[1], service: r[2], environment: r[3], scopes: r[4], owner: r[5], notes: bytesOf(r[6], r[7]),
-      current_version: r[8], created_at: r[9], updated_at: r[10], row_version: r[11], mac: bytesOf(r[12], r[13]),
-    } as AnyKeyRow);
+    const k = keyOfRow(vault, r);
     if (r[14] === null) throw missingVersion(k.id, k.current_version);
-    const v = checkedVersion(vault, {
-      key_id: r[14], version: r[15], state: r[16], created_at: r[17], activated_at: r[18], not_after: r[19],
-      grace_until: r[20], revoked_at: r[21], revoke_reason: r[22], destroyed_at: r[23], secret: bytesOf(r[24], r[25]),
-      row_version: r[26], mac: bytesOf(r[27], r[28]),
-    } as AnyVersionRow);
-    out[i] = [k, v];
+    out[i] = [k, versionOfRow(vault, r)];
   }
   return out;
 }
@@ -228,10 +240,7 @@ export function versionsOfServices(vault: Vault, services: readonly string[], st
   if (services.length === 0) return [];
   const marks = services.map(() => '?').join(', ');
   const stateFilter = states ? ` AND v.state IN (${states.map(() => '?').join(', ')})` : '';
-  const sql = `SELECT k.id, k.name, k.service, k.environment, k.scopes, k.owner, ${hexCol('k.notes')},
-      k.current_version, k.created_at, k.updated_at, k.row_version, ${hexCol('k.mac')},
-      v.key_id, v.version, v.state, v.created_at, v.activated_at, v.not_after, v.grace_until, v.revoked_at,
-      v.revoke_reason, v.destroyed_at, ${hexCol('v.secret')}, v.row_version, ${hexCol('v.mac')}
+  const sql = `SELECT ${KEY_VERSION_COLUMNS}
     FROM key_versions v JOIN keys k ON k.id = v.key_id
     WHERE k.service IN (${marks})${stateFilter} ORDER BY v.key_id, v.version`;
   const rows = vault.read((db) => stmt(db, sql).raw().all(...services, ...(states ?? []))) as unknown[][];
@@ -239,18 +248,8 @@ export function versionsOfServices(vault: Vault, services: readonly string[], st
   let k: AnyKeyRow | null = null;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
-    if (k === null || k.id !== r[0]) {
-      k = checkedKey(vault, {
-        id: r[0], name: r[1], service: r[2], environment: r[3], scopes: r[4], owner: r[5], notes: bytesOf(r[6], r[7]),
-        current_version: r[8], created_at: r[9], updated_at: r[10], row_version: r[11], mac: bytesOf(r[12], r[13]),
-      } as AnyKeyRow);
-    }
-    const v = checkedVersion(vault, {
-      key_id: r[14], version: r[15], state: r[16], created_at: r[17], activated_at: r[18], not_after: r[19],
-      grace_until: r[20], revoked_at: r[21], revoke_reason: r[22], destroyed_at: r[23], secret: bytesOf(r[24], r[25]),
-      row_version: r[26], mac: bytesOf(r[27], r[28]),
-    } as AnyVersionRow);
-    out[i] = [k, v];
+    if (k === null || k.id !== r[0]) k = keyOfRow(vault, r);
+    out[i] = [k, versionOfRow(vault, r)];
   }
   return out;
 }

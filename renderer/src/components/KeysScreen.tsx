@@ -10,6 +10,24 @@ import { CreateKeyForm } from './CreateKeyForm';
 import { KeyDetailPanel } from './KeyDetail';
 import { VirtualList } from './VirtualList';
 
+/** One labelled filter: "All" (the empty value) or one of the options. */
+function FilterSelect(props: Readonly<{ id: string; label: string; value: string; options: readonly string[]; testId: string;
+  onChange: (value: string) => void }>) {
+  return (
+    <div className="field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.target.value)} data-testid={props.testId}>
+        <option value="">All</option>
+        {props.options.map((s) => (
+          <option key={s} value={s}>
+            {s}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
 function Filters() {
   const { filter, services, environments } = useKeys(
     useShallow((s) => ({ filter: s.filter, services: s.services, environments: s.environments })),
@@ -29,47 +47,15 @@ function Filters() {
           data-testid="search"
         />
       </div>
-      <div className="field">
-        <label htmlFor={`${id}-service`}>Service</label>
-        <select id={`${id}-service`} value={filter.service} onChange={(e) => setFilter({ service: e.target.value })} data-testid="filter-service">
-          <option value="">All</option>
-          {services.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-env`}>Environment</label>
-        <select id={`${id}-env`} value={filter.environment} onChange={(e) => setFilter({ environment: e.target.value })} data-testid="filter-environment">
-          <option value="">All</option>
-          {environments.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-state`}>State</label>
-        <select
-          id={`${id}-state`}
-          value={filter.state}
-          onChange={(e) => {
-            const v = keyStateSchema.safeParse(e.target.value);
-            setFilter({ state: v.success ? v.data : '' });
-          }}
-          data-testid="filter-state"
-        >
-          <option value="">All</option>
-          {keyStateSchema.options.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </div>
+      <FilterSelect id={`${id}-service`} label="Service" value={filter.service} options={services} testId="filter-service"
+        onChange={(v) => setFilter({ service: v })} />
+      <FilterSelect id={`${id}-env`} label="Environment" value={filter.environment} options={environments}
+        testId="filter-environment" onChange={(v) => setFilter({ environment: v })} />
+      <FilterSelect id={`${id}-state`} label="State" value={filter.state} options={keyStateSchema.options} testId="filter-state"
+        onChange={(v) => {
+          const parsed = keyStateSchema.safeParse(v);
+          setFilter({ state: parsed.success ? parsed.data : '' });
+        }} />
     </div>
   );
 }

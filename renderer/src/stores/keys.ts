@@ -127,28 +127,7 @@ export function validateForm(form: KeyForm): FieldErrors {
   return errors;
 }
 
-const CLEARED = {
-  status: 'idle',
-  error: null,
-  all: [],
-  haystack: [],
-  services: [],
-  environments: [],
-  filter: NO_FILTER,
-  visible: [],
-  selectedId: null,
-  detail: null,
-  detailStatus: 'idle',
-  detailError: null,
-  revealed: null,
-  revealStatus: 'idle',
-  revealError: null,
-  copyStatus: 'idle',
-  createStatus: 'idle',
-  createError: null,
-  fieldErrors: {},
-} as const;
-
+/** No key selected: nothing shown, nothing revealed. */
 const NO_DETAIL = {
   selectedId: null,
   detail: null,
@@ -158,6 +137,21 @@ const NO_DETAIL = {
   revealStatus: 'idle',
   revealError: null,
   copyStatus: 'idle',
+} as const;
+
+const CLEARED = {
+  status: 'idle',
+  error: null,
+  all: [],
+  haystack: [],
+  services: [],
+  environments: [],
+  filter: NO_FILTER,
+  visible: [],
+  ...NO_DETAIL,
+  createStatus: 'idle',
+  createError: null,
+  fieldErrors: {},
 } as const;
 
 export const useKeys = create<KeysState>()((set, get) => ({
