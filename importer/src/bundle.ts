@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ImportError } from './errors.js';
 import { b64url } from './encoding.js';
 import { canonicalize, parseCanonical } from './jcs.js';
-import { BUNDLE_CODES, BUNDLE_TYP, parseGeneralJws, payloadHash, signGeneralJws, verifyOneSignature, type Signer } from './jws.js';
+import { BUNDLE_CODES, BUNDLE_TYP, checkSignatureAlg, parseGeneralJws, payloadHash, signGeneralJws, verifyOneSignature, type Signer } from './jws.js';
 import {
   BUNDLE_FORMAT,
   formatTime,
@@ -102,8 +102,9 @@ function byteLength(b: string | Uint8Array): number {
 
 /**
  * Verifies a bundle against a trust root, in this order (each failure has
- * its code; docs/bundle-format.md section 9): size, JWS structure and
- * protected headers, every signature from a known signer and valid,
+ * its code; docs/bundle-format.md section 9, each rule checked over every
+ * signature before the next): size, JWS structure and protected headers,
+ * every signature from a known signer, with its key's algorithm, and valid,
  * threshold of distinct signers, canonical payload and its schema, vault,
  * recipient, trust root expiry, bundle validity window with clock skew.
  * Sequence and chain need the importer's state: applyBundle checks them.
@@ -116,26 +117,33 @@ export async function verifyBundle(bundle: string | Uint8Array, trustRoot: Trust
   if (typeof bundle === 'string') text = bundle;
   else {
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bundle);
+      // ignoreBOM keeps a byte order mark in the text, for the parser to refuse (a BOM is never stripped silently).
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bundle);
     } catch {
       throw new ImportError('BUNDLE_MALFORMED', 'bundle: not UTF-8 text');
     }
   }
+  // Rules 2 to 5, rule by rule over all signatures.
   const jws = parseGeneralJws(text, BUNDLE_TYP, BUNDLE_CODES);
-  const signers: string[] = [];
-  for (const sig of jws.signatures) {
+  // Rule 6 over all signatures, then rule 7, then rule 8: no cryptography on a bundle naming an unknown signer.
+  const keys = jws.signatures.map((sig) => {
     const jwk = trustRoot.signers.get(sig.header.kid);
     if (!jwk) {
       throw new ImportError('BUNDLE_UNKNOWN_SIGNER', `bundle: signer ${sig.header.kid} is not in the trust root (version ${trustRoot.payload.version})`, 'A bundle carries signatures only from the signers the pinned trust root names.');
     }
-    await verifyOneSignature(jws.payloadB64, sig, jwk, 'bundle');
+    return jwk;
+  });
+  jws.signatures.forEach((sig, i) => checkSignatureAlg(sig, keys[i]!, 'bundle'));
+  const signers: string[] = [];
+  for (const [i, sig] of jws.signatures.entries()) {
+    await verifyOneSignature(jws.payloadB64, sig, keys[i]!, 'bundle');
     signers.push(sig.header.kid);
   }
   const distinct = new Set(signers).size;
   if (distinct < trustRoot.payload.threshold) {
     throw new ImportError('BUNDLE_THRESHOLD', `bundle: ${distinct} of the required ${trustRoot.payload.threshold} signers signed it`, 'Have another custodian add a signature (keyhold bundle sign).');
   }
-  const parsed = parseCanonical(jws.payloadBytes);
+  const parsed = parseCanonical(jws.payloadBytes, 'bundle: payload');
   if (!parsed) throw new ImportError('BUNDLE_MALFORMED', 'bundle: payload is not canonical JSON (RFC 8785)');
   const payload = parseBundlePayload(parsed.value);
   if (payload.vaultId !== trustRoot.payload.vaultId) {

@@ -7,15 +7,16 @@
  */
 
 import { parseArgs } from 'node:util';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ImportError, exitCodeFor, isImportError } from './errors.js';
-import { writeFileAtomic } from './fsutil.js';
+import { checkNewPath, makeDirs, READ_LIMITS, readFileBounded, readTextBounded, tooLarge, writeNewFileNoClobber } from './fsutil.js';
 import { generateRecipientKey, loadRecipientPrivateKey, type RecipientCurve } from './keys.js';
 import { loadTrustRoot, type TrustRoot } from './trust.js';
 import { verifyBundle, DEFAULT_MAX_BUNDLE_BYTES, type VerifiedBundle } from './bundle.js';
-import { applyBundle, readState, updateTrustRoot } from './state.js';
+import { applyBundle, readState, updateTrustRoot, type ApplyResult } from './state.js';
 import { checkPresentedKey, loadKeystore } from './keystore.js';
+import { THUMBPRINT_RE } from './schema.js';
 
 type Out = Readonly<{ out: (s: string) => void; err: (s: string) => void }>;
 
@@ -33,8 +34,10 @@ Commands:
   trust update  pin a trust root, or rotate the pinned one to version N+1
 
 Run 'keyhold-import <command> --help' for a command's options.
-Exit codes: 0 ok, 1 rejected, 2 usage error, 70 internal error.
-Format: docs/bundle-format.md.
+Exit codes: 0 ok, 1 rejected (a bundle, trust root or key, or a file that
+cannot be read or written as asked), 2 usage error, 70 internal or I/O error.
+Files are read only if they are regular files (links followed), up to a limit
+per kind. Format: docs/bundle-format.md.
 `,
   keygen: `Usage: keyhold-import keygen [--crv P-256|X25519] --out FILE|DIR/ [--public-out FILE]
 
@@ -42,8 +45,10 @@ Makes the recipient key pair (ECDH-ES+A256KW). The private JWK is written with
 mode 0600 and stays on this server; give the public JWK to the vault
 (keyhold recipient add --public-key FILE). With --out DIR, writes
 DIR/private.jwk and DIR/public.jwk (an existing directory, or any path
-ending in '/', created 0700). Prints the recipient id (the key's
-RFC 7638 thumbprint).
+ending in '/', created 0700). Nothing is ever overwritten: a file, folder or
+symbolic link (even a dangling one) at either path is refused (FILE_EXISTS)
+before the key is made. Prints the recipient id (the key's RFC 7638
+thumbprint).
 
   --crv P-256|X25519   curve (default P-256)
   --alg ECDH-ES        accepted for clarity; the only algorithm
@@ -71,6 +76,9 @@ hash), decrypts its secrets, and commits atomically: DIR/keystore.json (the
 verifiers an API gateway loads), DIR/secrets.json (0600, keys this server
 holds), DIR/secrets.env (0600, with --secrets-format env), DIR/state.json and a
 receipt in DIR/receipts/. Applying the same bundle again is a no-op.
+A held version leaves the secret files once revoked (the earliest revocation
+wins); a key whose every held version is revoked is named in the output
+("no secret held for ...", --json: withdrawn): this server holds nothing for it.
 
   --trust ROOT              trust root (needed the first time; a newer version is
                             accepted only as a valid rotation of the pinned one)
@@ -104,24 +112,17 @@ function usage(message: string): never {
   throw new ImportError('USAGE', `usage: ${message}`, "Run 'keyhold-import --help'.");
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ImportError('INVALID_INPUT', `${what}: cannot read ${path}`, undefined, { cause: e });
-  }
+// Every file is read through the one bounded reader: regular files only (links followed), a limit per kind counted while reading.
+function readTrustRootFile(path: string): string {
+  return readTextBounded(path, READ_LIMITS.trustRoot, 'TRUST_ROOT_INVALID');
+}
+
+function readKeyFile(path: string): string {
+  return readTextBounded(path, READ_LIMITS.privateKey, 'KEY_INVALID');
 }
 
 function readBundle(path: string, maxBytes: number): Buffer {
-  try {
-    // The size is checked before the file is read whole: a huge file is refused without loading it.
-    const size = statSync(path).size;
-    if (size > maxBytes) throw new ImportError('BUNDLE_TOO_LARGE', `bundle: ${size} bytes is over the limit of ${maxBytes}`, 'Raise the limit (--max-bytes) if the bundle is expected to be this large.');
-    return readFileSync(path);
-  } catch (e) {
-    if (isImportError(e)) throw e;
-    throw new ImportError('INVALID_INPUT', `bundle: cannot read ${path}`, undefined, { cause: e });
-  }
+  return readFileBounded(path, { what: 'bundle', maxBytes, tooLarge: 'BUNDLE_TOO_LARGE', hint: 'Raise the limit (--max-bytes) if the bundle is expected to be this large.' });
 }
 
 function maxBytesOf(v: string | undefined): number {
@@ -159,23 +160,40 @@ async function cmdKeygen(args: string[], io: Out): Promise<number> {
   if (!values.out) usage('keygen needs --out FILE or --out DIR');
   let privPath = values.out;
   let pubPath = values['public-out'];
-  if (values.out.endsWith('/') || (existsSync(values.out) && statSync(values.out).isDirectory())) {
-    mkdirSync(values.out, { recursive: true, mode: 0o700 });
+  let isDir = values.out.endsWith('/');
+  if (!isDir) {
+    try {
+      isDir = statSync(values.out).isDirectory(); // an existing folder, or a link to one
+    } catch {
+      isDir = false;
+    }
+  }
+  if (isDir) {
+    makeDirs(values.out, 0o700, 'keygen');
     privPath = join(values.out, 'private.jwk');
     pubPath ??= join(values.out, 'public.jwk');
   }
   pubPath ??= privPath.replace(/(\.jwk)?$/, '.pub.jwk');
-  if (existsSync(privPath)) throw new ImportError('INVALID_INPUT', `keygen: ${privPath} exists; it is never overwritten`);
+  if (resolve(privPath) === resolve(pubPath)) usage('--out and --public-out name the same file');
+  // Both outputs are checked before the key is made: a refusal leaves nothing behind. Nothing is ever overwritten.
+  checkNewPath(privPath, 'keygen');
+  checkNewPath(pubPath, 'keygen');
   const pair = await generateRecipientKey(crv);
-  writeFileAtomic(privPath, `${JSON.stringify(pair.privateJwk, null, 1)}\n`, 0o600);
-  writeFileAtomic(pubPath, `${JSON.stringify(pair.publicJwk, null, 1)}\n`, 0o644);
+  writeNewFileNoClobber(privPath, `${JSON.stringify(pair.privateJwk, null, 1)}\n`, 0o600, 'keygen');
+  try {
+    writeNewFileNoClobber(pubPath, `${JSON.stringify(pair.publicJwk, null, 1)}\n`, 0o644, 'keygen');
+  } catch (e) {
+    // Not half a key pair: the private key just written (by this run) goes too.
+    rmSync(privPath, { force: true });
+    throw e;
+  }
   if (values.json) io.out(`${JSON.stringify({ ok: true, recipientId: pair.recipientId, private: privPath, public: pubPath, crv })}\n`);
   else io.out(`recipient id ${pair.recipientId}\nprivate key  ${privPath} (0600, keep it on this server)\npublic key   ${pubPath} (give it to the vault: keyhold recipient add --public-key)\n`);
   return 0;
 }
 
 async function trustFor(trustPath: string | undefined, stateDir: string | undefined): Promise<TrustRoot> {
-  if (trustPath) return loadTrustRoot(readText(trustPath, 'trust root'));
+  if (trustPath) return loadTrustRoot(readTrustRootFile(trustPath));
   if (stateDir) {
     const cur = await readState(stateDir);
     if (cur) return cur.trust;
@@ -184,14 +202,32 @@ async function trustFor(trustPath: string | undefined, stateDir: string | undefi
   return usage('give --trust ROOT or --state DIR');
 }
 
-async function cmdVerify(args: string[], io: Out): Promise<number> {
+/**
+ * A recipient id is base64url and starts with '-' one time in 64; parseArgs
+ * takes `--recipient -Abc...` for a missing value. A value that is a
+ * thumbprint is joined to its option (`--recipient=-Abc...`) first.
+ */
+function joinIdValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === '--recipient' && next !== undefined && THUMBPRINT_RE.test(next)) {
+      out.push(`--recipient=${next}`);
+      i++;
+    } else out.push(args[i]!);
+  }
+  return out;
+}
+
+async function cmdVerify(rawArgs: string[], io: Out): Promise<number> {
+  const args = joinIdValues(rawArgs);
   const { values, positionals } = parseArgs({ args, options: { trust: { type: 'string' }, state: { type: 'string' }, key: { type: 'string' }, recipient: { type: 'string' }, 'max-bytes': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
   if (values.help) return help('verify', io);
   if (positionals.length !== 1) usage('verify takes one BUNDLE file');
   const maxBytes = maxBytesOf(values['max-bytes']);
   const trust = await trustFor(values.trust, values.state);
   let recipient = values.recipient;
-  if (values.key) recipient = (await loadRecipientPrivateKey(readText(values.key, 'key'))).recipientId;
+  if (values.key) recipient = (await loadRecipientPrivateKey(readKeyFile(values.key))).recipientId;
   const v = await verifyBundle(readBundle(positionals[0]!, maxBytes), trust, recipient === undefined ? { maxBytes } : { maxBytes, recipient });
   let chain = 'not checked (no --state)';
   if (values.state) {
@@ -230,19 +266,40 @@ async function cmdApply(args: string[], io: Out): Promise<number> {
   const maxBytes = maxBytesOf(values['max-bytes']);
   const bundle = readBundle(positionals[0]!, maxBytes);
   const r = await applyBundle(values.state, bundle, {
-    privateKey: readText(values.key, 'key'),
+    privateKey: readKeyFile(values.key),
     maxBytes,
-    ...(values.trust ? { trustRootText: readText(values.trust, 'trust root') } : {}),
+    ...(values.trust ? { trustRootText: readTrustRootFile(values.trust) } : {}),
     ...(fmt ? { secretsFormat: fmt } : {}),
   });
   if (values.json) io.out(`${JSON.stringify({ ok: true, ...r })}\n`);
-  else io.out(`${r.message}\nreceipt ${r.receiptPath}\n`);
+  else io.out(`${r.message}\n${withdrawnLines(r.withdrawn)}receipt ${r.receiptPath}\n`);
   return 0;
 }
 
+/** One line per key the holder no longer holds any secret for (the first 50; --json lists all). */
+function withdrawnLines(keys: ApplyResult['withdrawn']): string {
+  const lines = keys.slice(0, 50).map((w) => {
+    const versions = w.versions.map((v) => `v${v.version} revoked${v.reason ? ` (${v.reason})` : ''} from ${v.effectiveAt}`).join(', ');
+    return `  no secret held for ${w.name} (${w.service}/${w.environment}, key ${w.keyId}): ${versions}\n`;
+  });
+  if (keys.length > 50) lines.push(`  ... and ${keys.length - 50} more (--json lists all)\n`);
+  return lines.join('');
+}
+
+/** Standard input, up to its limit (a presented key is 70 characters; /dev/zero on stdin is stopped, not read forever). */
 async function readStdin(): Promise<string> {
+  const limit = READ_LIMITS.stdinKey;
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  let total = 0;
+  for await (const c of process.stdin) {
+    const b = c as Buffer;
+    total += b.length;
+    if (total > limit.maxBytes) {
+      process.stdin.destroy();
+      throw tooLarge(limit, '-');
+    }
+    chunks.push(b);
+  }
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
@@ -266,7 +323,7 @@ async function cmdTrust(args: string[], io: Out): Promise<number> {
   const { values, positionals } = parseArgs({ args: rest, options: { state: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
   if (values.help) return help('trust', io);
   if (positionals.length !== 1) usage(`trust ${sub} takes one ROOT file`);
-  const text = readText(positionals[0]!, 'trust root');
+  const text = readTrustRootFile(positionals[0]!);
   if (sub === 'show') {
     const root = await loadTrustRoot(text);
     const p = root.payload;

@@ -32,6 +32,13 @@ export const IMPORT_ERROR_CODES = [
   'TRUST_ROOT_ROLLBACK',
   'TRUST_ROOT_MISMATCH',
   'KEY_INVALID',
+  'DUPLICATE_MEMBER',
+  'NOT_A_FILE',
+  'FILE_TOO_LARGE',
+  'FILE_NOT_FOUND',
+  'FILE_UNREADABLE',
+  'FILE_EXISTS',
+  'PATH_NOT_WRITABLE',
   'STATE_INVALID',
   'STATE_LOCKED',
   'INVALID_INPUT',
@@ -71,7 +78,11 @@ export function errnoCode(e: unknown): string {
   return e && typeof e === 'object' && 'code' in e && typeof e.code === 'string' ? e.code : '';
 }
 
-/** CLI exit status: 0 ok, 1 rejected, 2 usage, 70 internal (sysexits EX_SOFTWARE). */
+/**
+ * CLI exit status: 0 ok, 1 rejected (a bundle, a trust root, a key, or a file
+ * that cannot be read or written as asked), 2 usage, 70 internal or I/O
+ * (sysexits EX_SOFTWARE).
+ */
 export function exitCodeFor(code: ImportErrorCode): number {
   switch (code) {
     case 'USAGE':

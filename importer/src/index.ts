@@ -94,4 +94,5 @@ export {
   type HolderSecrets,
   type ImporterState,
   type Receipt,
+  type WithdrawnKey,
 } from './state.js';

@@ -154,9 +154,10 @@ export function canonicalBytes(value: unknown): Uint8Array {
  * and byte-for-byte equal to their own canonical form. This single rule
  * rejects duplicate member names, whitespace, escapes JCS would not write and
  * every other second spelling of the same value. Returns undefined when the
- * bytes are not canonical JSON; the caller names the error.
+ * bytes are not canonical JSON; the caller names the error. With `what`, a
+ * repeated member name is reported as DUPLICATE_MEMBER (naming `what`).
  */
-export function parseCanonical(bytes: Uint8Array): { value: unknown; text: string } | undefined {
+export function parseCanonical(bytes: Uint8Array, what?: string): { value: unknown; text: string } | undefined {
   // isUtf8 then toString: the same strict check as a fatal TextDecoder, several times faster on megabytes.
   if (!isUtf8(bytes)) return undefined;
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
@@ -172,5 +173,116 @@ export function parseCanonical(bytes: Uint8Array): { value: unknown; text: strin
   } catch {
     return undefined;
   }
-  return again === text ? { value, text } : undefined;
+  if (again === text) return { value, text };
+  // Not canonical. When the reason is a repeated member name and the caller named the document, say so
+  // (only on this failure path: canonical bytes cannot hold a name twice, so valid input costs nothing more).
+  if (what !== undefined) {
+    const d = findDuplicateMember(text);
+    if (d) throw duplicateMemberError(what, d);
+  }
+  return undefined;
+}
+
+// ---- strict parsing of JSON from outside -------------------------------------------------
+
+/** Where a member name repeats: a JSONPath-like location and the name. */
+export type DuplicateMember = Readonly<{ path: string; name: string }>;
+
+function stringEnd(text: string, start: number): number {
+  // `start` is an opening quote of valid JSON: the closing one is the next quote not escaped by an odd run of backslashes.
+  let j = text.indexOf('"', start + 1);
+  for (;;) {
+    let k = j - 1;
+    while (text.charCodeAt(k) === 0x5c) k--;
+    if ((j - 1 - k) % 2 === 0) return j;
+    j = text.indexOf('"', j + 1);
+  }
+}
+
+function pathStep(name: string): string {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name.slice(0, 40))}]`;
+}
+
+type Frame = { obj: true; names: Set<string>; expectName: boolean; name: string; path: string } | { obj: false; index: number; path: string };
+
+/**
+ * The first member name that appears twice in one object of a JSON text that
+ * JSON.parse accepts (which keeps the last silently), compared after decoding
+ * escapes ("a" and "\u0061" are the same name); undefined when there is none.
+ * One pass over the text; strings are skipped with indexOf, so a payload of
+ * megabytes inside one string costs next to nothing.
+ */
+export function findDuplicateMember(text: string): DuplicateMember | undefined {
+  const stack: Frame[] = [];
+  const here = (): string => {
+    const top = stack[stack.length - 1];
+    if (!top) return '$';
+    return top.obj ? `${top.path}${pathStep(top.name)}` : `${top.path}[${top.index}]`;
+  };
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const end = stringEnd(text, i);
+      const top = stack[stack.length - 1];
+      if (top?.obj && top.expectName) {
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        if (top.names.has(name)) return { path: top.path, name };
+        top.names.add(name);
+        top.name = name;
+      }
+      i = end;
+    } else if (c === 0x7b) {
+      stack.push({ obj: true, names: new Set(), expectName: true, name: '', path: here() });
+    } else if (c === 0x5b) {
+      stack.push({ obj: false, index: 0, path: here() });
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+    } else if (c === 0x2c) {
+      const top = stack[stack.length - 1];
+      if (top?.obj) top.expectName = true;
+      else if (top) top.index++;
+    } else if (c === 0x3a) {
+      const top = stack[stack.length - 1];
+      if (top?.obj) top.expectName = false;
+    }
+  }
+  return undefined;
+}
+
+export function duplicateMemberError(what: string, d: DuplicateMember): ImportError {
+  const where = d.path === '$' ? 'at the top level' : `in ${d.path}`;
+  return new ImportError('DUPLICATE_MEMBER', `${what}: the member "${d.name.slice(0, 40)}" appears twice ${where}`, 'Every member name appears once per object: a file holding two values for one name is refused, never read as either.');
+}
+
+/** Thrown by parseJsonStrict for text that is not JSON (the caller names the error). */
+export class NotJsonError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'NotJsonError';
+  }
+}
+
+/**
+ * Parses JSON from outside (a file, a header): RFC 8259 exactly as JSON.parse
+ * reads it, except that a byte order mark before the text is refused, and a
+ * member name that appears twice in one object is refused with
+ * DUPLICATE_MEMBER (naming `what`) instead of the last one winning. Throws
+ * NotJsonError for text that is not JSON.
+ */
+export function parseJsonStrict(text: string, what: string): unknown {
+  if (text.charCodeAt(0) === 0xfeff) throw new NotJsonError('it begins with a byte order mark (U+FEFF); the format is UTF-8 without one');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new NotJsonError('not valid JSON');
+  }
+  // Only objects can repeat a name; a text without a brace needs no second look.
+  if (text.includes('{')) {
+    const d = findDuplicateMember(text);
+    if (d) throw duplicateMemberError(what, d);
+  }
+  return value;
 }

@@ -9,7 +9,7 @@ import { createHash, createPublicKey, sign as nodeSign, type KeyObject } from 'n
 import { generalVerify, importJWK, type CryptoKey } from 'jose';
 import { ImportError, type ImportErrorCode } from './errors.js';
 import { b64url, b64urlDecodeStrict, sha256Hex } from './encoding.js';
-import { canonicalize, parseCanonical } from './jcs.js';
+import { canonicalize, NotJsonError, parseCanonical, parseJsonStrict } from './jcs.js';
 import { MAX_SIGNERS, parseSignerJwk, THUMBPRINT_RE, type SignerJwk } from './schema.js';
 
 export type JwsAlg = 'ES256' | 'EdDSA';
@@ -106,18 +106,22 @@ export function importSignerKey(jwk: SignerJwk, code: ImportErrorCode = 'TRUST_R
 
 const HEADER_MEMBERS = ['alg', 'kid', 'typ'];
 
+type HeaderForm = Readonly<{ alg: unknown; kid: string; typ: string }>;
+
 /**
- * Checks one protected header: canonical JSON of exactly alg, kid and typ.
- * Everything else a JOSE header may carry is refused by name, because each
- * is a way to move trust out of the pinned root (jwk, jku, x5u, x5c, x5t:
- * a key chosen by the attacker), change what is signed (b64, zip) or demand
- * processing we do not do (crit).
+ * Rule 3 for one protected header (docs/bundle-format.md section 9): its
+ * bytes are canonical JSON of an object with exactly alg, kid and typ
+ * (a name twice is DUPLICATE_MEMBER); kid is a thumbprint; typ is the
+ * expected one. Everything else a JOSE header may carry is refused by name,
+ * because each is a way to move trust out of the pinned root (jwk, jku, x5u,
+ * x5c, x5t: a key chosen by the attacker), change what is signed (b64, zip)
+ * or demand processing we do not do (crit). The alg value is rule 4.
  */
-export function parseProtectedHeader(protectedB64: string, expectedTyp: string | undefined, codes: JwsCodes, index: number): ProtectedHeader {
+function headerForm(protectedB64: string, expectedTyp: string | undefined, codes: JwsCodes, index: number): HeaderForm {
   const at = `signatures[${index}]`;
   const bytes = b64urlDecodeStrict(protectedB64);
   if (!bytes) throw new ImportError(codes.malformed, `${codes.what}: ${at}.protected is not canonical base64url`);
-  const parsed = parseCanonical(bytes);
+  const parsed = parseCanonical(bytes, `${codes.what}: ${at} protected header`);
   if (!parsed || typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
     throw new ImportError('BUNDLE_HEADER', `${codes.what}: ${at} protected header is not a canonical JSON object`);
   }
@@ -127,9 +131,7 @@ export function parseProtectedHeader(protectedB64: string, expectedTyp: string |
       throw new ImportError('BUNDLE_HEADER', `${codes.what}: ${at} protected header member "${k.slice(0, 40)}" is not allowed`, 'Only alg, kid and typ may appear; keys come from the pinned trust root, never from the bundle.');
     }
   }
-  if (typeof h.alg !== 'string' || !(JWS_ALGS as readonly string[]).includes(h.alg)) {
-    throw new ImportError('BUNDLE_ALGORITHM', `${codes.what}: ${at} alg ${JSON.stringify(String(h.alg).slice(0, 20))} is not allowed (ES256 or EdDSA only)`);
-  }
+  if (!('alg' in h)) throw new ImportError('BUNDLE_HEADER', `${codes.what}: ${at} protected header has no alg`);
   if (typeof h.kid !== 'string' || !THUMBPRINT_RE.test(h.kid)) {
     throw new ImportError('BUNDLE_HEADER', `${codes.what}: ${at} kid must be an RFC 7638 thumbprint`);
   }
@@ -137,24 +139,44 @@ export function parseProtectedHeader(protectedB64: string, expectedTyp: string |
     throw new ImportError('BUNDLE_HEADER', `${codes.what}: ${at} typ must be "${expectedTyp}"`);
   }
   if (typeof h.typ !== 'string') throw new ImportError('BUNDLE_HEADER', `${codes.what}: ${at} typ is missing`);
-  return { alg: h.alg as JwsAlg, kid: h.kid, typ: h.typ };
+  return { alg: h.alg, kid: h.kid, typ: h.typ };
+}
+
+/** Rule 4 for one header: alg is ES256 or EdDSA. */
+function headerAlg(h: HeaderForm, codes: JwsCodes, index: number): JwsAlg {
+  if (typeof h.alg !== 'string' || !(JWS_ALGS as readonly string[]).includes(h.alg)) {
+    throw new ImportError('BUNDLE_ALGORITHM', `${codes.what}: signatures[${index}] alg ${JSON.stringify(String(h.alg).slice(0, 20))} is not allowed (ES256 or EdDSA only)`);
+  }
+  return h.alg as JwsAlg;
+}
+
+/** Checks one protected header: rule 3 (exact canonical members, kid, typ), then rule 4 (alg). */
+export function parseProtectedHeader(protectedB64: string, expectedTyp: string | undefined, codes: JwsCodes, index: number): ProtectedHeader {
+  const h = headerForm(protectedB64, expectedTyp, codes, index);
+  return { alg: headerAlg(h, codes, index), kid: h.kid, typ: h.typ };
 }
 
 /**
- * Parses the General JSON Serialization. The outer JSON document may be
- * spaced as anyone likes (it is not signed); its members are exact: payload
- * and signatures, each signature protected and signature, no unprotected
- * header (which nothing signs).
+ * Parses the General JSON Serialization, rules 2 to 5 of docs/bundle-format.md
+ * section 9, rule by rule: each rule is checked over every signature entry
+ * (in array order) before the next rule, so the first failing rule decides
+ * the code whatever entry fails it. The outer JSON document may be spaced as
+ * anyone likes (it is not signed), but it is parsed strictly: no byte order
+ * mark, no member name twice (DUPLICATE_MEMBER) at any level. Its members
+ * are exact: payload and signatures, each signature protected and signature,
+ * no unprotected header (which nothing signs).
  */
 export function parseGeneralJws(text: string, expectedTyp: string, codes: JwsCodes): ParsedJws {
   const bad = (m: string): never => {
     throw new ImportError(codes.malformed, `${codes.what}: ${m}`);
   };
+  // Rule 2: the document's form.
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
-  } catch {
-    return bad('not valid JSON');
+    doc = parseJsonStrict(text, codes.what);
+  } catch (e) {
+    if (e instanceof NotJsonError) return bad(e.reason);
+    throw e;
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return bad('not a JWS in JSON General Serialization (an object)');
   const o = doc as Record<string, unknown>;
@@ -164,27 +186,76 @@ export function parseGeneralJws(text: string, expectedTyp: string, codes: JwsCod
   if (!payloadBytes) return bad('payload is not canonical base64url');
   if (!Array.isArray(o.signatures) || o.signatures.length === 0) return bad('signatures must be a non-empty array');
   if (o.signatures.length > MAX_SIGNERS) return bad(`more than ${MAX_SIGNERS} signatures`);
-  const signatures: ParsedSignature[] = [];
-  const seen = new Set<string>();
-  o.signatures.forEach((s: unknown, i) => {
-    if (typeof s !== 'object' || s === null || Array.isArray(s)) bad(`signatures[${i}] must be an object`);
+  const entries = (o.signatures as unknown[]).map((s, i) => {
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) return bad(`signatures[${i}] must be an object`);
     const e = s as Record<string, unknown>;
-    if ('header' in e) throw new ImportError('BUNDLE_HEADER', `${codes.what}: signatures[${i}] has an unprotected header`, 'Unprotected headers are not signed; Keyhold never uses them.');
-    for (const k of Object.keys(e)) if (k !== 'protected' && k !== 'signature') bad(`signatures[${i}] has an unexpected member "${k.slice(0, 40)}"`);
-    if (typeof e.protected !== 'string' || typeof e.signature !== 'string') bad(`signatures[${i}] needs protected and signature strings`);
-    const sig = b64urlDecodeStrict(e.signature as string);
-    if (!sig) bad(`signatures[${i}].signature is not canonical base64url`);
-    const header = parseProtectedHeader(e.protected as string, expectedTyp, codes, i);
-    if (seen.has(header.kid)) {
-      throw new ImportError('BUNDLE_DUPLICATE_SIGNER', `${codes.what}: signer ${header.kid} signed more than once`, 'Each signer signs once; a repeated signature is refused rather than counted twice.');
+    // An unprotected header is rule 3's (a header that nothing signs), not a stray member.
+    for (const k of Object.keys(e)) if (k !== 'protected' && k !== 'signature' && k !== 'header') bad(`signatures[${i}] has an unexpected member "${k.slice(0, 40)}"`);
+    if (typeof e.protected !== 'string' || typeof e.signature !== 'string') return bad(`signatures[${i}] needs protected and signature strings`);
+    if (!b64urlDecodeStrict(e.signature)) bad(`signatures[${i}].signature is not canonical base64url`);
+    if (!b64urlDecodeStrict(e.protected)) bad(`signatures[${i}].protected is not canonical base64url`);
+    return { protected: e.protected, signature: e.signature, unprotected: 'header' in e };
+  });
+  // Rule 3: the protected headers' form.
+  const forms = entries.map((e, i) => {
+    if (e.unprotected) throw new ImportError('BUNDLE_HEADER', `${codes.what}: signatures[${i}] has an unprotected header`, 'Unprotected headers are not signed; Keyhold never uses them.');
+    return headerForm(e.protected, expectedTyp, codes, i);
+  });
+  // Rule 4: the algorithms.
+  const algs = forms.map((h, i) => headerAlg(h, codes, i));
+  // Rule 5: one signature per signer.
+  const seen = new Set<string>();
+  const signatures: ParsedSignature[] = entries.map((e, i) => {
+    const kid = forms[i]!.kid;
+    if (seen.has(kid)) {
+      throw new ImportError('BUNDLE_DUPLICATE_SIGNER', `${codes.what}: signer ${kid} signed more than once`, 'Each signer signs once; a repeated signature is refused rather than counted twice.');
     }
-    seen.add(header.kid);
-    signatures.push({ protected: e.protected as string, signature: e.signature as string, header });
+    seen.add(kid);
+    return { protected: e.protected, signature: e.signature, header: { alg: algs[i]!, kid, typ: forms[i]!.typ } };
   });
   return { payloadB64: o.payload, payloadBytes, signatures };
 }
 
+/**
+ * The protected header of a compact JWE (the bundle's secrets), parsed
+ * strictly: canonical base64url, UTF-8, JSON without a byte order mark or a
+ * member name twice (DUPLICATE_MEMBER), an object. jose's decoder would let a
+ * repeated name's last value win; the members are checked by the caller.
+ */
+export function parseJweProtectedHeader(jwe: string): Record<string, unknown> {
+  const unreadable = (why: string): never => {
+    throw new ImportError('BUNDLE_DECRYPT', `secrets: the JWE header cannot be read (${why})`);
+  };
+  const parts = jwe.split('.');
+  if (parts.length !== 5) return unreadable('a compact JWE has five parts');
+  const bytes = b64urlDecodeStrict(parts[0]!);
+  if (!bytes || bytes.length === 0) return unreadable('not canonical base64url');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return unreadable('not UTF-8');
+  }
+  let h: unknown;
+  try {
+    h = parseJsonStrict(text, 'secrets: JWE protected header');
+  } catch (e) {
+    if (e instanceof NotJsonError) return unreadable(e.reason);
+    throw e;
+  }
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) return unreadable('not a JSON object');
+  return h as Record<string, unknown>;
+}
+
 // ---- verification ---------------------------------------------------------------------
+
+/** Rule 7 for one signature: its alg is the one algorithm of its signer key's type. */
+export function checkSignatureAlg(sig: ParsedSignature, jwk: SignerJwk, what: string): void {
+  const alg = algForJwk(jwk);
+  if (sig.header.alg !== alg) {
+    throw new ImportError('BUNDLE_ALGORITHM', `${what}: signer ${sig.header.kid} uses alg ${sig.header.alg} but its key is for ${alg}`);
+  }
+}
 
 /**
  * Verifies one signature with jose's generalVerify over a JWS holding that
@@ -193,10 +264,8 @@ export function parseGeneralJws(text: string, expectedTyp: string, codes: JwsCod
  * allow-list is the one algorithm of the key's type: no alg/key confusion.
  */
 export async function verifyOneSignature(payloadB64: string, sig: ParsedSignature, jwk: SignerJwk, what: string): Promise<void> {
+  checkSignatureAlg(sig, jwk, what);
   const alg = algForJwk(jwk);
-  if (sig.header.alg !== alg) {
-    throw new ImportError('BUNDLE_ALGORITHM', `${what}: signer ${sig.header.kid} uses alg ${sig.header.alg} but its key is for ${alg}`);
-  }
   const key = await importSignerKey(jwk);
   try {
     await generalVerify({ payload: payloadB64, signatures: [{ protected: sig.protected, signature: sig.signature }] }, key, { algorithms: [alg] });
@@ -241,8 +310,9 @@ function parseProtectedHeaderLoose(protectedB64: string, codes: JwsCodes): Prote
   if (!bytes) throw new ImportError(codes.malformed, 'jws: protected header is not canonical base64url');
   let h: unknown;
   try {
-    h = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
+    h = parseJsonStrict(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes), 'jws: protected header');
+  } catch (e) {
+    if (e instanceof ImportError) throw e;
     throw new ImportError('BUNDLE_HEADER', 'jws: protected header is not JSON');
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new ImportError('BUNDLE_HEADER', 'jws: protected header is not an object');
@@ -307,13 +377,13 @@ export function addSignature(jwsText: string, signature: RawSignature): string {
 }
 
 function guessTyp(jwsText: string): string {
-  let doc: { signatures?: { protected?: string }[] };
+  let doc: { signatures?: { protected?: string }[] } | null;
   try {
     doc = JSON.parse(jwsText) as typeof doc;
   } catch {
-    throw new ImportError('BUNDLE_MALFORMED', 'jws: not valid JSON');
+    return BUNDLE_TYP; // parseGeneralJws says what is wrong with it
   }
-  const first = doc.signatures?.[0]?.protected;
+  const first = Array.isArray(doc?.signatures) ? doc.signatures[0]?.protected : undefined;
   const bytes = typeof first === 'string' ? b64urlDecodeStrict(first) : undefined;
   const parsed = bytes ? parseCanonical(bytes) : undefined;
   const typ = (parsed?.value as { typ?: unknown } | undefined)?.typ;

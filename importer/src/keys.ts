@@ -7,6 +7,8 @@
 import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { ImportError } from './errors.js';
 import { importAsymmetricJwk, jwkThumbprint } from './jws.js';
+import { p256PointProblem } from './curves.js';
+import { NotJsonError, parseJsonStrict } from './jcs.js';
 
 export const JWE_ALG = 'ECDH-ES+A256KW';
 export const JWE_ENC = 'A256GCM';
@@ -31,7 +33,11 @@ export function recipientPublicJwk(input: unknown, allowPrivate = true): Recipie
   if (o.alg !== undefined && o.alg !== JWE_ALG) fail(`alg must be ${JWE_ALG}`);
   const b32 = (v: unknown, m: string): string => (typeof v === 'string' && B64_32.test(v) ? v : fail(`${m} must be 32 bytes in base64url`));
   let pub: RecipientPublicJwk;
-  if (o.kty === 'EC' && o.crv === 'P-256') pub = { kty: 'EC', crv: 'P-256', x: b32(o.x, 'x'), y: b32(o.y, 'y') };
+  if (o.kty === 'EC' && o.crv === 'P-256') {
+    pub = { kty: 'EC', crv: 'P-256', x: b32(o.x, 'x'), y: b32(o.y, 'y') };
+    const problem = p256PointProblem(Buffer.from(pub.x, 'base64url'), Buffer.from(pub.y, 'base64url'));
+    if (problem) fail(`the public key is refused: ${problem}`);
+  }
   else if (o.kty === 'OKP' && o.crv === 'X25519') pub = { kty: 'OKP', crv: 'X25519', x: b32(o.x, 'x') };
   else return fail('a recipient key must be EC P-256 or OKP X25519');
   if (o.kid !== undefined && o.kid !== jwkThumbprint(pub)) fail('kid is not the RFC 7638 thumbprint of the key');
@@ -60,9 +66,10 @@ export async function loadRecipientPrivateKey(jwk: unknown): Promise<RecipientPr
   let o = jwk;
   if (typeof o === 'string') {
     try {
-      o = JSON.parse(o);
-    } catch {
-      fail('the private key file is not JSON');
+      o = parseJsonStrict(o, 'key');
+    } catch (e) {
+      if (e instanceof NotJsonError) fail(`the private key file is not a JSON object: ${e.reason}`);
+      throw e;
     }
   }
   const pub = recipientPublicJwk(o);

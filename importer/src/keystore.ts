@@ -4,9 +4,9 @@
  * never keys.
  */
 
-import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { ImportError } from './errors.js';
+import { READ_LIMITS, readFileBounded } from './fsutil.js';
 import { apiKeyId, verifierOf } from './apikey.js';
 import { Checker, IDENT_RE, ID_RE, REVOKE_REASONS, SCOPE_RE, THUMBPRINT_RE, timeMs, type IssueChange, type RevokeReason } from './schema.js';
 import { HEX64_RE } from './encoding.js';
@@ -79,9 +79,10 @@ export function parseKeystore(v: unknown): Keystore {
 export function loadKeystore(path: string): Keystore {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileBounded(path, READ_LIMITS.keystore).toString('utf8');
   } catch (e) {
-    throw new ImportError('STATE_INVALID', `keystore: cannot read ${path}`, 'Apply a bundle first, or point at STATE/keystore.json.', { cause: e });
+    const why = e instanceof ImportError ? `: ${e.message.replace(/^keystore: /, '')}` : '';
+    throw new ImportError('STATE_INVALID', `keystore: cannot read ${path}${why}`, 'Apply a bundle first, or point at STATE/keystore.json.', { cause: e });
   }
   let v: unknown;
   try {

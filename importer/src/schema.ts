@@ -10,6 +10,7 @@
 import { ImportError, type ImportErrorCode } from './errors.js';
 import { HEX64_RE } from './encoding.js';
 import { KEY_ID_RE } from './apikey.js';
+import { ed25519PointProblem, p256PointProblem } from './curves.js';
 
 export const BUNDLE_FORMAT = 'keyhold-bundle/v1';
 export const TRUST_FORMAT = 'keyhold-trust/v1';
@@ -258,6 +259,16 @@ export function parseBundlePayload(v: unknown, code: ImportErrorCode = 'BUNDLE_M
 
 const B64_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/; // 32 bytes in canonical base64url
 
+// Point checks cost a few modular exponentiations; a trust root is re-read on every apply, so results are kept (bounded).
+const pointChecks = new Map<string, string | undefined>();
+function cachedPointProblem(key: string, check: () => string | undefined): string | undefined {
+  if (pointChecks.has(key)) return pointChecks.get(key);
+  const r = check();
+  if (pointChecks.size > 1024) pointChecks.clear();
+  pointChecks.set(key, r);
+  return r;
+}
+
 export function parseSignerJwk(v: unknown, path: string, code: ImportErrorCode = 'TRUST_ROOT_INVALID'): SignerJwk {
   const c = new Checker(code, 'trust root');
   if (typeof v !== 'object' || v === null || Array.isArray(v)) c.fail(path, 'must be a JWK object');
@@ -265,17 +276,28 @@ export function parseSignerJwk(v: unknown, path: string, code: ImportErrorCode =
   if (kty === 'EC') {
     const o = c.object(v, path, ['kty', 'crv', 'x', 'y']);
     if (o.crv !== 'P-256') c.fail(`${path}.crv`, 'must be P-256 (ES256 only)');
-    return { kty: 'EC', crv: 'P-256', x: c.string(o.x, `${path}.x`, B64_32, '32 bytes in base64url'), y: c.string(o.y, `${path}.y`, B64_32, '32 bytes in base64url') };
+    const x = c.string(o.x, `${path}.x`, B64_32, '32 bytes in base64url');
+    const y = c.string(o.y, `${path}.y`, B64_32, '32 bytes in base64url');
+    const problem = cachedPointProblem(`EC.${x}.${y}`, () => p256PointProblem(Buffer.from(x, 'base64url'), Buffer.from(y, 'base64url')));
+    if (problem) c.fail(path, `is refused: ${problem}`);
+    return { kty: 'EC', crv: 'P-256', x, y };
   }
   if (kty === 'OKP') {
     const o = c.object(v, path, ['kty', 'crv', 'x']);
     if (o.crv !== 'Ed25519') c.fail(`${path}.crv`, 'must be Ed25519 (EdDSA only)');
-    return { kty: 'OKP', crv: 'Ed25519', x: c.string(o.x, `${path}.x`, B64_32, '32 bytes in base64url') };
+    const x = c.string(o.x, `${path}.x`, B64_32, '32 bytes in base64url');
+    const problem = cachedPointProblem(`OKP.${x}`, () => ed25519PointProblem(Buffer.from(x, 'base64url')));
+    if (problem) c.fail(path, `is refused: ${problem}`);
+    return { kty: 'OKP', crv: 'Ed25519', x };
   }
   return c.fail(`${path}.kty`, 'must be EC (P-256) or OKP (Ed25519); a private, symmetric or RSA key is refused');
 }
 
-/** Validates a trust root payload's shape; thumbprint order and uniqueness are checked by trust.ts. */
+/**
+ * Validates a trust root payload's shape, each signer key's point included
+ * (on its curve, canonical, not of small order); thumbprint order and
+ * uniqueness are checked by trust.ts.
+ */
 export function parseTrustRootPayload(v: unknown): TrustRootPayload {
   const c = new Checker('TRUST_ROOT_INVALID', 'trust root');
   const o = c.object(v, 'payload', ['format', 'vaultId', 'version', 'threshold', 'signers', 'issuedAt', 'expiresAt']);

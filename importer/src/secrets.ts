@@ -6,10 +6,10 @@
  */
 
 import { createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { compactDecrypt, decodeProtectedHeader, type CryptoKey } from 'jose';
+import { compactDecrypt, type CryptoKey } from 'jose';
 import { ImportError } from './errors.js';
 import { canonicalize, parseCanonical } from './jcs.js';
-import { jwkThumbprint } from './jws.js';
+import { jwkThumbprint, parseJweProtectedHeader } from './jws.js';
 import { JWE_ALG, JWE_ENC, recipientPublicJwk, type RecipientPrivateKey, type RecipientPublicJwk } from './keys.js';
 import { parseSecretsPlaintext, SECRETS_FORMAT, sortByKeyVersion, type SecretEntry, type SecretsPlaintext } from './schema.js';
 
@@ -85,8 +85,12 @@ function encryptCompact(pub: RecipientPublicJwk, plaintext: Buffer): string {
  */
 export async function decryptSecrets(jwe: string, recipient: RecipientPrivateKey, bundleId: string): Promise<SecretsPlaintext> {
   const plaintext = await decryptCompactJwe(jwe, recipient.key, recipient.recipientId);
-  const parsed = parseCanonical(plaintext);
-  plaintext.fill(0);
+  let parsed: ReturnType<typeof parseCanonical>;
+  try {
+    parsed = parseCanonical(plaintext, 'secrets: plaintext');
+  } finally {
+    plaintext.fill(0);
+  }
   if (!parsed) throw new ImportError('BUNDLE_SECRETS', 'secrets: the decrypted plaintext is not canonical JSON');
   const secrets = parseSecretsPlaintext(parsed.value);
   if (secrets.bundleId !== bundleId) throw new ImportError('BUNDLE_SECRETS', 'secrets: the plaintext belongs to another bundle');
@@ -99,14 +103,14 @@ export async function decryptSecrets(jwe: string, recipient: RecipientPrivateKey
  * third-party test vectors, whose kids are names, not thumbprints).
  */
 export async function decryptCompactJwe(jwe: string, key: CryptoKey, expectedKid: string | undefined): Promise<Uint8Array> {
-  let header: Record<string, unknown>;
-  try {
-    header = { ...decodeProtectedHeader(jwe) };
-  } catch (e) {
-    throw new ImportError('BUNDLE_DECRYPT', 'secrets: the JWE header cannot be read', undefined, { cause: e });
-  }
+  // Parsed strictly (no member name twice: DUPLICATE_MEMBER), not with jose's decoder, where the last of two values wins.
+  const header = parseJweProtectedHeader(jwe);
   for (const k of Object.keys(header)) {
     if (!JWE_HEADER_MEMBERS.includes(k)) throw new ImportError('BUNDLE_DECRYPT', `secrets: JWE header member "${k.slice(0, 40)}" is not allowed`);
+  }
+  // cty is optional (jose and other encryptors may leave it out); when present it is exactly this format's.
+  if ('cty' in header && header.cty !== SECRETS_CTY) {
+    throw new ImportError('BUNDLE_DECRYPT', `secrets: the JWE cty must be "${SECRETS_CTY}" when present`);
   }
   if (header.alg !== JWE_ALG || header.enc !== JWE_ENC) {
     throw new ImportError('BUNDLE_DECRYPT', `secrets: the JWE must use ${JWE_ALG} with ${JWE_ENC}`);

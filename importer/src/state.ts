@@ -8,16 +8,16 @@
  * leaves the new one. Nothing is written until every check has passed.
  */
 
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImportError, errnoCode } from './errors.js';
 import { apiKeyId, verifierOf } from './apikey.js';
 import { verifyBundle, type VerifiedBundle, type VerifyOptions } from './bundle.js';
-import { fsyncDir, ioError, replaceSymlink, writeFileAtomic, writeNewFile } from './fsutil.js';
+import { fsyncDir, ioError, makeDirs, READ_LIMITS, readFileBounded, replaceSymlink, writeFileAtomic, writeNewFile } from './fsutil.js';
 import { parseKeystore, KEYSTORE_FORMAT, type Keystore, type KeystoreEntry, type OrphanRevocation } from './keystore.js';
 import { loadRecipientPrivateKey, type RecipientPrivateKey } from './keys.js';
 import { decryptSecrets } from './secrets.js';
-import { Checker, formatTime, timeMs, THUMBPRINT_RE, ID_RE, type Checkpoint, type IssueChange } from './schema.js';
+import { Checker, formatTime, timeMs, THUMBPRINT_RE, ID_RE, type Checkpoint, type IssueChange, type RevokeReason } from './schema.js';
 import { HEX64_RE } from './encoding.js';
 import { loadTrustRoot, verifyRootRotation, type TrustRoot } from './trust.js';
 
@@ -45,6 +45,19 @@ export type HeldSecret = Readonly<Omit<IssueChange, 'type' | 'verifier'> & { rev
 
 export type HolderSecrets = Readonly<{ format: typeof HOLDER_SECRETS_FORMAT; vaultId: string; recipient: string; sequence: number; keys: readonly HeldSecret[] }>;
 
+/**
+ * A key this holder held a secret for until this apply, and holds none for
+ * after it: every version it held is revoked (in effect). Never a secret in it.
+ */
+export type WithdrawnKey = Readonly<{
+  keyId: string;
+  name: string;
+  service: string;
+  environment: string;
+  /** The held versions removed by this apply, oldest first, each with the revocation that removed it (the earliest known). */
+  versions: readonly Readonly<{ version: number; reason: RevokeReason | null; effectiveAt: string }>[];
+}>;
+
 export type Receipt = Readonly<{
   format: typeof RECEIPT_FORMAT;
   bundleId: string;
@@ -60,6 +73,8 @@ export type Receipt = Readonly<{
   revoked: number;
   secrets: number;
   checkpoint: Checkpoint | null;
+  /** Keys this holder no longer holds any secret for (section 8.5): key id and the versions removed. */
+  withdrawn: readonly Readonly<{ keyId: string; versions: readonly number[] }>[];
 }>;
 
 type Current = Readonly<{
@@ -74,9 +89,10 @@ type Current = Readonly<{
 
 function readJson(path: string, what: string): unknown {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileBounded(path, what === 'state.json' ? READ_LIMITS.stateFile : READ_LIMITS.stateData).toString('utf8'));
   } catch (e) {
-    throw new ImportError('STATE_INVALID', `state: cannot read ${what} (${path})`, 'The state directory is damaged; restore it from a backup.', { cause: e });
+    const why = e instanceof ImportError ? `: ${e.message.replace(/^state: /, '')}` : '';
+    throw new ImportError('STATE_INVALID', `state: cannot read ${what} (${path})${why}`, 'The state directory is damaged; restore it from a backup.', { cause: e });
   }
 }
 
@@ -121,7 +137,7 @@ export async function readState(stateDir: string): Promise<Current | undefined> 
   const state = parseState(readJson(join(dir, 'state.json'), 'state.json'));
   let trust: TrustRoot;
   try {
-    trust = await loadTrustRoot(readFileSync(join(dir, 'trust.json'), 'utf8'));
+    trust = await loadTrustRoot(readFileBounded(join(dir, 'trust.json'), READ_LIMITS.trustRoot).toString('utf8'));
   } catch (e) {
     throw new ImportError('STATE_INVALID', 'state: the pinned trust root cannot be read or no longer verifies', 'The state directory is damaged; restore it from a backup.', { cause: e });
   }
@@ -152,6 +168,8 @@ export type ApplyResult = Readonly<{
   issued: number;
   revoked: number;
   secrets: number;
+  /** Keys whose every held version is now revoked: this holder keeps no secret for them (empty for a verifier). */
+  withdrawn: readonly WithdrawnKey[];
   trustRootVersion: number;
   receiptPath: string;
   message: string;
@@ -171,12 +189,34 @@ function envName(name: string): string {
   return `KEYHOLD_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
+/** The earlier of two revocation times (null: not revoked). A later revocation never postpones an earlier one. */
+function earlier(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return timeMs(b) < timeMs(a) ? b : a;
+}
+
+/** A held version whose revocation is in effect: it leaves every holder output (secrets.json included). */
+function revokedBy(s: HeldSecret, now: number): boolean {
+  return s.revokedAt !== null && timeMs(s.revokedAt) <= now;
+}
+
+/**
+ * May a holder present this version now? Valid (not before, not after) and
+ * not revoked. Every output that gives a server one key per name (the env
+ * file today) picks, per key, the newest version this says yes to, and none
+ * when it says no to all: never an older version that is revoked.
+ */
+function presentable(k: HeldSecret, now: number): boolean {
+  if (timeMs(k.notBefore) > now || (k.notAfter !== null && timeMs(k.notAfter) <= now)) return false;
+  return !revokedBy(k, now);
+}
+
 /** KEY=value lines, one per key name: the newest version that is valid now. */
 function envFile(keys: readonly HeldSecret[], now: number): string {
   const best = new Map<string, HeldSecret>();
   for (const k of keys) {
-    if (timeMs(k.notBefore) > now || (k.notAfter !== null && timeMs(k.notAfter) <= now)) continue;
-    if (k.revokedAt !== null && timeMs(k.revokedAt) <= now) continue;
+    if (!presentable(k, now)) continue;
     const v = envName(k.name);
     const prev = best.get(v);
     if (prev && prev.keyId !== k.keyId) {
@@ -194,6 +234,7 @@ type Plan = Readonly<{
   secrets: HolderSecrets | null;
   env: string | null;
   receipt: Receipt;
+  withdrawn: readonly WithdrawnKey[];
 }>;
 
 function checkChain(cur: Current | undefined, v: VerifiedBundle, me: string): 'apply' | 'replay' {
@@ -272,7 +313,11 @@ async function plan(cur: Current | undefined, v: VerifiedBundle, trust: TrustRoo
         // A second revocation never postpones the first.
         const keep = existing.revoked && timeMs(existing.revoked.effectiveAt) <= timeMs(c.effectiveAt) ? existing.revoked : r;
         entries.set(id, { ...existing, revoked: keep });
-      } else if (!orphans.has(id)) orphans.set(id, { keyId: c.keyId, version: c.version, ...r });
+      } else {
+        // The same rule for a version never received: the earlier revocation stays.
+        const o = orphans.get(id);
+        if (!o || timeMs(c.effectiveAt) < timeMs(o.effectiveAt)) orphans.set(id, { keyId: c.keyId, version: c.version, ...r });
+      }
       revoked++;
     }
   }
@@ -289,16 +334,36 @@ async function plan(cur: Current | undefined, v: VerifiedBundle, trust: TrustRoo
     revokedUnknown: [...orphans.values()].sort(byKV),
   };
 
-  // Holder secrets: cumulative; a revoked key is marked, and dropped once its revocation is in effect.
+  // Holder secrets: cumulative. Each held version carries the earliest revocation time known for it (its own
+  // and the keystore's just merged, so an emergency revocation wins over a later grace end as it does there),
+  // and is dropped once that time has come. A key left with no held version is withdrawn: said in the result
+  // and the receipt.
   let secrets: HolderSecrets | null = null;
+  const withdrawn: WithdrawnKey[] = [];
   if (cur?.secrets || newSecrets.length > 0) {
     const held = new Map<string, HeldSecret>();
-    for (const s of [...(cur?.secrets?.keys ?? []), ...newSecrets]) held.set(`${s.keyId}/${s.version}`, s);
-    for (const c of p.changes) {
-      const s = held.get(`${c.keyId}/${c.version}`);
-      if (c.type === 'revoke' && s && s.revokedAt === null) held.set(`${c.keyId}/${c.version}`, { ...s, revokedAt: c.effectiveAt });
+    for (const s of [...(cur?.secrets?.keys ?? []), ...newSecrets]) {
+      const id = `${s.keyId}/${s.version}`;
+      const revokedAt = earlier(earlier(held.get(id)?.revokedAt ?? null, s.revokedAt), entries.get(id)?.revoked?.effectiveAt ?? null);
+      held.set(id, { ...s, revokedAt });
     }
-    const keys = [...held.values()].filter((s) => s.revokedAt === null || timeMs(s.revokedAt) > now.getTime()).sort(byKV);
+    const t = now.getTime();
+    const keys = [...held.values()].filter((s) => !revokedBy(s, t)).sort(byKV);
+    const left = new Set(keys.map((s) => s.keyId));
+    const gone = new Map<string, HeldSecret[]>();
+    for (const s of [...held.values()].sort(byKV)) {
+      if (left.has(s.keyId)) continue;
+      const list = gone.get(s.keyId);
+      if (list) list.push(s);
+      else gone.set(s.keyId, [s]);
+    }
+    for (const [keyId, list] of gone) {
+      const newest = list[list.length - 1]!;
+      withdrawn.push({
+        keyId, name: newest.name, service: newest.service, environment: newest.environment,
+        versions: list.map((s) => ({ version: s.version, reason: entries.get(`${s.keyId}/${s.version}`)?.revoked?.reason ?? null, effectiveAt: s.revokedAt! })),
+      });
+    }
     secrets = { format: HOLDER_SECRETS_FORMAT, vaultId: p.vaultId, recipient: p.recipient, sequence: p.sequence, keys };
   }
   const state: ImporterState = {
@@ -329,8 +394,9 @@ async function plan(cur: Current | undefined, v: VerifiedBundle, trust: TrustRoo
     revoked,
     secrets: newSecrets.length,
     checkpoint,
+    withdrawn: withdrawn.map((w) => ({ keyId: w.keyId, versions: w.versions.map((v) => v.version) })),
   };
-  return { state, trust, keystore, secrets, env: env && secrets ? envFile(secrets.keys, now.getTime()) : null, receipt };
+  return { state, trust, keystore, secrets, env: env && secrets ? envFile(secrets.keys, now.getTime()) : null, receipt, withdrawn };
 }
 
 // ---- committing ------------------------------------------------------------------------
@@ -407,10 +473,10 @@ function tidy(stateDir: string): void {
   for (const name of readdirSync(stateDir)) {
     if ((GEN_RE.test(name) && name !== gen) || /^\.current\..*\.tmp$/.test(name)) rmSync(join(stateDir, name), { recursive: true, force: true });
   }
-  const receiptText = readFileSync(join(stateDir, gen, 'receipt.json'), 'utf8');
+  const receiptText = readFileBounded(join(stateDir, gen, 'receipt.json'), READ_LIMITS.stateFile).toString('utf8');
   const receipt = JSON.parse(receiptText) as Receipt;
   const receipts = join(stateDir, 'receipts');
-  mkdirSync(receipts, { recursive: true, mode: 0o755 });
+  makeDirs(receipts, 0o755, 'state');
   const rp = join(receipts, receiptName(receipt));
   if (!existsSync(rp)) writeFileAtomic(rp, receiptText, 0o644);
   for (const f of ['state.json', 'trust.json', 'keystore.json', 'secrets.json', 'secrets.env', 'receipt.json']) {
@@ -436,8 +502,10 @@ function tidy(stateDir: string): void {
 
 function ensureDir(stateDir: string): void {
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+    // Not Node's recursive mkdir: it loops forever where the file system answers ENOENT (/proc/x).
+    makeDirs(stateDir, 0o755, 'state');
   } catch (e) {
+    if (e instanceof ImportError) throw e;
     throw ioError(`create ${stateDir}`, e);
   }
 }
@@ -465,6 +533,7 @@ export async function applyBundle(stateDir: string, bundle: string | Uint8Array,
       issued: 0,
       revoked: 0,
       secrets: 0,
+      withdrawn: [],
       trustRootVersion: cur!.trust.payload.version,
       receiptPath: join(stateDir, 'receipts', receiptName({ sequence: v.payload.sequence, payloadHash: v.hash } as Receipt)),
       message: `bundle ${v.payload.sequence} (${v.hash.slice(0, 16)}) is already applied; nothing to do`,
@@ -490,9 +559,11 @@ export async function applyBundle(stateDir: string, bundle: string | Uint8Array,
     issued: pl.receipt.issued,
     revoked: pl.receipt.revoked,
     secrets: pl.receipt.secrets,
+    withdrawn: pl.withdrawn,
     trustRootVersion: trust.payload.version,
     receiptPath: join(stateDir, 'receipts', receiptName(pl.receipt)),
-    message: `applied bundle ${v.payload.sequence} (${v.hash.slice(0, 16)}): ${pl.receipt.issued} issued, ${pl.receipt.revoked} revoked, ${pl.receipt.secrets} secrets`,
+    message: `applied bundle ${v.payload.sequence} (${v.hash.slice(0, 16)}): ${pl.receipt.issued} issued, ${pl.receipt.revoked} revoked, ${pl.receipt.secrets} secrets${
+      pl.withdrawn.length > 0 ? `; no secret left for ${pl.withdrawn.length} key${pl.withdrawn.length === 1 ? '' : 's'} (every held version revoked)` : ''}`,
   };
 }
 
@@ -529,7 +600,7 @@ export async function updateTrustRoot(stateDir: string, rootText: string, now: D
     // The other files move to the new generation unchanged.
     for (const f of ['keystore.json', 'secrets.json', 'secrets.env', 'receipt.json']) {
       const p = join(stateDir, cur.gen, f);
-      if (existsSync(p)) files.set(f, { data: readFileSync(p, 'utf8'), mode: f.startsWith('secrets') ? 0o600 : 0o644 });
+      if (existsSync(p)) files.set(f, { data: readFileBounded(p, READ_LIMITS.stateData).toString('utf8'), mode: f.startsWith('secrets') ? 0o600 : 0o644 });
     }
   }
   if (!files.has('receipt.json')) {

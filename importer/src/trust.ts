@@ -16,7 +16,9 @@ import {
   TRUST_CODES,
   TRUST_TYP,
   verifyOneSignature,
+  checkSignatureAlg,
   type ParsedJws,
+  type ParsedSignature,
   type Signer,
 } from './jws.js';
 import { formatTime, parseTrustRootPayload, timeMs, TRUST_FORMAT, type SignerJwk, type TrustRootPayload } from './schema.js';
@@ -90,7 +92,7 @@ function decodeTrustRoot(text: string): Decoded {
     if (e instanceof ImportError && e.code.startsWith('BUNDLE_')) throw new ImportError('TRUST_ROOT_INVALID', e.message, e.hint, { cause: e });
     throw e;
   }
-  const parsed = parseCanonical(jws.payloadBytes);
+  const parsed = parseCanonical(jws.payloadBytes, 'trust root: payload');
   if (!parsed) throw new ImportError('TRUST_ROOT_INVALID', 'trust root: payload is not canonical JSON (RFC 8785)');
   const payload = parseTrustRootPayload(parsed.value);
   const signers = new Map<string, SignerJwk>();
@@ -112,16 +114,22 @@ function decodeTrustRoot(text: string): Decoded {
  */
 async function countSigners(jws: ParsedJws, sets: readonly ReadonlyMap<string, SignerJwk>[], ignoreOthers = false): Promise<number[]> {
   const counted = sets.map(() => new Set<string>());
+  // As for a bundle, rule by rule: every signer known, then every algorithm, then every signature.
+  const known: { sig: ParsedSignature; jwk: SignerJwk }[] = [];
   for (const sig of jws.signatures) {
     const jwk = sets.map((s) => s.get(sig.header.kid)).find((k) => k !== undefined);
     if (!jwk && ignoreOthers) continue;
     if (!jwk) throw new ImportError('TRUST_ROOT_INVALID', `trust root: signer ${sig.header.kid} is not among its signers`);
-    try {
-      await verifyOneSignature(jws.payloadB64, sig, jwk, 'trust root');
-    } catch (e) {
-      if (e instanceof ImportError) throw new ImportError('TRUST_ROOT_INVALID', e.message, e.hint, { cause: e });
-      throw e;
-    }
+    known.push({ sig, jwk });
+  }
+  try {
+    for (const { sig, jwk } of known) checkSignatureAlg(sig, jwk, 'trust root');
+    for (const { sig, jwk } of known) await verifyOneSignature(jws.payloadB64, sig, jwk, 'trust root');
+  } catch (e) {
+    if (e instanceof ImportError) throw new ImportError('TRUST_ROOT_INVALID', e.message, e.hint, { cause: e });
+    throw e;
+  }
+  for (const { sig } of known) {
     sets.forEach((s, i) => {
       if (s.has(sig.header.kid)) counted[i]!.add(sig.header.kid);
     });

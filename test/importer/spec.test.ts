@@ -49,4 +49,15 @@ describe('docs/bundle-format.md', () => {
   it('names every error code the importer can raise', () => {
     for (const code of IMPORT_ERROR_CODES) expect(doc, code).toContain(`\`${code}\``);
   });
+
+  it('settles what an independent implementation would otherwise guess (issue 15), each with its code', () => {
+    // Each statement is tested against the code in test/importer/format-rules.test.ts and strict-json.test.ts.
+    const flat = doc.replace(/\s+/g, ' ');
+    expect(flat).toContain('UTF-8 **without a byte order mark**');
+    expect(flat).toMatch(/`cty` is optional .* exactly `keyhold-secrets\+json` .* \(`BUNDLE_DECRYPT`\)/);
+    expect(flat).toMatch(/`expiresAt` .* must be after `issuedAt` \(equal or earlier is `TRUST_ROOT_INVALID`\)/);
+    expect(flat).toContain('The rules run **rule by rule, not signature by signature**');
+    expect(flat).toContain('**at most once per object**');
+    expect(flat).toMatch(/Every signer key is checked as a point of its curve when the root is read/);
+  });
 });
