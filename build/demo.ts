@@ -48,7 +48,8 @@ function keyhold(args: string[], extraEnv: Record<string, string> = {}, expectCo
 
 /** The importer, as the stand-in server runs it (in its own folder, no vault, no token). */
 function importer(args: string[], expectCode = 0): string {
-  process.stdout.write(`server$ keyhold-import ${args.join(' ')}\n`);
+  // A key given on the command line (check) is shown masked too.
+  process.stdout.write(`server$ keyhold-import ${args.join(' ').replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)')}\n`);
   const r = spawnSync(process.execPath, [IMPORTER, ...args], { env: process.env, encoding: 'utf8', cwd: server });
   const shown = (r.stdout + r.stderr).trimEnd().replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)');
   if (shown) process.stdout.write(`${shown.replace(/^/gm, '  ')}\n`);
@@ -91,7 +92,18 @@ try {
   say('Let the token unlock the vault too (ECDH on the card), then unlock with the token and its PIN');
   keyhold(['slot', 'add-token', '--token', 'custodian-1', '--label', 'vault-unlock']);
   keyhold(['--unlock', 'token', 'slot', 'list']);
-  keyhold(['--unlock', 'token', 'info'], { KEYHOLD_PIN: '000000' }, 3);
+
+  say('A wrong PIN spends one of the card\'s few tries: shown on a throwaway practice token, never on the custodian\'s card');
+  // A second SoftHSM2 token, made for this step and deleted after it.
+  hsm.addToken({ label: 'practice-card', pin: '246810' });
+  process.stdout.write('  (a throwaway token, practice-card, is inserted)\n');
+  keyhold(['token', 'keys', '--token', 'practice-card', '--login'], { KEYHOLD_PIN: '000000' }, 3);
+  keyhold(['token', 'list']);
+  process.stdout.write('  (practice-card now reports a low count of tries; custodian-1 was never tried and still reports ok)\n');
+  process.stdout.write('  (with two tokens present, a PIN given in KEYHOLD_PIN is for one of them: naming none is refused before any login)\n');
+  keyhold(['token', 'keys', '--login'], {}, 2);
+  hsm.deleteToken('practice-card');
+  process.stdout.write('  (the practice token is removed)\n');
 
   say('The server makes its own key pair; its public key comes to the vault');
   importer(['keygen', '--crv', 'P-256', '--out', 'server.jwk', '--public-out', 'server.pub.jwk']);
@@ -140,13 +152,13 @@ try {
   importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', carry(path.join(dir, 'bundle-2.json'))]);
 
   say('Incident: a key leaked. Revoke it now, carry a revocation-only bundle, and the server refuses the key');
-  keyhold(['key', 'revoke', created[2]!.id, '--reason', 'compromised']);
+  keyhold(['key', 'revoke', created[2]!.id, '--reason', 'compromised', '--yes']);
   keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--revocations-only', '--out', path.join(dir, 'bundle-3.json')]);
   importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', carry(path.join(dir, 'bundle-3.json'))]);
   importer(['check', '--state', 'state', leaked], 1);
   process.stdout.write('  (a replayed bundle changes nothing)\n');
   importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', 'bundle-2.json'], 1);
-  keyhold(['key', 'destroy', created[2]!.id]);
+  keyhold(['key', 'destroy', created[2]!.id, '--yes']);
 
   say('Add a second passphrase keyslot (for a second custodian)');
   keyhold(['slot', 'add-passphrase', '--label', 'custodian-2'], { KEYHOLD_NEW_PASSPHRASE: 'demo passphrase two' });

@@ -125,7 +125,7 @@ describe('keyhold token CLI (SoftHSM2)', () => {
 
   it('token list --json lists the token with its serial, flags and mechanisms, and the free slot uninitialised', () => {
     expect(list.code, list.stderr).toBe(0);
-    const tokens = JSON.parse(list.stdout) as TokenInfo[];
+    const tokens = (JSON.parse(list.stdout) as { tokens: TokenInfo[] }).tokens;
     const card = tokens.find((t) => t.label === 'clicard');
     expect(card).toMatchObject({ serial: hsm.serial('clicard'), manufacturer: 'SoftHSM project', flags: { initialized: true, loginRequired: true } });
     expect(card!.mechanisms).toEqual(expect.arrayContaining(['ECDSA', 'ECDH', 'EdDSA']));

@@ -63,7 +63,7 @@ describe('PIN flags before login (fault injected over SoftHSM2: PIN flags ORed i
       const m2 = inj.mark();
       await t.login({ askPin: ask, why: 'test', allowFinalTry: true });
       expect(ask).toHaveBeenCalledTimes(1);
-      expect(ask.mock.calls[0]![0].token.pin.finalTry).toBe(true);
+      expect(ask.mock.calls[0]![0].token.pin?.finalTry).toBe(true);
       const calls = inj.since(m2);
       expect(calls.filter((c) => c === 'C_Login')).toHaveLength(1);
       expect(calls.indexOf('C_GetTokenInfo')).toBeLessThan(calls.indexOf('C_Login'));

@@ -77,7 +77,7 @@ describe('token list (SoftHSM2)', () => {
     // Selection by label or serial; the blank token is not a candidate, three initialised ones are ambiguous.
     expect(mgr.token('beta').description.serial).toBe(hsm.serial('beta'));
     expect(mgr.token(hsm.serial('alpha')).description.label).toBe('alpha');
-    expect(throwsWith(() => mgr.token(), 'INVALID_INPUT').message).toContain('several tokens');
+    expect(throwsWith(() => mgr.token(), 'TOKEN_AMBIGUOUS').message).toContain('several tokens');
   });
 
   it('a token label that is not present is TOKEN_NOT_FOUND naming it, with the tokens present in the hint', () => {
@@ -229,13 +229,13 @@ describe('login', () => {
     expect(e.message.includes(BETA_PIN), 'the PIN is not in the message').toBe(false);
     expect(t.loggedIn).toBe(false);
     expect(await t.listKeys()).toEqual(before);
-    expect(t.description.pin.countLow).toBe(true);
+    expect(t.description.pin?.countLow).toBe(true);
 
     // The next login reads the flags first: the PIN prompt is told the count is low.
     const right = vi.fn<PinProvider>(() => Promise.resolve(BETA_PIN));
     const flags = await t.login({ askPin: right, why: 'test' });
     expect(right).toHaveBeenCalledTimes(1);
-    expect(right.mock.calls[0]![0].token.pin.countLow).toBe(true);
+    expect(right.mock.calls[0]![0].token.pin?.countLow).toBe(true);
     expect(right.mock.calls[0]![0].why).toBe('test');
     expect(t.loggedIn).toBe(true);
     expect(flags.locked).toBe(false);

@@ -21,7 +21,7 @@ import { KeyholdError } from '../../../shared/errors.js';
 import { equalBytes, hkdf, seal, tryOpen, wipe } from '../crypto/primitives.js';
 import { canonicalParams, wrapAad, type KeyslotRow, type NewKeyslot, type SlotOpener } from '../vault/keyslots.js';
 import { jwkThumbprint, p256Point, type PublicJwk } from './jwk.js';
-import type { PinProvider, Token, TokenKey, TokenManager } from './token.js';
+import type { PinPlan, Token, TokenKey, TokenManager } from './token.js';
 
 export const TOKEN_SLOT_METHOD = 'ecdh-p256';
 
@@ -107,22 +107,41 @@ export async function makeTokenSlot(token: Token, key: TokenKey & { jwk: PublicJ
 }
 
 export type TokenOpenerOptions = Readonly<{
-  askPin: PinProvider;
+  pins: PinPlan;
   allowFinalTry?: boolean | undefined;
   /** Only slots of the token with this label or serial. */
   token?: string | undefined;
+}>;
+
+export type TokenOpener = SlotOpener & Readonly<{
+  /**
+   * After an unlock that failed: whether it must run again because a PIN
+   * given without a prompt could not be bound to a token on the first pass
+   * (several tokens present, none named). The keyslots seen decide: their one
+   * token present gets the PIN, and the unlock runs again; with several,
+   * TOKEN_AMBIGUOUS is thrown here, before any login.
+   */
+  again: () => boolean;
 }>;
 
 /**
  * Opens token slots with the tokens present: each slot's token is found by
  * serial, logged in (one PIN per token), and asked for the ECDH. Slots whose
  * token is absent are skipped; if nothing opened, the error names them.
+ *
+ * A PIN given without a prompt goes only to the token it is bound to (PinPlan):
+ * the one `token` names, or the only token present, or else the only token
+ * present that one of the vault's token keyslots names. For the last case the
+ * keyslots are all looked at first, without any login (a first pass), and the
+ * unlock runs again (`again`).
  */
-export function tokenOpener(manager: TokenManager, opts: TokenOpenerOptions): SlotOpener {
+export function tokenOpener(manager: TokenManager, opts: TokenOpenerOptions): TokenOpener {
   const absent: string[] = [];
   let keyMissing: KeyholdError | null = null;
   let matched = 0;
   let opened = false;
+  /** Tokens present that keyslots name, seen while the given PIN was not bound yet (the first pass). */
+  const surveyed = new Map<string, Token>();
   return {
     type: 'token',
     paramsValid: (row: KeyslotRow) => parseTokenSlotParams(row.params) !== null,
@@ -137,7 +156,17 @@ export function tokenOpener(manager: TokenManager, opts: TokenOpenerOptions): Sl
         absent.push(`keyslot ${row.id}: '${p.token}' (serial ${p.serial})`);
         return null;
       }
-      await token.login({ askPin: opts.askPin, why: `unlock the vault (keyslot ${row.id})`, allowFinalTry: opts.allowFinalTry });
+      if (opts.pins.unbound) {
+        const present = manager.lastScan.filter((d) => !d.empty && (opts.token === undefined || d.label === opts.token || d.serial === opts.token));
+        if (opts.token !== undefined || present.length <= 1) {
+          opts.pins.bind(present.length > 0 ? present : [token.description], opts.token, '--unlock-token');
+        } else {
+          // Several tokens present: which of them the keyslots name is known only after all of them.
+          surveyed.set(token.description.serial, token);
+          return null;
+        }
+      }
+      await token.login({ askPin: opts.pins.provider, why: `unlock the vault (keyslot ${row.id})`, allowFinalTry: opts.allowFinalTry });
       let key: TokenKey;
       try {
         key = await token.findKey({ id: p.keyId });
@@ -182,5 +211,14 @@ export function tokenOpener(manager: TokenManager, opts: TokenOpenerOptions): Sl
     noSlot: () => new KeyholdError('KEYSLOT_NOT_FOUND', 'vault: this vault has no token keyslot',
       opts.token !== undefined ? `No keyslot belongs to token '${opts.token}'.` : 'Add one with `keyhold slot add-token`.'),
     dispose: () => undefined,
+    again: () => {
+      if (surveyed.size === 0 || opened) return false;
+      opts.pins.bind([...surveyed.values()].map((t) => t.description), undefined, '--unlock-token');
+      surveyed.clear();
+      absent.length = 0;
+      keyMissing = null;
+      matched = 0;
+      return true;
+    },
   };
 }

@@ -58,9 +58,120 @@ export type TokenKey = Readonly<{
   kid: string | null;
 }>;
 
-export type PinRequest = Readonly<{ token: TokenDescription; why: string }>;
+export type PinRequest = Readonly<{
+  token: TokenDescription;
+  why: string;
+  /**
+   * The token a PIN given without a prompt (a command's `pin`, --pin-file,
+   * KEYHOLD_PIN) is bound to, when that is another token than this one: the
+   * given PIN is not for this token, and is never offered to it.
+   */
+  givenFor?: TokenDescription | undefined;
+}>;
 /** Asks the user for a PIN (a prompt, a field in the UI); called only right before a login. */
 export type PinProvider = (req: PinRequest) => Promise<string>;
+
+/** A PIN given without a prompt: a command's `pin`, the CLI's --pin-file or KEYHOLD_PIN. */
+export type GivenPin = Readonly<{
+  /** Where it comes from, for messages: `KEYHOLD_PIN`, `--pin-file`, `the PIN given`. */
+  source: string;
+  /** Reads it; called only right before a login of the token it is bound to. */
+  read: (req: PinRequest) => Promise<string>;
+}>;
+
+/** `'label' (serial S)`, for messages. */
+export function tokenName(t: Pick<TokenDescription, 'label' | 'serial'>): string {
+  return `'${t.label}' (serial ${t.serial})`;
+}
+
+function selects(t: Pick<TokenDescription, 'label' | 'serial'>, selector: string): boolean {
+  return t.label === selector || t.serial === selector;
+}
+
+/**
+ * The PINs of a command: a PIN given without a prompt is bound to exactly one
+ * token before any login, and is offered to no other token (a wrong PIN spends
+ * one of a card's few tries). It is bound by `bind`, called by each command
+ * with the tokens it is about to log in to, before the first login:
+ *
+ * - to the token the command names (`--token`, by label or serial), else
+ * - to the only token the command can log in to;
+ * - when it could be several and none is named: TOKEN_AMBIGUOUS, before any
+ *   C_Login.
+ *
+ * Once bound it stays bound (an unlock by token binds it for the rest of the
+ * CLI run). Every other token's PIN is asked for (`ask`, a prompt that names
+ * the token), or the login fails with NOT_INTERACTIVE.
+ */
+export class PinPlan {
+  readonly #given: GivenPin | null;
+  readonly #ask: PinProvider | null;
+  #bound: TokenDescription | null = null;
+  /** A named token that is none of the tokens the command logs in to: the given PIN is then used for none. */
+  #boundSelector: string | null = null;
+
+  constructor(given: GivenPin | null | undefined, ask: PinProvider | null | undefined) {
+    this.#given = given ?? null;
+    this.#ask = ask ?? null;
+  }
+
+  /** Whether a PIN was given and is not bound to a token yet. */
+  get unbound(): boolean {
+    return this.#given !== null && this.#bound === null && this.#boundSelector === null;
+  }
+
+  /** The token the given PIN is bound to, if any. */
+  get boundTo(): TokenDescription | null {
+    return this.#bound;
+  }
+
+  /**
+   * Binds the given PIN, before any login, to the one of `tokens` (the tokens
+   * the command is about to log in to) that `named` selects, or to the only
+   * one. Nothing to do without a given PIN, or once it is bound.
+   * `option` is how the command names a token, for the hint.
+   */
+  bind(tokens: readonly TokenDescription[], named: string | undefined, option = '--token'): void {
+    if (!this.unbound || !this.#given) return;
+    const distinct = [...new Map(tokens.map((t) => [t.serial, t])).values()];
+    const match = named === undefined ? distinct : distinct.filter((t) => selects(t, named));
+    if (match.length === 1) {
+      this.#bound = match[0] as TokenDescription;
+      return;
+    }
+    if (match.length === 0) {
+      // No token to log in to (named or not): the given PIN is used for none.
+      if (named !== undefined) this.#boundSelector = named;
+      return;
+    }
+    const list = match.map(tokenName).join(', ');
+    throw new KeyholdError('TOKEN_AMBIGUOUS', named === undefined
+      ? `token: the PIN given (${this.#given.source}) could be for any of ${match.length} tokens: ${list}`
+      : `token: several tokens are labelled '${named}': ${list}`,
+    named === undefined
+      ? `Name the token it is for with ${option} LABEL|SERIAL; a PIN given is tried on that token only. No PIN was tried.`
+      : `Name the token by its serial with ${option} SERIAL. No PIN was tried.`);
+  }
+
+  /** The PinProvider for Token.login. */
+  readonly provider: PinProvider = async (req) => {
+    const given = this.#given;
+    if (given && this.#bound?.serial === req.token.serial) return given.read(req);
+    if (given && this.unbound) {
+      // A command that logs in without binding first is a bug: the PIN must not go to a token by chance.
+      throw new KeyholdError('INTERNAL', `token: a login to ${tokenName(req.token)} before the PIN given was bound to a token`);
+    }
+    const other = given ? this.#bound ?? undefined : undefined;
+    const ask = { ...req, ...(other ? { givenFor: other } : {}) };
+    if (this.#ask) return this.#ask(ask);
+    throw new KeyholdError('NOT_INTERACTIVE', `token: a PIN is needed for ${tokenName(req.token)} (to ${req.why})`,
+      other
+        ? `The PIN given (${given?.source ?? ''}) is for ${tokenName(other)} and is tried on no other token. Type this token's PIN at a prompt, or work with one token at a time (--token).`
+        : given && this.#boundSelector !== null
+          ? `The PIN given (${given.source}) is for the token '${this.#boundSelector}' and is tried on no other token.`
+          : 'Give the PIN (the pin of the command, --pin-file, KEYHOLD_PIN, or a prompt on a terminal).');
+  };
+}
 
 export type LoginOptions = Readonly<{ askPin: PinProvider; why: string; allowFinalTry?: boolean | undefined }>;
 
@@ -74,6 +185,9 @@ const CKF_HW_SLOT = 0x4;
 // Session states meaning "logged in as the user" (PKCS#11 5.6), also absent from the typings.
 const CKS_RO_USER_FUNCTIONS = 1;
 const CKS_RW_USER_FUNCTIONS = 3;
+
+/** The flags of a token that reports nothing about its PIN. */
+export const NO_PIN_FLAGS: PinFlags = Object.freeze({ countLow: false, finalTry: false, locked: false, toBeChanged: false });
 
 export function pinFlags(flags: number): PinFlags {
   return {
@@ -155,7 +269,7 @@ export class Token {
 
   /** `'label' (serial S)`, for messages. */
   get name(): string {
-    return `'${this.#desc.label}' (serial ${this.#desc.serial})`;
+    return tokenName(this.#desc);
   }
 
   get loggedIn(): boolean {
@@ -282,7 +396,8 @@ export class Token {
   login(opts: LoginOptions): Promise<PinFlags> {
     return this.run('login', async () => {
       const desc = this.#refresh();
-      if (!desc.flags.loginRequired) return desc.pin;
+      const flags = desc.pin ?? NO_PIN_FLAGS;
+      if (!desc.flags.loginRequired) return flags;
       // The login may have ended behind our back (another process, or another
       // library in this one, logged the token out): ask the session itself.
       if (this.#loggedIn && this.#session) {
@@ -293,15 +408,15 @@ export class Token {
           // The session itself is gone (the token was reinserted): a new one is opened below.
           this.#session = null;
         }
-        if (state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS) return desc.pin;
+        if (state === CKS_RO_USER_FUNCTIONS || state === CKS_RW_USER_FUNCTIONS) return flags;
         this.#loggedIn = false;
         this.#handles.clear();
       }
-      if (desc.pin.locked) {
+      if (flags.locked) {
         throw new KeyholdError('TOKEN_PIN_LOCKED', `token: the user PIN of ${this.name} is locked`,
           "Unblock it with the token's security officer PIN (PUK) using the vendor's tool.");
       }
-      if (desc.pin.finalTry && opts.allowFinalTry !== true) {
+      if (flags.finalTry && opts.allowFinalTry !== true) {
         throw new KeyholdError('TOKEN_PIN_FINAL_TRY', `token: ${this.name} has one PIN try left`,
           'A wrong PIN now locks the token. Make sure of the PIN, then repeat with --allow-final-try.');
       }
@@ -313,17 +428,17 @@ export class Token {
         const code = ckrOf(e);
         if (code === A.CKR_USER_ALREADY_LOGGED_IN) {
           this.#loggedIn = true;
-          return desc.pin;
+          return flags;
         }
         if (code === A.CKR_PIN_INCORRECT || code === A.CKR_PIN_LEN_RANGE) {
-          const after = this.#refresh().pin;
+          const after = this.#refresh().pin ?? NO_PIN_FLAGS;
           throw new KeyholdError('TOKEN_PIN_INCORRECT', `token: wrong PIN for ${this.name} (${pinStateText(after)})`,
             after.locked ? "Unblock it with the token's security officer PIN (PUK)." : 'Nothing was changed. Check the PIN and try again.');
         }
         throw e;
       }
       this.#loggedIn = true;
-      return this.#refresh().pin;
+      return this.#refresh().pin ?? NO_PIN_FLAGS;
     });
   }
 
@@ -588,15 +703,19 @@ function describeToken(m: LoadedModule, slot: Handle, mechanisms?: string[]): To
     const have = new Set(m.driver.C_GetMechanismList(slot));
     mechs = NOTABLE_MECHANISMS.filter(([, code]) => have.has(code)).map(([name]) => name);
   }
+  const initialized = (t.flags & A.CKF_TOKEN_INITIALIZED) !== 0;
   return {
     module: m.path,
     slot: slotNumber(slot),
+    // An uninitialised token (SoftHSM2's free slot, a blank card) is an empty
+    // slot: no label, no serial, no keys, and no PIN whose state could be shown.
+    empty: !initialized,
     label: text(t.label),
     manufacturer: text(t.manufacturerID),
     model: text(t.model),
     serial: text(t.serialNumber),
     flags: {
-      initialized: (t.flags & A.CKF_TOKEN_INITIALIZED) !== 0,
+      initialized,
       loginRequired: (t.flags & A.CKF_LOGIN_REQUIRED) !== 0,
       userPinInitialized: (t.flags & A.CKF_USER_PIN_INITIALIZED) !== 0,
       protectedAuthenticationPath: (t.flags & A.CKF_PROTECTED_AUTHENTICATION_PATH) !== 0,
@@ -604,7 +723,7 @@ function describeToken(m: LoadedModule, slot: Handle, mechanisms?: string[]): To
       removable: (si.flags & CKF_REMOVABLE_DEVICE) !== 0,
       hardware: (si.flags & CKF_HW_SLOT) !== 0,
     },
-    pin: pinFlags(t.flags),
+    pin: initialized ? pinFlags(t.flags) : null,
     mechanisms: mechs,
   };
 }
@@ -626,6 +745,7 @@ export class TokenManager {
   readonly #opts: TokenManagerOptions;
   #modules: LoadedModule[] | null = null;
   readonly #tokens = new Map<string, Token>();
+  #lastScan: TokenDescription[] = [];
 
   constructor(opts: TokenManagerOptions = {}) {
     this.#opts = opts;
@@ -684,6 +804,7 @@ export class TokenManager {
       }
     }
     for (const key of [...this.#tokens.keys()]) if (!seen.has(key)) this.#tokens.delete(key);
+    this.#lastScan = out;
     return out;
   }
 
@@ -699,15 +820,20 @@ export class TokenManager {
       const d = match[0] as TokenDescription;
       return this.#tokens.get(`${d.module}|${d.slot}`) as Token;
     }
-    const list = present.map((t) => `'${t.label}' (serial ${t.serial})`).join(', ') || 'none';
+    const list = present.map(tokenName).join(', ') || 'none';
     if (match.length === 0) {
       throw new KeyholdError('TOKEN_NOT_FOUND',
         selector === undefined ? 'token: no token is present' : `token: no token labelled '${selector}' is present`,
         `Tokens present: ${list}. Insert the token, or check --module.`);
     }
-    throw new KeyholdError('INVALID_INPUT', selector === undefined
+    throw new KeyholdError('TOKEN_AMBIGUOUS', selector === undefined
       ? 'token: several tokens are present; name one with --token'
       : `token: several tokens are labelled '${selector}'; name one by its serial`, `Tokens present: ${list}.`);
+  }
+
+  /** The tokens the last scan found (no PKCS#11 call). */
+  get lastScan(): readonly TokenDescription[] {
+    return this.#lastScan;
   }
 
   /** The present token with this serial, if any. */
