@@ -31,7 +31,7 @@ export function mapDbError(e: unknown, vaultPath: string): Error {
     return new KeyholdError(
       'VAULT_IN_USE',
       `vault: ${vaultPath} is in use by another Keyhold process`,
-      'Close the other Keyhold window or command, then try again.',
+      'Close the other Keyhold window or command and try again, or give --wait SECONDS (KEYHOLD_WAIT) to wait for it.',
       { cause: e },
     );
   }
@@ -105,8 +105,38 @@ export function fsError(e: unknown, vaultPath: string, doing: string, creating =
   }
 }
 
-/** Checks made before SQLite opens the file, so that a wrong file gets a clear error. */
-export function checkVaultFile(vaultPath: string): void {
+/** How a vault file can be opened: read-write, or (a write-protected file, folder or medium) read-only. */
+export type VaultAccess = Readonly<{ writable: boolean; why: string }>;
+
+function canWrite(p: string): string | null {
+  try {
+    fs.accessSync(p, fs.constants.W_OK);
+    return null;
+  } catch (e) {
+    const code = errorCode(e);
+    return code === 'EROFS' ? 'on a read-only file system' : code === 'EPERM' ? 'write-protected (immutable)' : 'not writable';
+  }
+}
+
+/**
+ * Whether the vault can be written: the file, its folder (SQLite keeps its
+ * write-ahead log there) and an existing -wal must all be writable. The
+ * check is the kernel's (access(2)), so a read-only mount or an immutable
+ * file is seen even by root.
+ */
+export function vaultAccess(vaultPath: string): VaultAccess {
+  const file = canWrite(vaultPath);
+  if (file !== null) return { writable: false, why: `the file is ${file}` };
+  const dir = canWrite(path.dirname(vaultPath));
+  if (dir !== null) return { writable: false, why: `its folder is ${dir}` };
+  if (fs.existsSync(`${vaultPath}-wal`) && canWrite(`${vaultPath}-wal`) !== null) {
+    return { writable: false, why: 'its write-ahead log (-wal) is not writable' };
+  }
+  return { writable: true, why: '' };
+}
+
+/** Checks made before SQLite opens the file, so that a wrong file gets a clear error. Returns how it can be opened. */
+export function checkVaultFile(vaultPath: string): VaultAccess {
   let st: fs.Stats;
   try {
     st = fs.statSync(vaultPath);
@@ -117,9 +147,10 @@ export function checkVaultFile(vaultPath: string): void {
     throw new KeyholdError('NOT_A_VAULT', `vault: ${vaultPath} is not a file`);
   }
   try {
-    fs.accessSync(vaultPath, fs.constants.R_OK | fs.constants.W_OK);
+    fs.accessSync(vaultPath, fs.constants.R_OK);
   } catch (e) {
-    throw fsError(e, vaultPath, 'open');
+    throw new KeyholdError('PATH_NOT_WRITABLE', `vault: cannot read ${vaultPath} (${errorCode(e) || 'I/O error'})`,
+      'Check the file\'s permissions: Keyhold needs to read the vault (and to write it for changes).');
   }
   // The 100-byte SQLite header is read raw, so a file that is not a vault is
   // refused before SQLite opens it (and before any pragma could change it).
@@ -156,6 +187,7 @@ export function checkVaultFile(vaultPath: string): void {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+  return vaultAccess(vaultPath);
 }
 
 /** Checks that a new vault may be written at this path. */
@@ -203,6 +235,67 @@ export function openConnection(vaultPath: string, opts: { create: boolean }): Db
       db.pragma('cache_size = -262144');
       // Take the write lock now, so "in use" is known at open rather than mid-command.
       db.exec('BEGIN EXCLUSIVE; COMMIT;');
+      return db;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  });
+}
+
+/** The VAULT_READ_ONLY error for a change refused on a vault opened read-only. */
+export function readOnlyError(vaultPath: string, why: string): KeyholdError {
+  return new KeyholdError('VAULT_READ_ONLY',
+    `vault: ${vaultPath} is open read-only (${why}): changes, reveals and housekeeping are refused`,
+    'Reading commands work. To change the vault, copy it (with any -wal file beside it) to a writable folder and use the copy, or make the file and its folder writable.');
+}
+
+/**
+ * Opens a vault that cannot be written (vaultAccess), for reading: an in-memory snapshot of
+ * the file, made read-only. SQLite cannot read a WAL-mode file in place
+ * without creating (or writing) its -wal and -shm beside it, which a
+ * write-protected folder or medium refuses, and which would leave files in a
+ * backup folder; the snapshot writes nothing anywhere and takes no lock.
+ *
+ * A closed vault has no write-ahead log, so the file holds every committed
+ * change. A -wal with content holds changes the file does not (a Keyhold that
+ * still has the vault open, or one that crashed): they cannot be applied
+ * without writing, so the open is refused. The file is read in one go and
+ * checked again afterwards, so a change made meanwhile (by another user who
+ * can write it) is caught rather than read torn.
+ */
+export function openReadOnly(vaultPath: string, why: string): Db {
+  const walSize = (): number => fs.statSync(`${vaultPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  const pendingLog = () => new KeyholdError('VAULT_READ_ONLY',
+    `vault: ${vaultPath} is read-only (${why}) and has a write-ahead log (${path.basename(vaultPath)}-wal) with changes not yet in the file`,
+    'Another Keyhold has the vault open, or one was stopped before it closed the vault. Close the other Keyhold and try again, ' +
+    'or copy the vault with its -wal file to a writable folder and open the copy there (Keyhold then applies the log).');
+  if (walSize() > 0) throw pendingLog();
+  let image: Buffer;
+  try {
+    const before = fs.statSync(vaultPath);
+    image = fs.readFileSync(vaultPath);
+    const after = fs.statSync(vaultPath);
+    if (walSize() > 0) throw pendingLog();
+    if (before.mtimeMs !== after.mtimeMs || before.size !== after.size || image.length !== after.size) {
+      throw new KeyholdError('VAULT_IN_USE', `vault: ${vaultPath} changed while it was being read`,
+        'Another process is writing it. Close it and try again.');
+    }
+  } catch (e) {
+    if (e instanceof KeyholdError) throw e;
+    throw fsError(e, vaultPath, 'read');
+  }
+  // Bytes 18 and 19 of the header are 2 in WAL mode, which an in-memory
+  // database cannot use: 1 (rollback journal) reads the same pages.
+  if (image.length >= 20 && image[18] === 2 && image[19] === 2) {
+    image[18] = 1;
+    image[19] = 1;
+  }
+  return guarded(vaultPath, () => {
+    const db = new Database(image, { readonly: true, timeout: 0 });
+    try {
+      db.pragma('foreign_keys = ON');
+      db.pragma('trusted_schema = OFF');
       return db;
     } catch (e) {
       db.close();

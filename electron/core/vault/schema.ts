@@ -164,6 +164,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'output files being written: where an interrupted bundle export left its file',
+    up(db) {
+      db.exec(`
+        -- A row is written (in its own transaction) before a bundle's temporary
+        -- file is created, and deleted once the file has its name: a row left
+        -- over names a file an interrupted export or resend left behind. The
+        -- next command publishes it if the vault recorded that bundle (same
+        -- recipient, sequence and payload hash), and deletes it if not.
+        CREATE TABLE pending_files (
+          tmp_path      TEXT PRIMARY KEY,
+          target_path   TEXT NOT NULL,
+          kind          TEXT NOT NULL,
+          recipient_id  TEXT NOT NULL,
+          sequence      INTEGER NOT NULL,
+          hash          TEXT NOT NULL,
+          created_at    TEXT NOT NULL,
+          mac           BLOB NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

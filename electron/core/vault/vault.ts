@@ -13,11 +13,13 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KdfParams, KeyslotInfo, VaultInfo } from '../../../shared/contract.js';
 import { errorCode, KeyholdError, strictAssert } from '../../../shared/errors.js';
 import { fsyncDir, fsyncFile } from '../fsutil.js';
-import { canonicalRow, equalBytes, equalMacHex, hkdf, hmac, MacKey, open, seal, sha256, wipe } from '../crypto/primitives.js';
+import { canonicalRow, equalBytes, equalMacHex, hkdf, hmac, MacKey, open, seal, sha256, sha256Hex, wipe } from '../crypto/primitives.js';
 import {
   checkNewVaultPath,
   checkVaultFile,
@@ -26,9 +28,12 @@ import {
   initSchema,
   mapDbError,
   openConnection,
+  openReadOnly,
   prepareExisting,
+  readOnlyError,
   stmt,
   type Db,
+  type VaultAccess,
 } from './db.js';
 import { entryHashOf, genesisHash, headMacFields, type ChainHead } from '../audit/chain.js';
 import { defaultActor, workstation } from '../audit/workstation.js';
@@ -55,6 +60,14 @@ export type VaultOptions = Readonly<{
   clock?: Clock | undefined;
   /** Who is acting, for the audit log (default: the OS user). */
   actor?: string | undefined;
+  /**
+   * How long to wait for a vault another process holds (milliseconds; 0, the
+   * default, fails at once with VAULT_IN_USE). The open is retried until the
+   * lock is free or the time is up.
+   */
+  waitMs?: number | undefined;
+  /** Told what the open or creation did besides (leftovers of an interrupted creation removed). */
+  onNotice?: ((text: string) => void) | undefined;
 }>;
 
 /** What an audit entry says; written with the change it records. */
@@ -111,16 +124,26 @@ export class Vault {
   readonly schemaVersion: number;
   readonly clock: Clock;
   readonly actor: string;
+  /** Opened read-only (the file, its folder or its medium is write-protected): every change is refused. */
+  readonly readOnly: boolean;
+  readonly #readOnlyWhy: string;
   #db: Db | null;
   #keys: PurposeKeys | null;
   #head: ChainHead;
   #headError: KeyholdError | null = null;
+  /** The log does not end at the head (AUDIT_TRUNCATED: entries cut off; INTEGRITY: others): changes are refused. */
+  #tailError: KeyholdError | null = null;
+  #recovering = false;
   #inTransaction = false;
   #appended = 0;
+  /** Inside rehearse(): every transaction is rolled back at its end instead of committed. */
+  #rehearsing = false;
   #macKey: MacKey | null = null;
 
-  private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, opts: VaultOptions) {
+  private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, opts: VaultOptions, access: VaultAccess) {
     this.path = p;
+    this.readOnly = !access.writable;
+    this.#readOnlyWhy = access.why;
     this.id = meta.vault_id;
     this.createdAt = meta.created_at;
     this.schemaVersion = SCHEMA_VERSION;
@@ -143,8 +166,9 @@ export class Vault {
   static async create(vaultPath: string, passphrase: string, opts: VaultOptions = {}): Promise<Vault> {
     const target = path.resolve(vaultPath);
     checkNewVaultPath(target);
+    removeCreationLeftovers(target, opts.onNotice);
     const clock = opts.clock ?? (() => new Date());
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.creating-${randomBytes(6).toString('hex')}`);
+    const tmp = creatingPath(target);
     // The file is made 0600 before SQLite opens it (its -wal inherits the
     // mode), and before any slow KDF work, so an unwritable place fails fast.
     try {
@@ -203,7 +227,7 @@ export class Vault {
     try {
       prepareExisting(db, target);
       const meta = readMeta(db, target);
-      return new Vault(target, db, meta, keys, { ...opts, clock });
+      return new Vault(target, db, meta, keys, { ...opts, clock }, { writable: true, why: '' });
     } catch (e) {
       db.close();
       wipe(keys.vmk, keys.secret, keys.field, keys.mac);
@@ -227,13 +251,17 @@ export class Vault {
    */
   static async unlockWith(vaultPath: string, opener: SlotOpener, opts: VaultOptions = {}): Promise<Vault> {
     const target = path.resolve(vaultPath);
+    let access: VaultAccess;
+    let db: Db;
     try {
-      checkVaultFile(target);
+      access = checkVaultFile(target);
+      // A write-protected vault (a backup on read-only media, say) is read
+      // from an in-memory snapshot: reading commands work, changes are refused.
+      db = access.writable ? await openWhenFree(target, opts.waitMs ?? 0) : openReadOnly(target, access.why);
     } catch (e) {
       opener.dispose();
       throw e;
     }
-    const db = openConnection(target, { create: false });
     let vmk: Buffer | null = null;
     try {
       prepareExisting(db, target);
@@ -264,11 +292,13 @@ export class Vault {
         throw tried === 0 ? opener.noSlot() : opener.refused();
       }
       const keys = deriveKeys(vmk, meta.vault_id);
-      const vault = new Vault(target, db, meta, keys, opts);
+      const vault = new Vault(target, db, meta, keys, opts, access);
       vmk = null;
       vault.#checkMeta(meta);
       vault.#readSlots(); // checks every slot's checksum and MAC
       vault.#migrate();
+      if (access.writable) removeCreationLeftovers(target, opts.onNotice);
+      else opts.onNotice?.(`opened ${target} read-only (${access.why}): reading commands work; changes and reveals are refused`);
       return vault;
     } catch (e) {
       wipe(vmk);
@@ -322,6 +352,8 @@ export class Vault {
   transaction<T>(fn: () => T): T {
     const { db, keys } = this.#need();
     strictAssert(!this.#inTransaction, 'vault transactions do not nest');
+    if (this.readOnly) throw readOnlyError(this.path, this.#readOnlyWhy);
+    if (this.#tailError && !this.#recovering) throw this.#tailError;
     const before = this.#head;
     this.#inTransaction = true;
     this.#appended = 0;
@@ -331,15 +363,41 @@ export class Vault {
           const out = fn();
           strictAssert(this.#appended > 0, 'a vault change must write its audit entry');
           writeHead(db, keys.mac, this.#head);
+          // A rehearsal (dry run) has done everything the change does; throwing now rolls all of it back.
+          if (this.#rehearsing) throw new Rehearsed(out);
           return out;
         })(),
       );
     } catch (e) {
       this.#head = before;
+      if (e instanceof Rehearsed) return e.value as T;
       throw e;
     } finally {
       this.#inTransaction = false;
     }
+  }
+
+  /**
+   * A dry run: runs fn, a command's own code, with every transaction it
+   * makes run to its end (checks, writes, audit entries) and then rolled
+   * back instead of committed, and returns what fn returned: the would-be
+   * result. Nothing of it reaches the file, the audit log included. For
+   * commands that change the vault in one transaction (a second one would
+   * not see the first's changes).
+   */
+  rehearse<T>(fn: () => T): T {
+    strictAssert(!this.#rehearsing && !this.#inTransaction, 'a rehearsal runs outside any transaction');
+    this.#rehearsing = true;
+    try {
+      return fn();
+    } finally {
+      this.#rehearsing = false;
+    }
+  }
+
+  /** Whether this is a dry run (rehearse): work outside the transaction that would change something is skipped. */
+  get rehearsing(): boolean {
+    return this.#rehearsing;
   }
 
   /** Appends an audit entry; only inside transaction(), with the change it records. */
@@ -377,6 +435,62 @@ export class Vault {
     return this.#headError;
   }
 
+  /**
+   * Why the log does not end at its (MAC-valid) head, or null:
+   * AUDIT_TRUNCATED when entries were cut off the end (`audit recover`
+   * resolves it), INTEGRITY when the last entry is not the head's.
+   */
+  get auditTailError(): KeyholdError | null {
+    return this.#tailError;
+  }
+
+  /**
+   * Why a change (any write, a reveal, housekeeping) would be refused now, or
+   * null: the vault is open read-only (VAULT_READ_ONLY), or its audit log
+   * cannot take an entry (INTEGRITY, AUDIT_TRUNCATED). Commands check it
+   * before any work; transaction() enforces it.
+   */
+  get writeRefusal(): KeyholdError | null {
+    if (this.readOnly) return readOnlyError(this.path, this.#readOnlyWhy);
+    return this.#headError ?? this.#tailError;
+  }
+
+  /**
+   * Resolves a log cut off at the end (AUDIT_TRUNCATED): the head moves back
+   * to `last`, the last entry of the intact chain (recoverAudit in
+   * audit/log.ts walks it), and an `audit.recover` entry recording the old
+   * head, the new one and the reason is appended after it, in one
+   * transaction. The lost entries stay lost: the entry records the gap.
+   */
+  recoverTruncatedLog(last: ChainHead, reason: string): { oldHead: ChainHead; newHead: ChainHead; head: ChainHead } {
+    this.#need();
+    if (this.readOnly) throw readOnlyError(this.path, this.#readOnlyWhy);
+    if (this.#headError) throw this.#headError;
+    const old = this.#head;
+    if (this.#tailError?.code !== 'AUDIT_TRUNCATED') {
+      if (this.#tailError) throw this.#tailError;
+      throw new KeyholdError('INVALID_INPUT', `audit: the log ends at its head (entry ${old.seq}); there is nothing to recover`,
+        'Run `keyhold audit verify` to check the whole chain.');
+    }
+    strictAssert(last.seq < old.seq, 'recovery moves the head back');
+    this.#recovering = true;
+    try {
+      this.transaction(() => {
+        this.#head = last;
+        this.audit({ action: 'audit.recover', subject: 'audit', details: {
+          reason,
+          oldHead: { seq: old.seq, hash: old.hash.toString('hex') },
+          newHead: { seq: last.seq, hash: last.hash.toString('hex') },
+          missing: { from: last.seq + 1, to: old.seq },
+        } });
+      });
+    } finally {
+      this.#recovering = false;
+    }
+    this.#tailError = null;
+    return { oldHead: old, newHead: last, head: this.#head };
+  }
+
   #loadHead(): void {
     const row = this.read((db) => db.prepare('SELECT seq, hash, mac FROM audit_head WHERE id = 1').get()) as
       | { seq: unknown; hash: unknown; mac: unknown }
@@ -392,6 +506,22 @@ export class Vault {
       this.#head = head;
     } catch (e) {
       this.#headError = e as KeyholdError;
+      return;
+    }
+    // The chain must end at the head: entries cut off the end leave a valid
+    // head that no entry reaches (audit-log.md, 4).
+    const last = this.read((db) => db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get()) as
+      | { seq: unknown; hash: unknown }
+      | undefined;
+    const lastSeq = typeof last?.seq === 'number' ? last.seq : 0;
+    if (lastSeq < head.seq) {
+      this.#tailError = new KeyholdError('AUDIT_TRUNCATED',
+        `audit: the log ends at entry ${lastSeq} but its head is entry ${head.seq}: entries ${lastSeq + 1} to ${head.seq} were cut off`,
+        'Changes and reveals are refused until this is resolved. Restore the vault from a backup, or run ' +
+        '`keyhold audit recover` to record the loss and continue from the last intact entry.');
+    } else if (lastSeq > head.seq || !Buffer.isBuffer(last?.hash) || !last.hash.equals(head.hash)) {
+      this.#tailError = new KeyholdError('INTEGRITY', `audit: the log does not end at its head (entry ${head.seq})`,
+        'Run `keyhold audit verify`. Changes are refused until the vault is restored from a backup.');
     }
   }
 
@@ -454,6 +584,11 @@ export class Vault {
     // passphrase never changes the file.
     const { db } = this.#need();
     const version = db.pragma('user_version', { simple: true }) as number;
+    if (this.readOnly && version < SCHEMA_VERSION) {
+      throw new KeyholdError('VAULT_READ_ONLY',
+        `vault: ${this.path} has schema version ${version} and needs an upgrade to ${SCHEMA_VERSION}, which needs write access (${this.#readOnlyWhy})`,
+        'Copy the vault to a writable folder and open the copy (it is upgraded there), or open it with the Keyhold that wrote it.');
+    }
     for (const m of MIGRATIONS) {
       if (m.version <= version) continue;
       this.transaction(() => {
@@ -591,6 +726,13 @@ export class Vault {
 
 // ---- helpers ------------------------------------------------------------------
 
+/** Thrown at the end of a rehearsed transaction (Vault.rehearse) to roll it back; carries its result. */
+class Rehearsed extends Error {
+  constructor(readonly value: unknown) {
+    super('dry run: rolled back');
+  }
+}
+
 function macOf(key: Buffer, table: string, fields: readonly unknown[]): Buffer {
   return hmac(key, canonicalRow(table, fields));
 }
@@ -671,6 +813,106 @@ function publish(tmp: string, target: string): void {
     fs.renameSync(tmp, target);
   }
   fsyncDir(path.dirname(target));
+}
+
+/**
+ * Opens a vault for writing, waiting up to `waitMs` for another process to
+ * let it go: the open is retried every so often until it succeeds or the time
+ * is up (then VAULT_IN_USE, saying how long it waited).
+ */
+async function openWhenFree(target: string, waitMs: number): Promise<Db> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return openConnection(target, { create: false });
+    } catch (e) {
+      if (!(e instanceof KeyholdError) || e.code !== 'VAULT_IN_USE') throw e;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        if (waitMs <= 0) throw e;
+        throw new KeyholdError('VAULT_IN_USE',
+          `vault: ${target} is still in use by another Keyhold process after waiting ${Math.round(waitMs / 1000)} s`,
+          'Let the other command finish (or close the other Keyhold window) and try again, or wait longer with --wait SECONDS (KEYHOLD_WAIT).',
+          { cause: e });
+      }
+      await sleep(Math.min(100, left));
+    }
+  }
+}
+
+// ---- leftovers of interrupted creations -----------------------------------------
+
+/** Identifies this machine in temporary names, so a pid is only ever checked on the machine that wrote it. */
+const HOST_TAG = sha256Hex(Buffer.from(os.hostname(), 'utf8')).slice(0, 8);
+
+/** `.<name>.creating-<host>-<pid>-<random>`: the temporary file of a creation in progress. */
+function creatingPath(target: string): string {
+  return path.join(path.dirname(target),
+    `.${path.basename(target)}.creating-${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** A legacy temporary name (no pid) counts as left over once this old. */
+const LEGACY_STALE_MS = 60 * 60 * 1000;
+/** A name from another machine (its pid cannot be checked here) counts as left over once this old. */
+const FOREIGN_STALE_MS = 24 * 60 * 60 * 1000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, but belongs to someone else.
+    return errorCode(e) !== 'ESRCH';
+  }
+}
+
+/**
+ * Removes what an interrupted creation of `target` (a killed `keyhold init`)
+ * left in its folder: temporary files whose creating process is gone (its
+ * pid, on this machine, no longer runs), and those of another machine or of
+ * an older Keyhold (no pid in the name) once old enough, with their -wal,
+ * -journal and -shm. A creation still running is never touched. Says what it
+ * removed through `notice`; a file it cannot remove is left alone.
+ */
+function removeCreationLeftovers(target: string, notice?: (text: string) => void): void {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.creating-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const rest = name.slice(prefix.length);
+    if (/-(wal|journal|shm)$/.test(rest)) continue; // removed with their file
+    const ours = /^([0-9a-f]{8})-(\d{1,10})-[0-9a-f]{12}$/.exec(rest);
+    const file = path.join(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
+    const age = Date.now() - st.mtimeMs;
+    let stale: boolean;
+    if (ours) stale = ours[1] === HOST_TAG ? Number(ours[2]) !== process.pid && !processAlive(Number(ours[2])) : age > FOREIGN_STALE_MS;
+    else stale = /^[0-9a-f]{12}$/.test(rest) && age > LEGACY_STALE_MS;
+    if (!stale) continue;
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      continue;
+    }
+    removeQuietly(file);
+    removed.push(name);
+  }
+  if (removed.length > 0) {
+    notice?.(`removed ${removed.length === 1 ? 'a file' : `${removed.length} files`} left by an interrupted vault creation in ${dir}: ${removed.join(', ')}`);
+  }
 }
 
 function removeQuietly(p: string): void {
