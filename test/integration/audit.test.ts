@@ -424,7 +424,8 @@ describe('audit.list', () => {
     expect(await list({ key: k1.id })).toHaveLength(4); // create, reveal, rotate, reveal
     expect(await list({ action: 'key.create' })).toEqual(where((e) => e.action === 'key.create'));
     expect(await list({ action: 'key.create' })).toHaveLength(3);
-    expect(await list({ action: 'no.such.action' })).toEqual([]);
+    // An action no entry can have is an error listing the known ones, not an empty list (issue 15).
+    expect((await expectCode(() => list({ action: 'no.such.action' }), 'INVALID_INPUT')).hint).toContain('Known actions: vault.create');
     expect(await list({ actor: 'bob' })).toEqual(where((e) => e.actor === 'bob'));
     expect(await list({ actor: 'alice' })).toEqual([1, 2, 3, 4]);
     expect(await list({ actor: 'bob', key: k1.id })).toEqual(where((e) => e.actor === 'bob' && e.keyId === k1.id));
@@ -542,11 +543,15 @@ describe('audit.export', () => {
     await expectCode(() => verifyAuditFile(cut), 'INVALID_INPUT');
     await expectCode(() => verifyAuditFile(path.join(outDir, 'missing.jsonl')), 'INVALID_INPUT');
 
-    // Exporting again replaces the file, still atomically.
+    // Exporting again never replaces the earlier file (FILE_EXISTS); a new name gets the longer log.
     await svc.call('key.create', { name: 'later', service: 's' });
-    const r2 = await svc.call('audit.export', { out });
+    const earlier = fs.readFileSync(out);
+    await expectCode(() => svc.call('audit.export', { out }), 'FILE_EXISTS');
+    expect(fs.readFileSync(out).equals(earlier)).toBe(true);
+    const out2 = path.join(outDir, 'audit-2.jsonl');
+    const r2 = await svc.call('audit.export', { out: out2 });
     expect(r2.entries).toBe(8);
-    expect(verifyAuditFile(out)).toMatchObject({ ok: true, entries: 8 });
+    expect(verifyAuditFile(out2)).toMatchObject({ ok: true, entries: 8 });
     expect(fs.readdirSync(outDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 

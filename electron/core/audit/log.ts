@@ -3,12 +3,11 @@
  * chain against its MAC'd head; export as JSON lines that verify on their own.
  */
 
-import fs from 'node:fs';
-import path from 'node:path';
 import type { AuditEntry, AuditVerifyReport } from '../../../shared/contract.js';
-import { parseTime } from '../../../shared/duration.js';
-import { errorCode, KeyholdError } from '../../../shared/errors.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { parseTime } from '../../../shared/time.js';
+import { checkAuditAction } from './actions.js';
+import { KeyholdError } from '../../../shared/errors.js';
+import { checkNewFile, READ_LIMITS, readRegularFile, vaultFiles, writeNewFile } from '../fsutil.js';
 import type { Vault } from '../vault/vault.js';
 import { canonicalRow, sha256Hex } from '../crypto/primitives.js';
 import { checkLink, genesisHash, type AuditRow, type ChainBreak, type ChainHead } from './chain.js';
@@ -51,7 +50,7 @@ export function listAudit(vault: Vault, q: AuditQuery): { entries: AuditEntry[];
   }
   if (q.action !== undefined) {
     where.push('action = ?');
-    args.push(q.action);
+    args.push(checkAuditAction(q.action));
   }
   if (q.actor !== undefined) {
     where.push('actor = ?');
@@ -102,14 +101,47 @@ const VERIFY_BATCH = 4096;
 export function verifyAudit(vault: Vault): AuditVerifyReport {
   const t0 = performance.now();
   const head = vault.auditHead;
+  const walked = vault.auditHeadError
+    ? { count: countEntries(vault), last: null,
+      broken: { seq: 0, reason: 'the stored chain head fails its MAC (the log was cut or rewritten)' } }
+    : walkChain(vault);
+  const count = walked.count;
+  let broken: ChainBreak | null = walked.broken;
+  const prev = walked.last;
+  if (!broken && prev && (prev.seq !== head.seq || !prev.hash.equals(head.hash))) {
+    if (prev.seq < head.seq) {
+      broken = { seq: prev.seq + 1, reason: `entries ${prev.seq + 1} to ${head.seq} are missing (the log was cut short; ` +
+        'changes are refused until it is restored from a backup or `keyhold audit recover` records the loss)' };
+    } else if (prev.seq > head.seq) {
+      broken = { seq: head.seq + 1, reason: `entries after ${head.seq} are not covered by the chain head` };
+    } else {
+      broken = { seq: head.seq, reason: `entry ${head.seq} does not match the chain head (the log was rewritten)` };
+    }
+  }
+  return {
+    ok: broken === null,
+    entries: count,
+    head: { seq: head.seq, hash: head.hash.toString('hex') },
+    firstBroken: broken,
+    tookMs: performance.now() - t0,
+  };
+}
+
+function countEntries(vault: Vault): number {
+  return vault.read((db) => (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n);
+}
+
+/**
+ * Walks the chain from the genesis value (see verifyAudit): the number of
+ * entries, the last entry reached with every link intact, and the first
+ * broken link, if any (the head is not compared here).
+ */
+function walkChain(vault: Vault): { count: number; last: ChainHead; broken: ChainBreak | null } {
   let prev: ChainHead = { seq: 0, hash: genesisHash(vault.id) };
   let count = 0;
-  let broken: ChainBreak | null = vault.auditHeadError
-    ? { seq: 0, reason: 'the stored chain head fails its MAC (the log was cut or rewritten)' }
-    : null;
+  let broken: ChainBreak | null = null;
   vault.read((db) => {
     count = (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
-    if (broken) return;
     const page = db.prepare(`SELECT seq, at, actor, host, workstation, action, subject, key_id, details,
         iif(typeof(prev_hash) = 'blob', lower(hex(prev_hash))), iif(typeof(hash) = 'blob', lower(hex(hash)))
       FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ${VERIFY_BATCH}`).raw();
@@ -150,36 +182,59 @@ export function verifyAudit(vault: Vault): AuditVerifyReport {
     }
     prev = { seq: prevSeq, hash: Buffer.from(prevBytes) };
   });
-  if (!broken && (prev.seq !== head.seq || !prev.hash.equals(head.hash))) {
-    if (prev.seq < head.seq) {
-      broken = { seq: prev.seq + 1, reason: `entries ${prev.seq + 1} to ${head.seq} are missing (the log was cut short)` };
-    } else if (prev.seq > head.seq) {
-      broken = { seq: head.seq + 1, reason: `entries after ${head.seq} are not covered by the chain head` };
-    } else {
-      broken = { seq: head.seq, reason: `entry ${head.seq} does not match the chain head (the log was rewritten)` };
-    }
+  return { count, last: prev, broken };
+}
+
+type HeadHex = { seq: number; hash: string };
+const hexHead = (h: ChainHead): HeadHex => ({ seq: h.seq, hash: h.hash.toString('hex') });
+
+/**
+ * `audit recover`: resolves a log whose last entries were cut off (the vault
+ * refuses changes with AUDIT_TRUNCATED). Only that case: every remaining
+ * entry must link intact from the genesis value, and the chain must end
+ * before the MAC'd head; anything else (an entry altered, removed or
+ * reordered in the middle, a head that fails its MAC) is damage that only a
+ * backup repairs. The head then moves back to the last intact entry and an
+ * `audit.recover` entry records the old head, the new one, the missing
+ * sequence numbers and the operator's reason (Vault.recoverTruncatedLog).
+ */
+export function recoverAudit(vault: Vault, reason: string): { oldHead: HeadHex; newHead: HeadHex; missing: { from: number; to: number };
+  head: HeadHex } {
+  if (vault.readOnly) {
+    const refusal = vault.writeRefusal;
+    if (refusal) throw refusal;
   }
-  return {
-    ok: broken === null,
-    entries: count,
-    head: { seq: head.seq, hash: head.hash.toString('hex') },
-    firstBroken: broken,
-    tookMs: performance.now() - t0,
-  };
+  if (vault.auditHeadError) throw vault.auditHeadError;
+  const tail = vault.auditTailError;
+  if (tail && tail.code !== 'AUDIT_TRUNCATED') throw tail;
+  if (!tail) {
+    throw new KeyholdError('INVALID_INPUT', `audit: the log ends at its head (entry ${vault.auditHead.seq}); there is nothing to recover`,
+      'Run `keyhold audit verify` to check the whole chain.');
+  }
+  const walked = walkChain(vault);
+  if (walked.broken) {
+    throw new KeyholdError('INTEGRITY',
+      `audit: the log is damaged before its end (${walked.broken.reason}), not only cut off: \`audit recover\` does not apply`,
+      'Restore the vault from a backup. Nothing was changed.');
+  }
+  const r = vault.recoverTruncatedLog(walked.last, reason);
+  return { oldHead: hexHead(r.oldHead), newHead: hexHead(r.newHead), missing: { from: r.newHead.seq + 1, to: r.oldHead.seq },
+    head: hexHead(r.head) };
 }
 
 /**
  * Writes the log as JSON lines: a header, then one entry a line, each with
  * its hashes, so the file verifies on its own (`keyhold audit verify --file`).
- * Refuses to export a chain that does not verify. Written atomically.
+ * Refuses to export a chain that does not verify. Always a new file (never
+ * one that exists, a link or the vault's own files), checked before the log is read.
  */
 export function exportAudit(vault: Vault, out: string): { path: string; entries: number; head: { seq: number; hash: string } } {
+  const target = checkNewFile(out, 'audit', vaultFiles(vault.path));
   const report = verifyAudit(vault);
   if (!report.ok) {
     throw new KeyholdError('INTEGRITY', `audit: the log does not verify (${report.firstBroken?.reason ?? 'unknown'})`,
       'Run `keyhold audit verify --json` for details; the vault should be restored from a backup.');
   }
-  const target = path.resolve(out);
   const lines: string[] = [JSON.stringify({ format: EXPORT_FORMAT, vaultId: vault.id, exportedAt: vault.now(),
     entries: report.entries, head: report.head })];
   vault.read((db) => {
@@ -187,20 +242,23 @@ export function exportAudit(vault: Vault, out: string): { path: string; entries:
       lines.push(JSON.stringify({ ...toEntry(r), details: r.details }));
     }
   });
-  writeFileAtomic(target, `${lines.join('\n')}\n`);
+  writeNewFile(target, `${lines.join('\n')}\n`, 'audit', vaultFiles(vault.path));
   return { path: target, entries: report.entries, head: report.head };
 }
 
 /** Verifies an exported file on its own: the chain from the vault's genesis value to the header's head. */
 export function verifyAuditFile(file: string): AuditVerifyReport {
   const t0 = performance.now();
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new KeyholdError('INVALID_INPUT', `audit: cannot read ${file} (${errorCode(e) || 'I/O error'})`);
+  // A regular file of at most READ_LIMITS.audit bytes, stopped while reading (never /dev/zero until memory runs out).
+  const bytes = readRegularFile(file, { prefix: 'audit', what: 'audit export', limit: READ_LIMITS.audit });
+  // Line by line from the bytes: the whole file as one string could pass V8's string limit.
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length;) {
+    let end = bytes.indexOf(0x0a, at);
+    if (end < 0) end = bytes.length;
+    if (end > at) lines.push(bytes.toString('utf8', at, end));
+    at = end + 1;
   }
-  const lines = text.split('\n').filter((l) => l.length > 0);
   let header: { format?: unknown; vaultId?: unknown; head?: { seq?: unknown; hash?: unknown } };
   try {
     header = JSON.parse(lines[0] ?? '') as typeof header;

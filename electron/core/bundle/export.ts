@@ -14,11 +14,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { BundleExportReport, RecipientInfo, SignerInfo } from '../../../shared/contract.js';
 import { formatApiKey } from '../../../shared/apikey.js';
 import { parseDuration } from '../../../shared/duration.js';
-import { errorCode, KeyholdError } from '../../../shared/errors.js';
+import { KeyholdError } from '../../../shared/errors.js';
 import {
   addSignature,
   buildPayload,
@@ -46,15 +45,28 @@ import {
   type Signer,
   type TrustRootPayload,
 } from '../../../importer/src/index.js';
-import { fsyncDir } from '../fsutil.js';
+import {
+  checkNewFile,
+  publishNewFile,
+  READ_LIMITS,
+  readTextFile,
+  replaceWithStaged,
+  stageNewFile,
+  tempPathFor,
+  testPause,
+  vaultFiles,
+} from '../fsutil.js';
+import { recoverPendingFiles, resendCommand, type RecoveryNote } from './recover.js';
 import { secretAad, versionsOfServices } from '../keys/rows.js';
 import { toBuffer } from '../crypto/primitives.js';
 import { jwkThumbprint, type PublicJwk } from '../token/jwk.js';
-import type { PinProvider, TokenManager } from '../token/token.js';
+import type { PinPlan, PinProvider, Token, TokenManager } from '../token/token.js';
 import type { Vault } from '../vault/vault.js';
 import {
   advanceRecipient,
+  deletePending,
   getRecipient,
+  insertPending,
   getSetting,
   insertBundle,
   lastBundle,
@@ -71,6 +83,7 @@ import {
   signerInfo,
   threshold,
   type ItemKind,
+  type RecipientRow,
   type SignerRow,
 } from './store.js';
 
@@ -111,7 +124,7 @@ export function addRecipient(vault: Vault, name: string, publicKey: Record<strin
   return recipientInfo({ ...row, mac: Buffer.alloc(0) });
 }
 
-export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: string, keyLabel: string): Promise<SignerInfo> {
+export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: string, keyLabel: string): Promise<SignerInfo & { warnings: string[] }> {
   const token = tokens.token(tokenSel);
   const key = await token.findKey({ label: keyLabel });
   if (!key.alg || !key.jwk || !key.kid) {
@@ -123,10 +136,17 @@ export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: st
     throw new KeyholdError('TOKEN_UNSUPPORTED', `signer: the key '${keyLabel}' is not allowed to sign`,
       'Register a signing key (see `keyhold token keys`; make one with `keyhold token keygen`).');
   }
-  if (listSigners(vault).some((s) => s.kid === key.kid)) {
+  const existing = listSigners(vault);
+  if (existing.some((s) => s.kid === key.kid)) {
     throw new KeyholdError('KEY_EXISTS', `signer: ${key.kid} is already registered`);
   }
   const d = token.description;
+  const warnings: string[] = [];
+  const sameToken = existing.filter((s) => s.token_serial === d.serial);
+  if (sameToken.length > 0) {
+    // One card and one PIN are one person: M-of-N must not collapse to that.
+    warnings.push(`the token ${token.name} already holds signer ${sameToken.map((s) => s.kid).join(', ')}: signers on one token count once toward the threshold (the signers are on ${distinctTokens(existing)} token(s))`);
+  }
   const row = {
     kid: key.kid, alg: key.alg, public_jwk: JSON.stringify(key.jwk), token_label: d.label, token_serial: d.serial,
     key_id: key.id, key_label: key.label, created_at: vault.now(),
@@ -135,14 +155,26 @@ export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: st
     insertSigner(vault, row);
     vault.audit({ action: 'signer.add', subject: `signer:${key.kid}`, details: { alg: key.alg, token: d.label, serial: d.serial, keyLabel: key.label } });
   });
-  return signerInfo({ ...row, mac: Buffer.alloc(0) });
+  return { ...signerInfo({ ...row, mac: Buffer.alloc(0) }), warnings };
+}
+
+/** How many distinct tokens (by serial) the signers are on: what a threshold counts. */
+export function distinctTokens(rows: readonly Pick<SignerRow, 'token_serial'>[]): number {
+  return new Set(rows.map((r) => r.token_serial)).size;
 }
 
 export function setThreshold(vault: Vault, n: number): { threshold: number; signers: number } {
-  const signers = listSigners(vault).length;
+  const rows = listSigners(vault);
+  const signers = rows.length;
   if (n > signers) {
     throw new KeyholdError('INVALID_INPUT', `signer: a threshold of ${n} needs at least ${n} registered signers (there are ${signers})`,
       'Register more with `keyhold signer add`.');
+  }
+  const tokensN = distinctTokens(rows);
+  if (n > tokensN) {
+    throw new KeyholdError('THRESHOLD_UNREACHABLE',
+      `signer: a threshold of ${n} needs signers on ${n} different tokens; the ${signers} signers are on ${tokensN} token(s)`,
+      'Signers on the same token count once: one card and one PIN are one person, so they cannot make M-of-N. Register a key on another token (`keyhold signer add`), or set a lower threshold.');
   }
   vault.transaction(() => {
     putSetting(vault, 'signer.threshold', String(n));
@@ -153,32 +185,62 @@ export function setThreshold(vault: Vault, n: number): { threshold: number; sign
 
 // ---- signing on tokens -------------------------------------------------------
 
+export type SigningOptions = Readonly<{
+  /** The PINs of the command: a PIN given goes only to the token it is bound to. */
+  pins: PinPlan;
+  allowFinalTry: boolean;
+  /** Only the signers on this token (label or serial). */
+  token?: string | undefined;
+}>;
+
+function onToken(row: Pick<SignerRow, 'token_label' | 'token_serial'>, token: Token | null, sel: string): boolean {
+  return row.token_label === sel || row.token_serial === sel || (token !== null && (token.description.label === sel || token.description.serial === sel));
+}
+
 /**
- * Signers for the registered token keys whose token is present, each logged
- * in (one PIN per token). The key on the token must still be the one
- * registered (same thumbprint), or it does not sign.
+ * Signers for the registered token keys whose token is present (only those on
+ * `o.token`'s token when it is given), each token logged in once. The PIN
+ * given is bound to its token before any login (TOKEN_AMBIGUOUS when it
+ * could be for several). With `onePerToken` (bundles) a token signs once
+ * whatever the number of its keys: signers on one token count once toward a
+ * threshold, and a second signature from the same card would let one person
+ * make M-of-N. The key on the token must still be the one registered (same
+ * thumbprint), or it does not sign.
  */
-async function presentSigners(vault: Vault, tokens: TokenManager, askPin: PinProvider, allowFinalTry: boolean,
+async function presentSigners(vault: Vault, tokens: TokenManager, o: SigningOptions & { onePerToken: boolean },
   why: string): Promise<Signer[]> {
   const rows = listSigners(vault);
   if (rows.length === 0) {
     throw new KeyholdError('KEYSLOT_NOT_FOUND', 'bundle: no signer is registered',
       'Register a token key with `keyhold signer add --token LABEL --key KEYLABEL`.');
   }
-  const out: Signer[] = [];
+  const sel = o.token;
+  const picked: { row: SignerRow; token: Token }[] = [];
+  const seen = new Set<string>();
   for (const row of rows) {
     const token = tokens.bySerial(row.token_serial);
-    if (!token) continue;
-    out.push(await tokenSigner(token, row, askPin, allowFinalTry, why));
+    if (!token || (sel !== undefined && !onToken(row, token, sel))) continue;
+    if (o.onePerToken && seen.has(row.token_serial)) continue;
+    seen.add(row.token_serial);
+    picked.push({ row, token });
   }
-  if (out.length === 0) {
+  if (picked.length === 0) {
+    const mine = sel === undefined ? rows : rows.filter((r) => onToken(r, tokens.bySerial(r.token_serial), sel));
+    if (sel !== undefined && mine.length === 0) {
+      throw new KeyholdError('TOKEN_NOT_FOUND', `bundle: no registered signer is on the token '${sel}'`,
+        `The signers are on: ${[...new Set(rows.map((r) => `'${r.token_label}' (serial ${r.token_serial})`))].join(', ')}.`);
+    }
     throw new KeyholdError('TOKEN_NOT_FOUND', 'bundle: no signer\'s token is present',
-      `Insert one of: ${rows.map((r) => `'${r.token_label}' (serial ${r.token_serial})`).join(', ')}.`);
+      `Insert one of: ${[...new Set(mine.map((r) => `'${r.token_label}' (serial ${r.token_serial})`))].join(', ')}.`);
   }
+  // Before any login: the PIN given is for one token, named or the only one.
+  o.pins.bind(picked.map((p) => p.token.description), sel);
+  const out: Signer[] = [];
+  for (const { row, token } of picked) out.push(await tokenSigner(token, row, o.pins.provider, o.allowFinalTry, why));
   return out;
 }
 
-async function tokenSigner(token: ReturnType<TokenManager['token']>, row: Pick<SignerRow, 'kid' | 'alg' | 'public_jwk' | 'key_id'>,
+async function tokenSigner(token: Token, row: Pick<SignerRow, 'kid' | 'alg' | 'public_jwk' | 'key_id'>,
   askPin: PinProvider, allowFinalTry: boolean, why: string): Promise<Signer> {
   await token.login({ askPin, why, allowFinalTry });
   const key = await token.findKey({ id: row.key_id });
@@ -197,77 +259,78 @@ async function tokenSigner(token: ReturnType<TokenManager['token']>, row: Pick<S
 // ---- writing files ------------------------------------------------------------
 
 /**
- * Checks, before any token work, that `target` can be written: its folder
- * exists and is writable, and no file is there (an earlier bundle not yet
- * carried to its server must never be overwritten).
+ * Stages a recorded-to-be bundle beside `target`, noting it in the vault
+ * first (pending_files), so that a process killed anywhere after this leaves
+ * a file the next command finds (recover.ts). Returns the temporary path.
  */
-function checkTarget(target: string, what: string): void {
-  const dir = path.dirname(target);
-  let st: fs.Stats | undefined;
+function stageNoted(vault: Vault, target: string, text: string, kind: 'bundle' | 'resend', r: RecipientRow, sequence: number,
+  hash: string): string {
+  const tmp = tempPathFor(target);
+  insertPending(vault, { tmp_path: tmp, target_path: target, kind, recipient_id: r.id, sequence, hash, created_at: vault.now() });
   try {
-    st = fs.statSync(dir);
-    fs.accessSync(dir, fs.constants.W_OK);
+    return stageNewFile(target, text, 'bundle', tmp);
   } catch (e) {
-    throw new KeyholdError('PATH_NOT_WRITABLE', `${what}: cannot write ${target} (${errorCode(e) || 'I/O error'})`,
-      'Check that the folder exists and is writable (a mounted removable medium, for example).');
-  }
-  if (!st.isDirectory()) {
-    throw new KeyholdError('PATH_NOT_WRITABLE', `${what}: cannot write ${target} (ENOTDIR)`, 'The folder named in the path is a file.');
-  }
-  const existing = fs.statSync(target, { throwIfNoEntry: false });
-  if (existing?.isDirectory()) {
-    throw new KeyholdError('PATH_NOT_WRITABLE', `${what}: cannot write ${target} (EISDIR)`, 'The path names a folder; name a file in it.');
-  }
-  if (existing) {
-    throw new KeyholdError('FILE_EXISTS', `${what}: ${target} already exists`,
-      'Choose another file name; an existing file is never overwritten (it may be a bundle not yet carried to its server).');
+    forgetStaged(vault, tmp);
+    throw e;
   }
 }
 
-/** Writes and fsyncs a temporary file beside `target`; returns its path. */
-function stage(target: string, data: string): string {
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.tmp-${randomBytes(6).toString('hex')}`);
-  let fd: number | undefined;
+/** Drops the note of a staged file; if even that fails, the next command finds the note and settles it (recover.ts). */
+function forgetStaged(vault: Vault, tmp: string): void {
   try {
-    if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
-    fd = fs.openSync(tmp, 'wx', 0o600);
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-    return tmp;
-  } catch (e) {
-    // Only a file this call created is removed; when the open itself failed (the
-    // parent is a file: ENOTDIR) there is none, and rmSync would throw a raw error.
-    if (fd !== undefined) {
-      try {
-        fs.rmSync(tmp, { force: true });
-      } catch {
-        // the PATH_NOT_WRITABLE below says what failed
-      }
-    }
-    throw new KeyholdError('PATH_NOT_WRITABLE', `bundle: cannot write ${target} (${errorCode(e) || 'I/O error'})`,
-      'Check that the folder exists and is writable (a mounted removable medium, for example).');
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    deletePending(vault, tmp);
+  } catch {
+    // The error being reported matters more; the note is harmless.
   }
 }
 
-function publish(tmp: string, target: string, recorded: string, replace = false): void {
+/** Removes a staged file and its note (the change it belonged to was not made, or the vault has the bundle). */
+function dropStaged(vault: Vault, tmp: string): void {
+  fs.rmSync(tmp, { force: true });
+  forgetStaged(vault, tmp);
+}
+
+/**
+ * Gives a staged bundle the vault recorded its name. When that fails (a file
+ * appeared at the name meanwhile, the medium went away) the temporary file
+ * is removed, since the vault keeps the bundle, and the message gives the
+ * exact `bundle resend` command that writes it.
+ */
+function publishRecorded(vault: Vault, tmp: string, target: string, done: string, recipient: string, sequence: number): void {
   try {
-    if (replace) {
-      fs.renameSync(tmp, target);
-    } else {
-      // A hard link never replaces a file that appeared at the target meanwhile
-      // (an export can wait minutes at a PIN prompt); rename would.
-      fs.linkSync(tmp, target);
-      fs.unlinkSync(tmp);
-    }
-    fsyncDir(path.dirname(target));
+    publishNewFile(tmp, target, 'bundle', done,
+      `The vault keeps it: write it with \`${resendCommand(recipient, sequence)}\`.`);
   } catch (e) {
-    throw new KeyholdError(errorCode(e) === 'EEXIST' ? 'FILE_EXISTS' : 'PATH_NOT_WRITABLE',
-      `bundle: ${recorded}, but it could not be moved to ${target} (${errorCode(e) || 'I/O error'})`,
-      `The complete file is at ${tmp}; rename it yourself.`);
+    dropStaged(vault, tmp);
+    throw e;
   }
+  forgetStaged(vault, tmp);
+}
+
+/**
+ * A recipient's row must agree with its last recorded bundle: an older copy
+ * of the row put back (its MAC still valid) would make the next export reuse
+ * a sequence number the servers have already seen.
+ */
+function checkRecipientChain(vault: Vault, r: RecipientRow): void {
+  const last = lastBundle(vault, r.id);
+  if ((last?.sequence ?? 0) !== r.sequence || (last?.hash ?? null) !== r.last_hash) {
+    throw new KeyholdError('INTEGRITY',
+      `bundle: the record of recipient ${r.name} says its last bundle is ${r.sequence}, but the vault holds bundle ${last?.sequence ?? 'none'}` +
+      ': the record was replaced by an older copy (rolled back)',
+      'Restore the vault from a backup made after its last export; nothing was signed or written.');
+  }
+}
+
+/** Settles what interrupted exports left; refuses to go on when the interrupted bundle now has the very name asked for. */
+function recoverFirst(vault: Vault, target: string): RecoveryNote[] {
+  const notes = recoverPendingFiles(vault);
+  const mine = notes.find((n) => n.action === 'published' && n.path === target);
+  if (mine) {
+    throw new KeyholdError('FILE_EXISTS', `bundle: ${mine.message}; no new bundle was made`,
+      'Carry that bundle to its server first; export again later for newer changes.');
+  }
+  return notes;
 }
 
 // ---- export ------------------------------------------------------------------
@@ -277,9 +340,7 @@ export type ExportOptions = Readonly<{
   out: string;
   revocationsOnly: boolean;
   expires: string;
-  askPin: PinProvider;
-  allowFinalTry: boolean;
-}>;
+}> & SigningOptions;
 
 
 /** States whose versions a revocations-only bundle looks at. */
@@ -297,9 +358,10 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   if (validity < 60 || validity > MAX_VALIDITY_S) {
     throw new KeyholdError('INVALID_INPUT', 'bundle --expires: between 1m and 90d', 'A bundle expires so that a stale one cannot be applied late.');
   }
-  const target = path.resolve(o.out);
-  checkTarget(target, 'bundle');
+  const recovered = recoverFirst(vault, path.resolve(o.out));
+  const target = checkNewFile(o.out, 'bundle', vaultFiles(vault.path));
   const r = getRecipient(vault, o.recipient);
+  checkRecipientChain(vault, r);
   const info = recipientInfo(r);
   const holds = new Set(info.holds);
   const changes: Change[] = [];
@@ -362,13 +424,14 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   }));
   const encoded = encodePayload(payload);
   const hash = encoded.hash;
-  const signers = await presentSigners(vault, tokens, o.askPin, o.allowFinalTry, `sign bundle ${sequence} for ${r.name}`);
+  const signers = await presentSigners(vault, tokens, { ...o, onePerToken: true }, `sign bundle ${sequence} for ${r.name}`);
   // One signature per signer over the payload encoded once, whatever its size.
   const text = await signGeneralJws(encoded.b64, signers, BUNDLE_TYP);
   const need = threshold(vault);
 
   const issuedN = changes.filter((c) => c.type === 'issue').length;
-  const tmp = stage(target, text);
+  const tmp = stageNoted(vault, target, text, 'bundle', r, sequence, hash);
+  testPause('bundle.export:staged');
   try {
     vault.transaction(() => {
       // The recipient first: its row_version guard is what refuses a concurrent export, before the bundle row collides.
@@ -381,14 +444,15 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
       } });
     });
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    dropStaged(vault, tmp);
     throw e;
   }
-  publish(tmp, target, `bundle ${sequence} for ${r.name} was recorded in the vault`);
+  testPause('bundle.export:recorded');
+  publishRecorded(vault, tmp, target, `bundle ${sequence} for ${r.name} was recorded in the vault`, r.name, sequence);
   return {
     path: target, recipient: r.name, recipientId: r.id, sequence, hash, issued: issuedN, revoked: changes.length - issuedN,
     secrets: secrets.length, signatures: signers.map((s) => s.kid), threshold: need, bytes: Buffer.byteLength(text),
-    expiresAt: payload.expiresAt, checkpoint, tookMs: performance.now() - t0,
+    expiresAt: payload.expiresAt, checkpoint, tookMs: performance.now() - t0, ...(recovered.length > 0 ? { recovered } : {}),
   };
 }
 
@@ -400,9 +464,9 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
  * the very same bundle, never by a new one with the next sequence.
  */
 export function resendBundle(vault: Vault, o: { recipient: string; out: string; sequence?: number | undefined }):
-  { path: string; recipient: string; sequence: number; hash: string; bytes: number } {
-  const target = path.resolve(o.out);
-  checkTarget(target, 'bundle');
+  { path: string; recipient: string; sequence: number; hash: string; bytes: number; recovered?: RecoveryNote[] } {
+  const recovered = recoverFirst(vault, path.resolve(o.out));
+  const target = checkNewFile(o.out, 'bundle', vaultFiles(vault.path));
   const r = getRecipient(vault, o.recipient);
   const b = lastBundle(vault, r.id, o.sequence);
   if (!b) {
@@ -410,16 +474,17 @@ export function resendBundle(vault: Vault, o: { recipient: string; out: string; 
       ? `bundle: nothing was exported to ${r.name} yet`
       : `bundle: ${r.name} has no bundle ${o.sequence}`, 'See `keyhold recipient list` for its last sequence.');
   }
-  const tmp = stage(target, b.body.toString('utf8'));
+  const tmp = stageNoted(vault, target, b.body.toString('utf8'), 'resend', r, b.sequence, b.hash);
+  testPause('bundle.resend:staged');
   try {
     vault.transaction(() => vault.audit({ action: 'bundle.resend', subject: `recipient:${r.name}`,
       details: { recipient: r.id, sequence: b.sequence, hash: b.hash } }));
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    dropStaged(vault, tmp);
     throw e;
   }
-  publish(tmp, target, `bundle ${b.sequence} for ${r.name} was written again`);
-  return { path: target, recipient: r.name, sequence: b.sequence, hash: b.hash, bytes: b.body.length };
+  publishRecorded(vault, tmp, target, `bundle ${b.sequence} for ${r.name} was read from the vault`, r.name, b.sequence);
+  return { path: target, recipient: r.name, sequence: b.sequence, hash: b.hash, bytes: b.body.length, ...(recovered.length > 0 ? { recovered } : {}) };
 }
 
 // ---- a second signature ---------------------------------------------------------
@@ -428,9 +493,7 @@ export type SignFileOptions = Readonly<{
   file: string;
   token?: string | undefined;
   keyLabel?: string | undefined;
-  askPin: PinProvider;
-  allowFinalTry: boolean;
-}>;
+}> & SigningOptions;
 
 /**
  * Adds a signature from another token to an existing bundle (M-of-N across
@@ -439,12 +502,8 @@ export type SignFileOptions = Readonly<{
  */
 export async function signBundleFile(vault: Vault | null, tokens: TokenManager, o: SignFileOptions): Promise<{ path: string; kid: string; signatures: string[]; hash: string }> {
   const target = path.resolve(o.file);
-  let text: string;
-  try {
-    text = fs.readFileSync(target, 'utf8');
-  } catch (e) {
-    throw new KeyholdError('VAULT_NOT_FOUND', `bundle: cannot read ${target} (${errorCode(e) || 'I/O error'})`);
-  }
+  // As the importer: at most 64 MiB, read from a regular file only (never a device or FIFO).
+  const text = readTextFile(target, { prefix: 'bundle', what: 'bundle', limit: READ_LIMITS.bundle, notFound: 'VAULT_NOT_FOUND' });
   const parsed = fromImporter(() => parseGeneralJws(text, BUNDLE_TYP, { malformed: 'BUNDLE_MALFORMED', what: 'bundle' }));
   const kids = parsed.signatures.map((s) => (JSON.parse(Buffer.from(s.protected, 'base64url').toString('utf8')) as { kid: string }).kid);
   // What is signed must be a bundle payload, canonical and valid, whatever the signatures say.
@@ -469,34 +528,49 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
           'Do not sign it; export the bundle again from the vault.');
       }
     }
-    const selected = registered.filter((s) => o.token === undefined || s.token_label === o.token || s.token_serial === o.token);
-    const rows = selected.filter((s) => !kids.includes(s.kid));
+    const sel = o.token;
+    const selected = registered.filter((s) => sel === undefined || onToken(s, tokens.bySerial(s.token_serial), sel));
+    // A token that has signed adds no second signature: signers on one token count once toward the threshold.
+    const signedTokens = new Set(registered.filter((r) => kids.includes(r.kid)).map((r) => r.token_serial));
+    const rows = selected.filter((s) => !kids.includes(s.kid) && !signedTokens.has(s.token_serial));
     if (selected.length > 0 && rows.length === 0) {
-      throw new KeyholdError('KEY_EXISTS', `bundle: ${o.token === undefined ? 'every registered signer' : `the signer on '${o.token}'`} has already signed this bundle`,
+      throw new KeyholdError('KEY_EXISTS', `bundle: ${sel === undefined ? 'every registered signer' : `the signer on '${sel}'`} has already signed this bundle`,
         `Signed by: ${kids.join(', ')}.`);
     }
-    const row = rows.find((s) => tokens.bySerial(s.token_serial) !== null);
-    if (!row) {
+    const present = rows.filter((s) => tokens.bySerial(s.token_serial) !== null);
+    const [firstPresent] = present;
+    if (!firstPresent) {
       throw new KeyholdError('TOKEN_NOT_FOUND', 'bundle: no registered signer that has not signed yet has its token present',
         `Signed by: ${kids.join(', ')}.`);
     }
-    signer = await tokenSigner(tokens.bySerial(row.token_serial) as NonNullable<ReturnType<TokenManager['bySerial']>>, row, o.askPin, o.allowFinalTry, 'add a signature to a bundle');
+    // Before any login: the PIN given is for one token, named or the only one.
+    o.pins.bind(present.map((s) => (tokens.bySerial(s.token_serial) as Token).description), sel);
+    const bound = o.pins.boundTo;
+    const row = (bound ? present.find((s) => s.token_serial === bound.serial) : undefined) ?? firstPresent;
+    signer = await tokenSigner(tokens.bySerial(row.token_serial) as Token, row, o.pins.provider, o.allowFinalTry, 'add a signature to a bundle');
   } else {
     if (o.keyLabel === undefined) throw new KeyholdError('INVALID_INPUT', 'bundle sign: without a vault, name the key with --key');
     const token = tokens.token(o.token);
-    await token.login({ askPin: o.askPin, why: 'add a signature to a bundle', allowFinalTry: o.allowFinalTry });
+    o.pins.bind([token.description], o.token);
+    await token.login({ askPin: o.pins.provider, why: 'add a signature to a bundle', allowFinalTry: o.allowFinalTry });
     const key = await token.findKey({ label: o.keyLabel });
     if (!key.alg || !key.jwk || !key.kid || !key.canSign) {
       throw new KeyholdError('TOKEN_UNSUPPORTED', `bundle sign: the key '${o.keyLabel}' cannot sign`);
     }
-    signer = await tokenSigner(token, { kid: key.kid, alg: key.alg, public_jwk: JSON.stringify(key.jwk), key_id: key.id }, o.askPin, o.allowFinalTry, 'add a signature to a bundle');
+    // Another key of this token has signed already: one card signs once.
+    const sibling = (await token.listKeys()).find((k) => k.kid !== null && k.kid !== key.kid && kids.includes(k.kid));
+    if (sibling) {
+      throw new KeyholdError('KEY_EXISTS', `bundle: the token ${token.name} has already signed this bundle (key '${sibling.label}')`,
+        'Signers on one token count once toward the threshold: the next signature must come from another token.');
+    }
+    signer = await tokenSigner(token, { kid: key.kid, alg: key.alg, public_jwk: JSON.stringify(key.jwk), key_id: key.id }, o.pins.provider, o.allowFinalTry, 'add a signature to a bundle');
   }
   if (kids.includes(signer.kid)) throw new KeyholdError('KEY_EXISTS', `bundle: ${signer.kid} has already signed this bundle`);
   const protectedB64 = encodeProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: BUNDLE_TYP });
   const sig = await signer.sign(signingInput(protectedB64, parsed.payloadB64));
   const next = fromImporter(() => addSignature(text, { protected: protectedB64, signature: sig }));
   const hash = payloadHash(parsed.payloadBytes);
-  const tmp = stage(target, next);
+  const tmp = stageNewFile(target, next, 'bundle');
   if (vault) {
     try {
       vault.transaction(() => {
@@ -509,14 +583,15 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
       throw e;
     }
   }
-  publish(tmp, target, 'the signature was added', true);
+  replaceWithStaged(tmp, target, 'bundle', 'the signature was added');
   return { path: target, kid: signer.kid, signatures: [...kids, signer.kid], hash };
 }
 
 // ---- trust root ------------------------------------------------------------------
 
-export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: string; expires?: string | undefined; askPin: PinProvider; allowFinalTry: boolean }) {
-  const target = path.resolve(o.out);
+export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: string; expires?: string | undefined } & SigningOptions) {
+  // Before any token work: a trust root is a new file, never one that exists (or the vault's own).
+  const target = checkNewFile(o.out, 'trust', vaultFiles(vault.path));
   const rows = listSigners(vault);
   const need = threshold(vault);
   // The version goes up whenever the signer set, threshold or expiry changes, as
@@ -534,12 +609,21 @@ export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: 
     vaultId: vault.id, version, threshold: need, signers: rows.map((r) => JSON.parse(r.public_jwk) as unknown),
     issuedAt: now, expiresAt: expires === null ? null : new Date(now.getTime() + expires * 1000),
   }));
-  const signers = await presentSigners(vault, tokens, o.askPin, o.allowFinalTry, `sign trust root version ${version}`);
+  // Every key present signs (a previous version's threshold is counted in keys, as importers count it);
+  // this version's own threshold is counted in distinct tokens.
+  const signers = await presentSigners(vault, tokens, { ...o, onePerToken: false }, `sign trust root version ${version}`);
   // Nothing can add a signature to a trust root later: it needs its threshold
   // now, and a new version also the previous version's threshold of its signers.
   const present = new Set(signers.map((s) => s.kid));
+  // Signers on one token count once: one card and one PIN are one person.
+  const presentTokens = distinctTokens(rows.filter((r) => present.has(r.kid)));
+  if (distinctTokens(rows) < need) {
+    throw new KeyholdError('THRESHOLD_UNREACHABLE',
+      `trust: the threshold is ${need}, but the ${rows.length} signers are on ${distinctTokens(rows)} token(s)`,
+      'Signers on the same token count once toward a threshold. Register a key on another token (`keyhold signer add`), or lower the threshold (`keyhold signer threshold N`).');
+  }
   const short: string[] = [];
-  if (present.size < need) short.push(`${present.size} of the ${need} signers it needs`);
+  if (presentTokens < need) short.push(`${presentTokens} of the ${need} signers' tokens it needs`);
   if (prev?.payload && version > prev.version) {
     const old = prev.payload.signers.filter((j) => present.has(jwkThumbprint(j))).length;
     if (old < prev.payload.threshold) short.push(`${old} of the ${prev.payload.threshold} signers of version ${prev.version} it needs`);
@@ -551,7 +635,7 @@ export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: 
   }
   const text = await signTrustRoot(payload, signers);
   const { hash } = encodeTrustRootPayload(payload);
-  const tmp = stage(target, text);
+  const tmp = stageNewFile(target, text, 'trust');
   try {
     vault.transaction(() => {
       putSetting(vault, 'trust.root', JSON.stringify({ version, shape, payload }));
@@ -562,6 +646,12 @@ export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  publish(tmp, target, `trust root version ${version} was recorded`, true);
+  try {
+    publishNewFile(tmp, target, 'trust', `trust root version ${version} was recorded`,
+      'Export it again to a new file name: the same root is written again while the signers and threshold are unchanged.');
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
   return { path: target, version, threshold: need, signers: rows.map((r) => r.kid), signatures: signers.map((s) => s.kid), hash };
 }

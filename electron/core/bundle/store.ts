@@ -194,3 +194,51 @@ export function insertItems(vault: Vault, recipientId: string, sequence: number,
       vault.mac('bundle_items', [recipientId, it.keyId, it.version, it.kind, sequence]));
   }
 }
+
+// ---- files being written ------------------------------------------------------------
+
+/** bundle: a new bundle (recorded or not); resend: a recorded bundle written again. */
+export type PendingKind = 'bundle' | 'resend';
+
+export type PendingFile = {
+  tmp_path: string;
+  target_path: string;
+  kind: PendingKind;
+  recipient_id: string;
+  sequence: number;
+  hash: string;
+  created_at: string;
+};
+
+const pendingFields = (p: PendingFile): unknown[] =>
+  [p.tmp_path, p.target_path, p.kind, p.recipient_id, p.sequence, p.hash, p.created_at];
+
+/**
+ * Notes a file about to be staged, committed before the file exists. The
+ * journal of files in flight is bookkeeping, not a change of custody: it is
+ * written without an audit entry (the export's own entry records the bundle,
+ * and what recovery does with a leftover is audited), but MACed like every row.
+ */
+export function insertPending(vault: Vault, p: PendingFile): void {
+  vault.read((db) => stmt(db, `INSERT INTO pending_files (tmp_path, target_path, kind, recipient_id, sequence, hash, created_at, mac)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(p.tmp_path, p.target_path, p.kind, p.recipient_id, p.sequence, p.hash, p.created_at,
+    vault.mac('pending_files', pendingFields(p))));
+}
+
+/** Forgets a file in flight (it has its name, or is gone). Inside or outside a vault transaction. */
+export function deletePending(vault: Vault, tmpPath: string): void {
+  vault.read((db) => stmt(db, 'DELETE FROM pending_files WHERE tmp_path = ?').run(tmpPath));
+}
+
+/** Files left by interrupted exports, each MAC-checked (a row naming a file to publish or delete must be the vault's own). */
+export function listPending(vault: Vault): PendingFile[] {
+  const rows = vault.read((db) => stmt(db, 'SELECT * FROM pending_files ORDER BY created_at, tmp_path').all()) as (PendingFile & { mac: Buffer })[];
+  for (const r of rows) vault.checkMac('pending_files', pendingFields(r), r.mac, `the pending file ${String(r.tmp_path)}`);
+  return rows.map(({ mac: _mac, ...p }) => p);
+}
+
+/** Whether the vault recorded this bundle (recipient, sequence and payload hash). */
+export function isRecorded(vault: Vault, recipientId: string, sequence: number, hash: string): boolean {
+  const b = lastBundle(vault, recipientId, sequence);
+  return b !== null && b.hash === hash;
+}
