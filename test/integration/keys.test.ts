@@ -11,7 +11,7 @@ import { createKeys } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { API_KEY_LENGTH, parseApiKey } from '../../shared/apikey.js';
 import type { KeyCreateSpec } from '../../shared/contract.js';
-import { parseCommandInput } from '../../shared/validate.js';
+import { commandTitle, parseCommandInput } from '../../shared/validate.js';
 import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
 import { expectCode, newPassphrase } from './helpers/harness.js';
 
@@ -170,7 +170,8 @@ describe('input validation', () => {
   ] as const)('refuses %s with INVALID_INPUT naming the field, writing nothing', async (_what, cmd, input, field) => {
     const { svc } = await openVault();
     const e = await expectCode(() => svc.call(cmd, input), 'INVALID_INPUT');
-    expect(e.message.startsWith(`${cmd}:`)).toBe(true);
+    // The command as people type it ("key show:", not "key.show:"), then the field.
+    expect(e.message.startsWith(`${commandTitle(cmd)}:`)).toBe(true);
     expect(e.message).toContain(field);
     expect(await counts(svc)).toEqual({ keys: 0, keyVersions: 0 });
   });

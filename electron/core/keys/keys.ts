@@ -8,7 +8,8 @@
 import { formatApiKey, KEY_ID_LENGTH, randomBase62, SECRET_LENGTH } from '../../../shared/apikey.js';
 import type { KeyCreateSpec, KeyDetail, KeySummary, RevealedKey } from '../../../shared/contract.js';
 import { canonicalJson } from '../../../shared/canonical-json.js';
-import { parseTime } from '../../../shared/duration.js';
+import { formatDuration } from '../../../shared/duration.js';
+import { parseTime, timePlus } from '../../../shared/time.js';
 import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { Vault } from '../vault/vault.js';
@@ -55,10 +56,15 @@ let lastFrom = '';
 let lastLifetime = NaN;
 let lastNotAfter = '';
 
-/** activation + lifetime, as a time; a batch asks for the same one again and again. */
+/**
+ * activation + lifetime, as a time; a batch asks for the same one again and
+ * again. INVALID_INPUT when it would leave the years a bundle can carry
+ * (shared/time.ts): such a version could never be exported.
+ */
 function notAfter(from: string, lifetimeS: number): string {
   if (from !== lastFrom || lifetimeS !== lastLifetime) {
-    lastNotAfter = new Date(Date.parse(from) + lifetimeS * 1000).toISOString();
+    lastNotAfter = timePlus(from, lifetimeS, `key: the not-after of a version activated at ${from} with a lifetime of ${formatDuration(lifetimeS)}`,
+      'Choose an earlier --activate-at, or a shorter lifetime (keyhold policy set --lifetime).');
     lastFrom = from;
     lastLifetime = lifetimeS;
   }

@@ -8,6 +8,7 @@
 import type { DueKey, KeyState, RevokeReason } from '../../../shared/contract.js';
 import { canonicalJson } from '../../../shared/canonical-json.js';
 import { KeyholdError } from '../../../shared/errors.js';
+import { timePlus } from '../../../shared/time.js';
 import { stmt } from '../vault/db.js';
 import type { Vault } from '../vault/vault.js';
 import { newVersion, progressStep, type Progress } from './keys.js';
@@ -99,7 +100,10 @@ let lastSum = '';
 /** A time plus whole seconds, as a time; a batch asks for the same one again and again. */
 function plusSeconds(time: string, seconds: number): string {
   if (time !== lastBase || seconds !== lastSeconds) {
-    lastSum = new Date(Date.parse(time) + seconds * 1000).toISOString();
+    // Checked against the years a bundle can carry (shared/time.ts): a grace
+    // period stored by an older Keyhold could reach past 9999.
+    lastSum = timePlus(time, seconds, `key: the end of a grace window of ${seconds} s from ${time}`,
+      'Set a shorter grace or rotation period (keyhold policy set --grace, --rotation).');
     lastBase = time;
     lastSeconds = seconds;
   }
@@ -259,7 +263,8 @@ export function destroyKey(vault: Vault, id: string, version?: number): Destruct
     updateKey(vault, k, {}, now);
     vault.audit({ action: 'key.destroy', subject: `key:${id}`, keyId: id, details: { versions: targets.map((v) => v.version) } });
   });
-  vault.read((db) => db.pragma('wal_checkpoint(TRUNCATE)'));
+  // A dry run (Vault.rehearse) wrote nothing to checkpoint.
+  if (!vault.rehearsing) vault.read((db) => db.pragma('wal_checkpoint(TRUNCATE)'));
   return { id, versions: targets.map((v) => v.version), destroyedAt: now };
 }
 

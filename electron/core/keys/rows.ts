@@ -91,6 +91,26 @@ export function getKey(vault: Vault, id: string): KeyRow {
   return checkedKey(vault, row);
 }
 
+/**
+ * The id of the key a command names: its 16-character id (returned as is;
+ * getKey then finds it or says KEY_NOT_FOUND), or service/environment/name,
+ * which the vault's UNIQUE index makes name at most one key. The one place
+ * key names are resolved (key show, reveal, rotate, revoke, destroy,
+ * policy --key, audit list --key).
+ */
+export function resolveKeyRef(vault: Vault, ref: string): string {
+  const parts = ref.split('/');
+  if (parts.length !== 3) return ref;
+  const [service, environment, name] = parts as [string, string, string];
+  const row = vault.read((db) => stmt(db, 'SELECT * FROM keys WHERE service = ? AND environment = ? AND name = ?')
+    .get(service, environment, name)) as KeyRow | undefined;
+  if (!row) {
+    throw new KeyholdError('KEY_NOT_FOUND', `key: no key named ${name} in ${service}/${environment}`,
+      `Name a key by its id or as service/environment/name, as \`keyhold key list --service ${service}\` shows them.`);
+  }
+  return checkedKey(vault, row).id;
+}
+
 export function getVersions(vault: Vault, key: KeyRow): VersionRow[] {
   const rows = vault.read((db) =>
     stmt(db, 'SELECT * FROM key_versions WHERE key_id = ? ORDER BY version').all(key.id)) as VersionRow[];
