@@ -6,12 +6,30 @@
  */
 
 import { z } from 'zod';
+import { codePointName, unsafeChar } from './text.js';
 
 const IDENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*/-]{0,127}$/;
-// Printable text: no control characters except tab and newline (matching them is the point).
-// eslint-disable-next-line no-control-regex
-const TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f]*$/;
+const KEY_ID_RE = /^[0-9A-Za-z]{16}$/;
+/** A key named by service/environment/name (each an identifier, so the two slashes are unambiguous). */
+const KEY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * A free-text field (owner, notes, labels, names from tokens): at most `max`
+ * characters and none of the control or format characters of shared/text.ts
+ * (a newline, U+009B or U+202E would let it forge or reorder printed lines).
+ * Notes alone (`multiline`) may hold newlines and tabs.
+ */
+export function freeText(what: string, max: number, opts: { multiline?: boolean; min?: number } = {}) {
+  const base = z.string().max(max, `${what} is longer than ${max} characters`);
+  return (opts.min !== undefined ? base.min(opts.min, `${what} is empty`) : base).superRefine((text, ctx) => {
+    const ch = unsafeChar(text, opts.multiline === true);
+    if (ch !== null) {
+      ctx.addIssue({ code: 'custom', message: `${what} contains ${codePointName(ch)}, a control or formatting character ` +
+        `(${opts.multiline ? 'only newlines and tabs are allowed' : 'it must be one line of plain characters'})` });
+    }
+  });
+}
 
 export const MIN_NEW_PASSPHRASE = 12;
 export const MAX_PASSPHRASE = 1024;
@@ -26,7 +44,19 @@ const ident = (what: string) =>
 
 export const keyIdSchema = z
   .string()
-  .regex(/^[0-9A-Za-z]{16}$/, 'key id must be 16 letters and digits (see `keyhold key list`)');
+  .regex(KEY_ID_RE, 'the key id must be 16 letters and digits (see `keyhold key list`)');
+
+/**
+ * A key as commands take it: its 16-character id, or service/environment/name
+ * (resolved to the id by the core: resolveKeyRef in electron/core/keys/rows.ts).
+ */
+export const keyRefSchema = z
+  .string()
+  .refine((s) => KEY_ID_RE.test(s) || KEY_NAME_RE.test(s),
+    'the key id must be 16 letters and digits, or name the key as service/environment/name (see `keyhold key list`)');
+export function isKeyId(s: string): boolean {
+  return KEY_ID_RE.test(s);
+}
 
 export const passphraseSchema = z
   .string()
@@ -184,6 +214,8 @@ export const pinFlagsSchema = z.object({ countLow: z.boolean(), finalTry: z.bool
 export const tokenInfoSchema = z.object({
   module: z.string(),
   slot: z.string(),
+  /** An uninitialised token (a free slot, a blank card): no label, serial, keys or PIN. */
+  empty: z.boolean(),
   label: z.string(),
   manufacturer: z.string(),
   model: z.string(),
@@ -197,7 +229,8 @@ export const tokenInfoSchema = z.object({
     removable: z.boolean(),
     hardware: z.boolean(),
   }),
-  pin: pinFlagsSchema,
+  /** The user PIN state the token reports; null for an empty slot, which has no PIN. */
+  pin: pinFlagsSchema.nullable(),
   mechanisms: z.array(z.string()),
 });
 export type TokenInfo = z.infer<typeof tokenInfoSchema>;
@@ -222,11 +255,14 @@ export const tokenKeySchema = z.object({
 });
 export type TokenKeyInfo = z.infer<typeof tokenKeySchema>;
 
-const tokenSelector = z.string().min(1, 'token label is empty').max(64, 'token label is longer than 64 characters')
-  .regex(TEXT_RE, 'token label has control characters');
-const tokenKeyLabel = z.string().min(1, 'key label is empty').max(64, 'key label is longer than 64 characters')
-  .regex(TEXT_RE, 'key label has control characters');
-/** A PIN travels only in a command's input, is used for one login and is never stored. */
+const tokenSelector = freeText('the token label', 64, { min: 1 });
+const tokenKeyLabel = freeText('the key label', 64, { min: 1 });
+/**
+ * A PIN travels only in a command's input and is never stored. It is for one
+ * token: the one the input's `token` names, or the only token the command
+ * logs in to; it is never tried on another (TOKEN_AMBIGUOUS when it could be
+ * for several).
+ */
 export const pinSchema = z.string().min(1, 'PIN is empty').max(255, 'PIN is longer than 255 characters');
 const pinInput = {
   pin: pinSchema.optional(),
@@ -263,6 +299,15 @@ export const signerInfoSchema = z.object({
 });
 export type SignerInfo = z.infer<typeof signerInfoSchema>;
 
+/** What was done with a file an interrupted `bundle export` or `bundle resend` left (electron/core/bundle/recover.ts). */
+export const recoveryNoteSchema = z.object({
+  recipient: z.string(),
+  sequence: z.number().int(),
+  action: z.enum(['published', 'deleted', 'not-published']),
+  path: z.string(),
+  message: z.string(),
+});
+
 export const bundleExportSchema = z.object({
   path: z.string(),
   recipient: z.string(),
@@ -279,6 +324,8 @@ export const bundleExportSchema = z.object({
   expiresAt: z.string(),
   checkpoint: z.object({ seq: z.number().int(), hash: z.string() }),
   tookMs: z.number(),
+  /** Present when files an interrupted export left were settled first (docs/bundle-export.md, Recovery). */
+  recovered: z.array(recoveryNoteSchema).optional(),
 });
 export type BundleExportReport = z.infer<typeof bundleExportSchema>;
 
@@ -289,7 +336,7 @@ const isoTime = z.string().max(40);
 const policyScope = z.union([
   z.strictObject({ global: z.literal(true) }),
   z.strictObject({ service: ident('service') }),
-  z.strictObject({ key: keyIdSchema }),
+  z.strictObject({ key: keyRefSchema }),
 ]);
 export type PolicyScope = z.infer<typeof policyScope>;
 
@@ -297,13 +344,21 @@ export type PolicyScope = z.infer<typeof policyScope>;
 
 const empty = z.strictObject({});
 
+/**
+ * A destructive command's dry run: the core runs the change to its end in its
+ * transaction, rolls it back (Vault.rehearse) and returns the would-be result
+ * marked `dryRun: true`; nothing is written, no audit entry either.
+ */
+const dryRunInput = { dryRun: z.boolean().optional() };
+const dryRunOutput = { dryRun: z.literal(true).optional() };
+
 export const keyCreateInput = z.strictObject({
   name: ident('name'),
   service: ident('service'),
   environment: ident('environment').default('production'),
   scopes: scopesSchema.default([]),
-  owner: z.string().max(128, 'owner is longer than 128 characters').regex(TEXT_RE, 'owner has control characters').default(''),
-  notes: z.string().max(4096, 'notes are longer than 4096 characters').regex(TEXT_RE, 'notes have control characters').default(''),
+  owner: freeText('the owner', 128).default(''),
+  notes: freeText('the notes', 4096, { multiline: true }).default(''),
   /** ISO 8601 time: the key is made pre-active and activates then (its secret can be handed out before). */
   activateAt: z.string().max(40).optional(),
 });
@@ -338,7 +393,7 @@ export const contract = {
     input: z.strictObject({
       token: tokenSelector,
       keyLabel: tokenKeyLabel,
-      label: z.string().max(64).regex(TEXT_RE).default(''),
+      label: freeText('the slot label', 64).default(''),
       ...pinInput,
     }),
     output: keyslotInfoSchema,
@@ -346,14 +401,15 @@ export const contract = {
   'slot.addPassphrase': {
     input: z.strictObject({
       passphrase: newPassphraseSchema,
-      label: z.string().max(64).regex(TEXT_RE).default(''),
+      label: freeText('the slot label', 64).default(''),
       kdf: kdfParamsSchema.optional(),
     }),
     output: keyslotInfoSchema,
   },
   'slot.remove': {
-    input: z.strictObject({ id: z.number().int().positive('keyslot id must be a positive integer') }),
-    output: z.object({ removed: z.number().int() }),
+    input: z.strictObject({ id: z.number().int().positive('keyslot id must be a positive integer'), ...dryRunInput }),
+    // The slot removed (type, label) and how many passphrase slots are left: 0 means only a token opens the vault.
+    output: z.object({ removed: z.number().int(), slot: keyslotInfoSchema, passphraseSlotsLeft: z.number().int(), ...dryRunOutput }),
   },
   'passphrase.change': {
     input: z.strictObject({
@@ -368,13 +424,13 @@ export const contract = {
     input: z.strictObject({
       service: ident('service').optional(),
       environment: ident('environment').optional(),
-      query: z.string().max(128).optional(),
+      query: freeText('the query', 128).optional(),
     }),
     output: z.array(keySummarySchema),
   },
-  'key.show': { input: z.strictObject({ id: keyIdSchema }), output: keyDetailSchema },
+  'key.show': { input: z.strictObject({ id: keyRefSchema }), output: keyDetailSchema },
   'key.reveal': {
-    input: z.strictObject({ id: keyIdSchema, version: z.number().int().positive().optional() }),
+    input: z.strictObject({ id: keyRefSchema, version: z.number().int().positive().optional() }),
     output: revealedKeySchema,
   },
   'key.due': {
@@ -383,24 +439,25 @@ export const contract = {
   },
   'key.rotate': {
     input: z.union([
-      z.strictObject({ ids: z.array(keyIdSchema).min(1, 'name at least one key').max(1_000_000) }),
-      z.strictObject({ due: z.literal(true) }),
-      z.strictObject({ all: z.literal(true) }),
+      z.strictObject({ ids: z.array(keyRefSchema).min(1, 'name at least one key').max(1_000_000), ...dryRunInput }),
+      z.strictObject({ due: z.literal(true), ...dryRunInput }),
+      z.strictObject({ all: z.literal(true), ...dryRunInput }),
     ]),
-    output: z.object({ rotated: z.array(rotationSchema), tookMs: z.number() }),
+    output: z.object({ rotated: z.array(rotationSchema), tookMs: z.number(), ...dryRunOutput }),
   },
   'key.revoke': {
     input: z.strictObject({
-      id: keyIdSchema,
+      id: keyRefSchema,
       version: z.number().int().positive().optional(),
       reason: revokeReasonSchema,
+      ...dryRunInput,
     }),
     output: z.object({ id: z.string(), versions: z.array(z.number().int()), reason: revokeReasonSchema,
-      revokedAt: z.string(), tookMs: z.number() }),
+      revokedAt: z.string(), tookMs: z.number(), ...dryRunOutput }),
   },
   'key.destroy': {
-    input: z.strictObject({ id: keyIdSchema, version: z.number().int().positive().optional() }),
-    output: z.object({ id: z.string(), versions: z.array(z.number().int()), destroyedAt: z.string() }),
+    input: z.strictObject({ id: keyRefSchema, version: z.number().int().positive().optional(), ...dryRunInput }),
+    output: z.object({ id: z.string(), versions: z.array(z.number().int()), destroyedAt: z.string(), ...dryRunOutput }),
   },
   'policy.set': {
     input: z.strictObject({
@@ -416,9 +473,9 @@ export const contract = {
   'policy.show': { input: z.strictObject({ scope: policyScope }), output: effectivePolicySchema },
   'audit.list': {
     input: z.strictObject({
-      key: keyIdSchema.optional(),
+      key: keyRefSchema.optional(),
       action: z.string().max(64).optional(),
-      actor: z.string().max(128).optional(),
+      actor: freeText('the actor', 128).optional(),
       since: isoTime.optional(),
       until: isoTime.optional(),
       after: z.number().int().nonnegative().optional(),
@@ -427,6 +484,20 @@ export const contract = {
     output: z.object({ entries: z.array(auditEntrySchema), next: z.number().int().nullable() }),
   },
   'audit.verify': { input: empty, output: auditVerifySchema },
+  /**
+   * Resolves a log cut off at the end (AUDIT_TRUNCATED): the head moves back
+   * to the last intact entry and an `audit.recover` entry records the old and
+   * new head and the reason (audit-log.md, 4.1). The CLI confirms first.
+   */
+  'audit.recover': {
+    input: z.strictObject({ reason: freeText('the reason', 512, { min: 1 }) }),
+    output: z.object({
+      oldHead: z.object({ seq: z.number().int(), hash: z.string() }),
+      newHead: z.object({ seq: z.number().int(), hash: z.string() }),
+      missing: z.object({ from: z.number().int(), to: z.number().int() }),
+      head: z.object({ seq: z.number().int(), hash: z.string() }),
+    }),
+  },
   'recipient.add': {
     input: z.strictObject({
       name: ident('recipient name'),
@@ -440,7 +511,8 @@ export const contract = {
   'recipient.list': { input: empty, output: z.array(recipientInfoSchema) },
   'signer.add': {
     input: z.strictObject({ token: tokenSelector, keyLabel: tokenKeyLabel }),
-    output: signerInfoSchema,
+    /** warnings: e.g. the token already holds a signer (signers on one token count once toward the threshold). */
+    output: signerInfoSchema.extend({ warnings: z.array(z.string()) }),
   },
   'signer.list': { input: empty, output: z.object({ threshold: z.number().int(), signers: z.array(signerInfoSchema) }) },
   'signer.threshold': {
@@ -454,6 +526,8 @@ export const contract = {
       revocationsOnly: z.boolean().default(false),
       /** How long the bundle is valid, e.g. 7d (at most 90d). */
       expires: durationText.default('7d'),
+      /** Sign with the signers on this token only (label or serial); the PIN given is for it. */
+      token: tokenSelector.optional(),
       ...pinInput,
     }),
     output: bundleExportSchema,
@@ -464,14 +538,15 @@ export const contract = {
       out: vaultPathSchema,
       sequence: z.number().int().positive('a bundle sequence is a positive integer').optional(),
     }),
-    output: z.object({ path: z.string(), recipient: z.string(), sequence: z.number().int(), hash: z.string(), bytes: z.number().int() }),
+    output: z.object({ path: z.string(), recipient: z.string(), sequence: z.number().int(), hash: z.string(), bytes: z.number().int(),
+      recovered: z.array(recoveryNoteSchema).optional() }),
   },
   'bundle.sign': {
     input: z.strictObject({ file: vaultPathSchema, token: tokenSelector.optional(), keyLabel: tokenKeyLabel.optional(), ...pinInput }),
     output: z.object({ path: z.string(), kid: z.string(), signatures: z.array(z.string()), hash: z.string() }),
   },
   'trust.export': {
-    input: z.strictObject({ out: vaultPathSchema, expires: durationText.optional(), ...pinInput }),
+    input: z.strictObject({ out: vaultPathSchema, expires: durationText.optional(), token: tokenSelector.optional(), ...pinInput }),
     output: z.object({ path: z.string(), version: z.number().int(), threshold: z.number().int(),
       signers: z.array(z.string()), signatures: z.array(z.string()), hash: z.string() }),
   },

@@ -19,6 +19,16 @@ export const ERROR_CODES = [
   'WRONG_PASSPHRASE',
   'PATH_NOT_WRITABLE',
   'FILE_EXISTS',
+  /** A file given to read is not a regular file (a folder, a device, a FIFO), after links are resolved. */
+  'NOT_A_FILE',
+  /** A file given to read is larger than its kind allows (checked while reading, not by stat). */
+  'FILE_TOO_LARGE',
+  /** The vault file (or its folder) is read-only: reading commands work, changes are refused. */
+  'VAULT_READ_ONLY',
+  /** The audit chain does not end at the stored, MACed head (entries were cut off): changes are refused until recovery. */
+  'AUDIT_TRUNCATED',
+  /** A destructive command was not confirmed (no terminal and no --yes, or the answer was no). */
+  'CONFIRMATION_REQUIRED',
   'KEYSLOT_NOT_FOUND',
   'LAST_KEYSLOT',
   'KEY_NOT_FOUND',
@@ -36,6 +46,10 @@ export const ERROR_CODES = [
   'TOKEN_KEY_EXISTS',
   'TOKEN_UNSUPPORTED',
   'TOKEN_ERROR',
+  /** Several tokens could take a login and none was named: a PIN is only ever offered to the token it was given for. */
+  'TOKEN_AMBIGUOUS',
+  /** A threshold that counts more signers than there are distinct tokens (two keys on one card are one person). */
+  'THRESHOLD_UNREACHABLE',
   /** An IPC request from a sender other than the app's own main frame (electron/main/router.ts). */
   'IPC_FORBIDDEN',
   'INTERNAL',
@@ -96,6 +110,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'INVALID_INPUT':
     case 'INVALID_KEY_FORMAT':
     case 'NOT_INTERACTIVE':
+    case 'NOT_A_FILE':
+    case 'FILE_TOO_LARGE':
+    case 'CONFIRMATION_REQUIRED':
+    case 'TOKEN_AMBIGUOUS':
     case 'IPC_FORBIDDEN':
       return 2;
     case 'WRONG_PASSPHRASE':
@@ -113,6 +131,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'INTEGRITY':
     case 'NOT_A_VAULT':
     case 'VAULT_TOO_NEW':
+    case 'AUDIT_TRUNCATED':
       return 5;
     case 'VAULT_IN_USE':
       return 6;
@@ -123,6 +142,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'PATH_NOT_WRITABLE':
     case 'FILE_EXISTS':
     case 'TOKEN_KEY_EXISTS':
+    case 'VAULT_READ_ONLY':
+    case 'THRESHOLD_UNREACHABLE':
       return 7;
     case 'TOKEN_MODULE':
     case 'TOKEN_NOT_FOUND':

@@ -5,12 +5,14 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
-import type { CommandName, CommandOutput, KdfParams } from '../../shared/contract.js';
+import { Command, CommanderError, Help, Option } from 'commander';
+import type { CommandName, CommandOutput, KdfParams, TokenInfo } from '../../shared/contract.js';
 import { exitCodeFor, KeyholdError, toErrorInfo } from '../../shared/errors.js';
 import { KeyholdService } from '../core/service.js';
+import { parseCommandInput } from '../../shared/validate.js';
 import { DEFAULT_KDF } from '../core/vault/kdf.js';
 import { verifyAuditFile } from '../core/audit/log.js';
+import { AUDIT_ACTIONS } from '../core/audit/actions.js';
 import {
   formatAudit,
   formatDue,
@@ -25,16 +27,21 @@ import {
   formatBundleExport,
   formatTokens,
   formatVerify,
+  esc,
   printError,
   printJson,
   progressBar,
 } from './output.js';
-import { readSecret } from './prompt.js';
-import { pinStateText, type PinRequest } from '../core/token/token.js';
+import { canAsk, confirm, readSecret } from './prompt.js';
+import { READ_LIMITS, readTextFile } from '../core/fsutil.js';
+import { codePointName, unsafeChar } from '../../shared/text.js';
+import { checkNewVaultPath } from '../core/vault/db.js';
+import { pinStateText, tokenName, type GivenPin, type PinProvider, type PinRequest } from '../core/token/token.js';
 
 type GlobalOpts = {
   vault?: string; json?: boolean; passphraseFile?: string; operator?: string;
-  module?: string; unlock?: string; allowFinalTry?: boolean; pinFile?: string;
+  module?: string; unlock?: string; allowFinalTry?: boolean; pinFile?: string; unlockToken?: string;
+  wait?: string;
 };
 type KdfOpts = { kdfMemory?: string; kdfPasses?: string; kdfParallelism?: string };
 
@@ -43,7 +50,10 @@ const version = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 function intOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new KeyholdError('INVALID_INPUT', `cli: ${name} must be a whole number`);
+  if (!/^\d+$/.test(value)) {
+    throw new KeyholdError('INVALID_INPUT', `${name} must be a whole number, not ${JSON.stringify(value.slice(0, 20))}`,
+      'Write digits only, for example 2.');
+  }
   return Number(value);
 }
 
@@ -68,12 +78,8 @@ function withKdfOptions(cmd: Command): Command {
 }
 
 function readJsonFile(file: string, what: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new KeyholdError('INVALID_INPUT', `cli: cannot read ${what} file ${file}`);
-  }
+  // A regular file of at most 64 KiB (a JWK is a few hundred bytes), stopped while reading.
+  const text = readTextFile(file, { prefix: 'cli', what, limit: READ_LIMITS.jwk });
   try {
     const v = JSON.parse(text) as unknown;
     if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
@@ -99,46 +105,77 @@ function newPassphrase(file: string | undefined, envVar: string, prompt: string)
   return readSecret({ envVar, file, prompt, confirm: true }, 'new passphrase');
 }
 
+/** --wait SECONDS (or KEYHOLD_WAIT) in milliseconds: how long an unlock waits for a vault another process holds. */
+function waitMs(g: GlobalOpts): number {
+  const w = g.wait;
+  if (w === undefined || w === '') return 0;
+  if (!/^\d{1,6}(\.\d{1,3})?$/.test(w) || Number(w) > 86_400) {
+    throw new KeyholdError('INVALID_INPUT', `--wait must be a number of seconds from 0 to 86400, not ${JSON.stringify(w.slice(0, 20))}`,
+      'For example --wait 300 waits up to five minutes for the other command to finish (or set KEYHOLD_WAIT).');
+  }
+  return Math.round(Number(w) * 1000);
+}
+
 function service(g: GlobalOpts): KeyholdService {
   const actor = g.operator ?? process.env.KEYHOLD_OPERATOR;
-  // Control characters would let a name forge lines in a printed log.
-  // eslint-disable-next-line no-control-regex
-  if (actor !== undefined && !/^[^\u0000-\u001f\u007f]{1,128}$/.test(actor)) {
-    throw new KeyholdError('INVALID_INPUT', 'cli: --operator must be 1-128 printable characters');
+  // The free-text rule of every name (shared/text.ts): a control or format
+  // character would let a name forge or reorder lines in a printed log.
+  const bad = actor === undefined ? null : unsafeChar(actor);
+  if (actor !== undefined && (actor.length < 1 || actor.length > 128 || bad !== null)) {
+    throw new KeyholdError('INVALID_INPUT', `--operator must be 1-128 characters on one line${bad !== null
+      ? ` (it contains ${codePointName(bad)}, a control or formatting character)` : ''}`,
+    'Give the name as plain text, e.g. --operator "Ada Lovelace" (or KEYHOLD_OPERATOR).');
   }
   // Progress goes to stderr, and only on a terminal: stdout stays for results.
   const bar = process.stderr.isTTY && !g.json ? progressBar(process.stderr) : undefined;
-  return new KeyholdService({
+  return new TimedService({
     ...(actor ? { actor } : {}),
     ...(bar ? { onProgress: (c: CommandName, done: number, total: number) => bar(c, done, total) } : {}),
     tokens: { module: g.module },
-    askPin: pinAsker(g),
+    waitMs: waitMs(g),
+    ...pinSources(g),
+    // What the vault settled when it opened (a file an interrupted export left): stderr, so stdout stays the result.
+    onNotice: (m: string) => void process.stderr.write(`keyhold: ${esc(m)}\n`),
   });
 }
 
 /**
- * A token PIN, asked for only when a login is about to happen: the token's
- * PIN state is shown first (count low, final try), then the PIN is read from
- * --pin-file, KEYHOLD_PIN or a no-echo prompt.
+ * Token PINs, asked for only when a login is about to happen; the token's PIN
+ * state is shown first (count low, final try). A PIN from --pin-file or
+ * KEYHOLD_PIN is for one token: the service binds it before any login to the
+ * token the command names (--token, --unlock-token) or the only one it logs
+ * in to, refuses with TOKEN_AMBIGUOUS when it could be several, and never
+ * offers it to another token. Any other token's PIN is typed at a no-echo
+ * prompt that names the token (label and serial), on a terminal only.
  */
-function pinAsker(g: GlobalOpts): (req: PinRequest) => Promise<string> {
-  // A PIN from --pin-file or KEYHOLD_PIN serves the first login of the
-  // command only: a second token must never have a try spent on another's PIN.
-  let given = g.pinFile !== undefined || (process.env.KEYHOLD_PIN ?? '') !== '';
-  let spent = false;
-  return async function askPin(req: PinRequest): Promise<string> {
-    const t = req.token;
-    if (t.pin.countLow || t.pin.finalTry) {
-      process.stderr.write(`keyhold: warning: token '${t.label}' (serial ${t.serial}): ${pinStateText(t.pin)}\n`);
+function pinSources(g: GlobalOpts): { askPin: PinProvider; givenPin?: GivenPin } {
+  const warn = (t: TokenInfo) => {
+    if (t.pin && (t.pin.countLow || t.pin.finalTry)) {
+      process.stderr.write(`keyhold: warning: token ${esc(tokenName(t))}: ${pinStateText(t.pin)}\n`);
     }
-    const prompt = `PIN for token '${t.label}' (to ${req.why}): `;
-    if (given) {
-      given = false;
-      spent = true;
-      return readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt }, 'PIN');
+  };
+  const prompt = (req: PinRequest) => `PIN for token ${esc(tokenName(req.token))} (to ${esc(req.why)}): `;
+  const source = g.pinFile !== undefined ? '--pin-file' : (process.env.KEYHOLD_PIN ?? '') !== '' ? 'KEYHOLD_PIN' : null;
+  const askPin: PinProvider = async (req) => {
+    if (!process.stdin.isTTY) {
+      const other = req.givenFor;
+      throw new KeyholdError('NOT_INTERACTIVE', `cli: no PIN given for token ${esc(tokenName(req.token))} and no terminal to ask on`, other
+        ? `The PIN given (${source ?? 'KEYHOLD_PIN'}) is for ${esc(tokenName(other))} and is never tried on another token. Work with one token at a time (--token), or type this token's PIN on a terminal.`
+        : 'Set KEYHOLD_PIN, or pass a file with --pin-file.');
     }
-    // Before any PIN was given, the usual sources apply (and their hint).
-    return spent ? readSecret({ prompt }, 'PIN') : readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt }, 'PIN');
+    warn(req.token);
+    return readSecret({ prompt: prompt(req) }, 'PIN');
+  };
+  if (source === null) return { askPin };
+  return {
+    askPin,
+    givenPin: {
+      source,
+      read: async (req) => {
+        warn(req.token);
+        return readSecret({ envVar: 'KEYHOLD_PIN', file: g.pinFile, prompt: prompt(req) }, 'PIN');
+      },
+    },
   };
 }
 
@@ -148,13 +185,20 @@ function pinAsker(g: GlobalOpts): (req: PinRequest) => Promise<string> {
  */
 async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {
   const path = vaultPath(g);
-  const method = g.unlock === undefined || g.unlock === '' ? 'passphrase' : g.unlock;
+  const method = g.unlock === undefined || g.unlock === '' ? (g.unlockToken !== undefined ? 'token' : 'passphrase') : g.unlock;
   if (method !== 'passphrase' && method !== 'token') {
     throw new KeyholdError('INVALID_INPUT', `cli: --unlock must be passphrase or token, not ${JSON.stringify(method).slice(0, 40)}`);
   }
+  if (method === 'passphrase' && g.unlockToken !== undefined) {
+    throw new KeyholdError('INVALID_INPUT', 'cli: --unlock-token names the token that unlocks the vault, but --unlock is passphrase',
+      'Drop --unlock-token, or use --unlock token.');
+  }
   const svc = service(g);
   try {
-    if (method === 'token') await svc.call('vault.unlockToken', { path, allowFinalTry: g.allowFinalTry === true });
+    if (method === 'token') {
+      await svc.call('vault.unlockToken', { path, allowFinalTry: g.allowFinalTry === true,
+        ...(g.unlockToken !== undefined ? { token: g.unlockToken } : {}) });
+    }
     else await svc.call('vault.unlock', { path, passphrase: await passphrase(g) });
     return await fn(svc);
   } finally {
@@ -172,9 +216,96 @@ async function withTokens<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise
   }
 }
 
-function out<C extends CommandName>(g: GlobalOpts, value: CommandOutput<C>, human: (v: CommandOutput<C>) => string): void {
-  if (g.json) printJson(value);
-  else process.stdout.write(`${human(value)}\n`);
+/** How long the last service call took, in milliseconds: the `tookMs` of a --json result that has none of its own. */
+let lastCallMs: number | null = null;
+
+/** The service with each call timed (after the unlock, the last call is the command's own). */
+class TimedService extends KeyholdService {
+  override async call<C extends CommandName>(command: C, input: unknown): Promise<CommandOutput<C>> {
+    const start = performance.now();
+    try {
+      return await super.call(command, input);
+    } finally {
+      lastCallMs = performance.now() - start;
+    }
+  }
+}
+
+/** A command whose core output is a list names the field its --json object holds it under. */
+type ListField<C extends CommandName> = CommandOutput<C> extends readonly unknown[] ? [field: string] : [];
+
+/**
+ * Prints a result. With --json (docs/cli.md 4) it is always one object: a
+ * list under its named field, and `tookMs`, the time of the command's service
+ * call (the core's own `tookMs` where its output has one).
+ */
+function out<C extends CommandName>(g: GlobalOpts, value: CommandOutput<C>, human: (v: CommandOutput<C>) => string,
+  ...field: ListField<C>): void {
+  if (!g.json) {
+    process.stdout.write(`${human(value)}\n`);
+    return;
+  }
+  const body: Record<string, unknown> = Array.isArray(value)
+    ? { [(field as string[])[0] ?? 'items']: value }
+    : { ...(value as Record<string, unknown>) };
+  if (typeof body.tookMs !== 'number') body.tookMs = lastCallMs ?? 0;
+  printJson(body);
+}
+
+type DestructiveCommand = 'key.destroy' | 'key.revoke' | 'key.rotate' | 'slot.remove';
+type Destructive<C extends DestructiveCommand> = {
+  /** Whether this use of the command asks first (key revoke with --version and key rotate without --all do not). */
+  ask: boolean;
+  /** What will change, as far as the arguments tell: the question when there is no terminal to ask on. */
+  before: string;
+  /** The question naming exactly what will change, from the would-be result (a dry run by the core); null: nothing to ask. */
+  question: (would: CommandOutput<C>, svc: KeyholdService) => Promise<string | null>;
+  /** A warning printed on stderr even with --yes (after the change, from its result). */
+  warning?: (done: CommandOutput<C>) => string | null;
+  /** The result in text; the dry run's text says "would" (dry = true). */
+  print: (v: CommandOutput<C>, dry: boolean) => string;
+};
+
+/**
+ * A destructive command (docs/cli.md 3.5, 3.12-3.14). With --dry-run the core
+ * rehearses it and the would-be result is printed: nothing changes, no audit
+ * entry. Otherwise, when it asks: without --yes and without a terminal it
+ * stops with CONFIRMATION_REQUIRED before the vault is unlocked; on a terminal
+ * the core's dry run names exactly what will change and confirm() asks; then
+ * the change is made.
+ */
+async function destructive<C extends DestructiveCommand>(g: GlobalOpts, o: { yes?: boolean; dryRun?: boolean }, command: C,
+  input: Record<string, unknown>, d: Destructive<C>): Promise<void> {
+  // Bad arguments are reported as such (by the core's own schema), before any question or unlock.
+  parseCommandInput(command, input);
+  // Every destructive command's output is an object: no list field to name.
+  const noField = [] as unknown as ListField<C>;
+  if (o.dryRun === true) {
+    await withVault(g, async (svc) => out<C>(g, await svc.call(command, { ...input, dryRun: true }), (v) => d.print(v, true), ...noField));
+    return;
+  }
+  if (d.ask && o.yes !== true && !canAsk()) await confirm(d.before, { yes: o.yes });
+  await withVault(g, async (svc) => {
+    if (d.ask && o.yes !== true) {
+      const question = await d.question(await svc.call(command, { ...input, dryRun: true }), svc);
+      if (question !== null) await confirm(question, { yes: o.yes });
+    }
+    const done = await svc.call(command, input);
+    const warning = d.warning?.(done) ?? null;
+    if (warning !== null) process.stderr.write(`keyhold: warning: ${warning}\n`);
+    out<C>(g, done, (v) => d.print(v, false), ...noField);
+  });
+}
+
+/** A key as a question names it: id (service/environment/name). */
+async function keyName(svc: KeyholdService, id: string): Promise<{ name: string; states: Map<number, string> }> {
+  const k = await svc.call('key.show', { id });
+  return { name: `${k.id} (${esc(`${k.service}/${k.environment}/${k.name}`)})`, states: new Map(k.versions.map((v) => [v.version, v.state])) };
+}
+
+/** "version 1 (retiring), version 2 (active)" */
+function versionList(versions: readonly number[], states?: Map<number, string>): string {
+  return versions.map((n) => `version ${n}${states?.get(n) ? ` (${states.get(n) ?? ''})` : ''}`).join(', ');
 }
 
 export function buildProgram(): Command {
@@ -188,17 +319,28 @@ export function buildProgram(): Command {
     .option('--passphrase-file <file>', 'read the vault passphrase from a file (else KEYHOLD_PASSPHRASE or a prompt)')
     .addOption(new Option('--operator <name>', 'who is acting, recorded as the actor in the audit log (default: the OS user)').env('KEYHOLD_OPERATOR'))
     .addOption(new Option('--unlock <method>', 'how to unlock the vault: passphrase, or token (a token keyslot and the token\'s PIN)').env('KEYHOLD_UNLOCK'))
+    .addOption(new Option('--wait <seconds>', 'if another Keyhold holds the vault, wait up to this long for it (default 0: fail at once with VAULT_IN_USE)').env('KEYHOLD_WAIT'))
     .addOption(new Option('--module <path>', 'PKCS#11 module (default: SoftHSM2, OpenSC and ykcs11 where installed)').env('KEYHOLD_PKCS11_MODULE'))
-    .option('--pin-file <file>', 'read the token PIN from a file (else KEYHOLD_PIN or a prompt)')
+    .option('--unlock-token <token>', 'with --unlock token: the token (label or serial) whose keyslot unlocks the vault; a PIN given is for it')
+    .option('--pin-file <file>', 'read the token PIN from a file (else KEYHOLD_PIN or a prompt); it is for one token only (see --token)')
     .option('--allow-final-try', 'allow a login that spends the token\'s last PIN try')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Required options say so in every command's --help (subcommands inherit this).
+    .configureHelp({
+      optionDescription(option: Option): string {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    });
   const g = (): GlobalOpts => program.opts<GlobalOpts>();
 
   withKdfOptions(program.command('init').description('create a new vault (never overwrites a file); Argon2id is calibrated to this machine unless --kdf-* is given'))
     .action(async function initAction(o: KdfOpts) {
       const path = vaultPath(g());
       const kdf = kdfFrom(o);
+      // An existing file (or a missing folder) is reported before any prompt or calibration.
+      checkNewVaultPath(path);
       const pass = await readSecret({
         envVar: 'KEYHOLD_PASSPHRASE', file: g().passphraseFile, prompt: 'New vault passphrase: ', confirm: true,
       }, 'new passphrase');
@@ -206,7 +348,7 @@ export function buildProgram(): Command {
       const svc = service(g());
       try {
         const info = await svc.call('vault.create', { path, passphrase: pass, ...(kdf ? { kdf } : {}) });
-        out<'vault.create'>(g(), info, (i) => `Created vault ${i.vaultId} at ${i.path}\n\n${formatInfo(i)}`);
+        out<'vault.create'>(g(), info, (i) => `Created vault ${i.vaultId} at ${esc(i.path)}\n\n${formatInfo(i)}`);
       } finally {
         svc.close();
       }
@@ -220,7 +362,7 @@ export function buildProgram(): Command {
   const slot = program.command('slot').description('keyslots: the ways to unlock the vault');
   slot.command('list').description('list keyslots')
     .action(async function slotListAction() {
-      await withVault(g(), async (svc) => out<'slot.list'>(g(), await svc.call('slot.list', {}), formatSlots));
+      await withVault(g(), async (svc) => out<'slot.list'>(g(), await svc.call('slot.list', {}), formatSlots, 'keyslots'));
     });
   withKdfOptions(slot.command('add-passphrase').description('add another passphrase keyslot'))
     .option('--label <label>', 'a name for the slot', '')
@@ -241,14 +383,30 @@ export function buildProgram(): Command {
       await withVault(g(), async (svc) => {
         const s = await svc.call('slot.addToken', { token: o.token, keyLabel: o.label, label: o.slotLabel,
           allowFinalTry: g().allowFinalTry === true });
-        out<'slot.addToken'>(g(), s, (v) => `Added keyslot ${v.id} (token ${String(v.params.token)}, key ${String(v.params.keyLabel)}).`);
+        out<'slot.addToken'>(g(), s, (v) => `Added keyslot ${v.id} (token ${esc(String(v.params.token))}, key ${esc(String(v.params.keyLabel))}).`);
       });
     });
-  slot.command('remove').description('remove a keyslot (never the last one)').argument('<id>', 'keyslot id')
-    .action(async function slotRemoveAction(id: string) {
+  slot.command('remove').description('remove a keyslot (never the last one); asks first, warns when no passphrase keyslot would be left')
+    .argument('<id>', 'keyslot id')
+    .option('--yes', 'do not ask for confirmation (for scripts); a warning is still printed')
+    .option('--dry-run', 'print what would be removed and change nothing')
+    .action(async function slotRemoveAction(id: string, o: { yes?: boolean; dryRun?: boolean }) {
       const n = intOption(id, 'keyslot id');
-      await withVault(g(), async (svc) =>
-        out<'slot.remove'>(g(), await svc.call('slot.remove', { id: n }), (v) => `Removed keyslot ${v.removed}.`));
+      const slotText = (v: CommandOutput<'slot.remove'>) =>
+        `keyslot ${v.removed} (${v.slot.type}${v.slot.label ? `, label '${esc(v.slot.label)}'` : ''})`;
+      // Removing the last passphrase keyslot leaves a vault only a token opens: said before the question and after the change.
+      const noPassphrase = (v: CommandOutput<'slot.remove'>) => v.slot.type === 'passphrase' && v.passphraseSlotsLeft === 0;
+      const lastPassphrase = 'it is the last passphrase keyslot: afterwards only a token opens this vault (--unlock token), and no passphrase ever will';
+      await destructive(g(), o, 'slot.remove', { id: n }, {
+        ask: true,
+        before: `Remove keyslot ${n ?? ''}?`,
+        question: async (v) => Promise.resolve(`Remove ${slotText(v)}?${noPassphrase(v) ? `\nWarning: ${lastPassphrase}.` : ''}`),
+        warning: (v) => (noPassphrase(v) ? `keyslot ${v.removed} was the last passphrase keyslot: only a token opens this vault now ` +
+          '(add a passphrase keyslot with `keyhold --unlock token slot add-passphrase`)' : null),
+        print: (v, dry) => dry
+          ? `Dry run: would remove ${slotText(v)}; nothing was changed.${noPassphrase(v) ? `\nWarning: ${lastPassphrase}.` : ''}`
+          : `Removed ${slotText(v)}.`,
+      });
     });
 
   const pass = program.command('passphrase').description('the vault passphrase');
@@ -276,7 +434,7 @@ export function buildProgram(): Command {
     .option('--scopes <list>', 'comma-separated scopes (least privilege: only these)', '')
     .option('--owner <owner>', 'who answers for the key', '')
     .option('--notes <text>', 'free text, stored sealed', '')
-    .option('--activate-at <time>', 'ISO 8601 time: the key is pre-active until then')
+    .option('--activate-at <time>', 'ISO 8601 date or time with a zone (2027-01-31, 2027-01-31T09:00:00Z, 2027-01-31T10:00+01:00): the key is pre-active until then')
     .action(async function keyCreateAction(o: { name: string; service: string; env: string; scopes: string; owner: string;
       notes: string; activateAt?: string }) {
       const scopes = o.scopes.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -299,14 +457,14 @@ export function buildProgram(): Command {
           ...(o.env !== undefined ? { environment: o.env } : {}),
           ...(o.query !== undefined ? { query: o.query } : {}),
         });
-        out<'key.list'>(g(), keys, formatKeys);
+        out<'key.list'>(g(), keys, formatKeys, 'keys');
       });
     });
-  key.command('show').description("a key's metadata, versions and states").argument('<id>', 'key id')
+  key.command('show').description("a key's metadata, versions and states").argument('<id>', 'key id (16 characters) or service/environment/name')
     .action(async function keyShowAction(id: string) {
       await withVault(g(), async (svc) => out<'key.show'>(g(), await svc.call('key.show', { id }), formatKey));
     });
-  key.command('reveal').description("print a key's secret").argument('<id>', 'key id')
+  key.command('reveal').description("print a key's secret").argument('<id>', 'key id (16 characters) or service/environment/name')
     .option('--version <N>', 'a version other than the current one')
     .action(async function keyRevealAction(id: string, o: { version?: string }) {
       const v = intOption(o.version, '--version');
@@ -319,44 +477,81 @@ export function buildProgram(): Command {
   key.command('due').description('keys overdue or due for rotation within their warning time')
     .option('--all', 'list every key with its status, not only the due ones')
     .action(async function keyDueAction(o: { all?: boolean }) {
-      await withVault(g(), async (svc) => out<'key.due'>(g(), await svc.call('key.due', { all: o.all === true }), formatDue));
+      await withVault(g(), async (svc) => out<'key.due'>(g(), await svc.call('key.due', { all: o.all === true }), formatDue, 'keys'));
     });
   key.command('rotate').description('rotate keys: a new active version, the old one retiring for its grace window')
-    .argument('[ids...]', 'key ids')
+    .argument('[ids...]', 'keys, each by id or service/environment/name')
+    .addHelpText('after', '\nExactly one of: key ids, --due or --all is needed.')
     .option('--due', 'every key overdue or due within its warning time')
-    .option('--all', 'every key with an active version')
-    .action(async function keyRotateAction(ids: string[], o: { due?: boolean; all?: boolean }) {
+    .option('--all', 'every key with an active version (asks first)')
+    .option('--yes', 'with --all: do not ask for confirmation (for scripts)')
+    .option('--dry-run', 'print what would be rotated and change nothing')
+    .action(async function keyRotateAction(ids: string[], o: { due?: boolean; all?: boolean; yes?: boolean; dryRun?: boolean }) {
       const picked = [ids.length > 0, o.due === true, o.all === true].filter(Boolean).length;
       if (picked !== 1) {
-        throw new KeyholdError('INVALID_INPUT', 'cli: name key ids, or --due, or --all (exactly one of them)');
+        throw new KeyholdError('INVALID_INPUT', `key rotate: name key ids, or --due, or --all (exactly one of them; ${picked === 0 ? 'none' : picked} given)`,
+          'For example: keyhold key rotate payments/production/gateway, or keyhold key rotate --due.');
       }
       const sel = o.due ? { due: true as const } : o.all ? { all: true as const } : { ids };
-      await withVault(g(), async (svc) => {
-        const r = await svc.call('key.rotate', sel);
-        out<'key.rotate'>(g(), r, (v) => v.rotated.length === 0
-          ? 'Nothing to rotate.'
-          : `Rotated ${v.rotated.length} key${v.rotated.length === 1 ? '' : 's'} in ${(v.tookMs / 1000).toFixed(2)} s` +
-            `${v.rotated.length <= 20 ? `:\n${v.rotated.map((x) => `  ${x.id}  v${x.from} -> v${x.to}, v${x.from} accepted until ${x.graceUntil}`).join('\n')}` : '.'}`);
+      const line = (x: CommandOutput<'key.rotate'>['rotated'][number]) => `  ${x.id}  v${x.from} -> v${x.to}, v${x.from} accepted until ${x.graceUntil}`;
+      const keys = (n: number) => `${n} key${n === 1 ? '' : 's'}`;
+      await destructive(g(), o, 'key.rotate', sel, {
+        ask: o.all === true,
+        before: 'Rotate every key with an active version (key rotate --all)?',
+        question: async (v, svc) => {
+          if (v.rotated.length === 0) return null;
+          // Names for the first 20; the whole list is what --dry-run prints.
+          const names = new Map((await svc.call('key.list', {})).map((k) => [k.id, `${k.service}/${k.environment}/${k.name}`]));
+          const shown = v.rotated.slice(0, 20).map((x) => `  ${x.id} (${esc(names.get(x.id) ?? '?')})  v${x.from} -> v${x.to}, v${x.from} retiring until ${x.graceUntil}`);
+          return `Rotate every key with an active version: ${keys(v.rotated.length)}?\n${shown.join('\n')}` +
+            `${v.rotated.length > 20 ? `\n  ... and ${v.rotated.length - 20} more (see key rotate --all --dry-run)` : ''}`;
+        },
+        print: (v, dry) => {
+          if (v.rotated.length === 0) return dry ? 'Dry run: nothing to rotate.' : 'Nothing to rotate.';
+          // A dry run lists every key: that list is what it is for.
+          if (dry) return `Dry run: would rotate ${keys(v.rotated.length)}; nothing was changed:\n${v.rotated.map(line).join('\n')}`;
+          return `Rotated ${keys(v.rotated.length)} in ${(v.tookMs / 1000).toFixed(2)} s` +
+            `${v.rotated.length <= 20 ? `:\n${v.rotated.map(line).join('\n')}` : '.'}`;
+        },
       });
     });
-  key.command('revoke').description('revoke a key now (every live version, or one)').argument('<id>', 'key id')
+  key.command('revoke').description('revoke a key now (every live version, which asks first, or one)').argument('<id>', 'key id (16 characters) or service/environment/name')
     .option('--version <N>', 'only this version')
     .requiredOption('--reason <reason>', 'compromised, superseded, retired or other')
-    .action(async function keyRevokeAction(id: string, o: { version?: string; reason: string }) {
+    .option('--yes', 'without --version: do not ask for confirmation (for scripts)')
+    .option('--dry-run', 'print what would be revoked and change nothing')
+    .action(async function keyRevokeAction(id: string, o: { version?: string; reason: string; yes?: boolean; dryRun?: boolean }) {
       const v = intOption(o.version, '--version');
-      await withVault(g(), async (svc) => {
-        const r = await svc.call('key.revoke', { id, reason: o.reason, ...(v !== undefined ? { version: v } : {}) });
-        out<'key.revoke'>(g(), r, (x) =>
-          `Revoked ${x.id} version ${x.versions.join(', ')} (${x.reason}) at ${x.revokedAt}, in ${x.tookMs.toFixed(1)} ms.`);
+      await destructive(g(), o, 'key.revoke', { id, reason: o.reason, ...(v !== undefined ? { version: v } : {}) }, {
+        // Every live version of the key: asked; one named version is what the operator already spelled out.
+        ask: v === undefined,
+        before: `Revoke every live version of key ${esc(id)}?`,
+        question: async (x, svc) => {
+          const k = await keyName(svc, x.id);
+          return `Revoke key ${k.name} ${versionList(x.versions, k.states)} as ${x.reason}? ` +
+            'Servers refuse them once they apply the next bundle; a revoked version never comes back.';
+        },
+        print: (x, dry) => dry
+          ? `Dry run: would revoke ${x.id} version ${x.versions.join(', ')} (${x.reason}); nothing was changed.`
+          : `Revoked ${x.id} version ${x.versions.join(', ')} (${x.reason}) at ${x.revokedAt}, in ${x.tookMs.toFixed(1)} ms.`,
       });
     });
-  key.command('destroy').description('erase the secret of revoked versions; metadata and history stay')
-    .argument('<id>', 'key id').option('--version <N>', 'only this version')
-    .action(async function keyDestroyAction(id: string, o: { version?: string }) {
+  key.command('destroy').description('erase the secret of revoked versions; metadata and history stay (asks first)')
+    .argument('<id>', 'key id (16 characters) or service/environment/name').option('--version <N>', 'only this version')
+    .option('--yes', 'do not ask for confirmation (for scripts)')
+    .option('--dry-run', 'print what would be destroyed and change nothing')
+    .action(async function keyDestroyAction(id: string, o: { version?: string; yes?: boolean; dryRun?: boolean }) {
       const v = intOption(o.version, '--version');
-      await withVault(g(), async (svc) => {
-        const r = await svc.call('key.destroy', { id, ...(v !== undefined ? { version: v } : {}) });
-        out<'key.destroy'>(g(), r, (x) => `Destroyed the secret of ${x.id} version ${x.versions.join(', ')}.`);
+      await destructive(g(), o, 'key.destroy', { id, ...(v !== undefined ? { version: v } : {}) }, {
+        ask: true,
+        before: `Destroy the secret of key ${esc(id)}${v !== undefined ? ` version ${v}` : ' (every revoked version)'}?`,
+        question: async (x, svc) => {
+          const k = await keyName(svc, x.id);
+          return `Destroy the secret of key ${k.name} ${versionList(x.versions)}? It is erased for good; metadata and history stay.`;
+        },
+        print: (x, dry) => dry
+          ? `Dry run: would destroy the secret of ${x.id} version ${x.versions.join(', ')}; nothing was changed.`
+          : `Destroyed the secret of ${x.id} version ${x.versions.join(', ')}.`,
       });
     });
 
@@ -364,10 +559,14 @@ export function buildProgram(): Command {
   const scopeOptions = (c: Command): Command => c
     .option('--global', 'the global policy')
     .option('--service <service>', "a service's policy")
-    .option('--key <id>', "one key's policy");
+    .option('--key <id>', "one key's policy (its id or service/environment/name)")
+    .addHelpText('after', '\nExactly one of --global, --service or --key is needed.');
   const scopeOf = (o: { global?: boolean; service?: string; key?: string }) => {
     const n = [o.global === true, o.service !== undefined, o.key !== undefined].filter(Boolean).length;
-    if (n !== 1) throw new KeyholdError('INVALID_INPUT', 'cli: give exactly one of --global, --service NAME, --key ID');
+    if (n !== 1) {
+      throw new KeyholdError('INVALID_INPUT', `policy: give exactly one of --global, --service NAME, --key ID (${n === 0 ? 'none' : n} given)`,
+        'For example: keyhold policy show --service payments');
+    }
     return o.global ? { global: true as const } : o.service !== undefined ? { service: o.service } : { key: o.key as string };
   };
   scopeOptions(policy.command('set').description('set policy fields (durations like 90d, 36h, 2w)'))
@@ -415,7 +614,7 @@ export function buildProgram(): Command {
     });
   recipient.command('list').description('recipients, what they verify and hold, and their last bundle')
     .action(async function recipientListAction() {
-      await withVault(g(), async (svc) => out<'recipient.list'>(g(), await svc.call('recipient.list', {}), formatRecipients));
+      await withVault(g(), async (svc) => out<'recipient.list'>(g(), await svc.call('recipient.list', {}), formatRecipients, 'recipients'));
     });
 
   const signer = program.command('signer').description('token keys that sign bundles and trust roots');
@@ -424,7 +623,7 @@ export function buildProgram(): Command {
     .requiredOption('--key <keylabel>', 'the key\'s label on the token')
     .action(async function signerAddAction(o: { token: string; key: string }) {
       await withVault(g(), async (svc) => out<'signer.add'>(g(), await svc.call('signer.add', { token: o.token, keyLabel: o.key }),
-        (s) => `Registered signer ${s.kid} (${s.alg}, '${s.keyLabel}' on '${s.token}').`));
+        (s) => `Registered signer ${s.kid} (${s.alg}, '${esc(s.keyLabel)}' on '${esc(s.token)}').${s.warnings.map((w) => `\nwarning: ${esc(w)}`).join('')}`));
     });
   signer.command('list').description('registered signers and the signing threshold')
     .action(async function signerListAction() {
@@ -440,13 +639,14 @@ export function buildProgram(): Command {
   const bundle = program.command('bundle').description('signed rotation bundles for servers');
   bundle.command('export').description('write what changed for a recipient since its last bundle, signed on the token(s)')
     .requiredOption('--recipient <name>', 'the recipient')
-    .requiredOption('--out <file>', 'the bundle file (written atomically)')
+    .requiredOption('--out <file>', 'the bundle file, a new one (never overwritten; not a link)')
     .option('--revocations-only', 'only revocations: no new keys, no secrets')
     .option('--expires <duration>', 'how long it may be applied, e.g. 7d (1m to 90d)', '7d')
-    .action(async function bundleExportAction(o: { recipient: string; out: string; revocationsOnly?: boolean; expires: string }) {
+    .option('--token <label>', 'sign with the signers on this token only (label or serial); a PIN given (KEYHOLD_PIN, --pin-file) is for it. Needed with a PIN given when signers are on several tokens present')
+    .action(async function bundleExportAction(o: { recipient: string; out: string; revocationsOnly?: boolean; expires: string; token?: string }) {
       await withVault(g(), async (svc) => out<'bundle.export'>(g(), await svc.call('bundle.export', {
         recipient: o.recipient, out: o.out, revocationsOnly: o.revocationsOnly === true, expires: o.expires,
-        allowFinalTry: g().allowFinalTry === true,
+        ...(o.token !== undefined ? { token: o.token } : {}), allowFinalTry: g().allowFinalTry === true,
       }), formatBundleExport));
     });
   bundle.command('resend').description('write a bundle the vault recorded (the last one, or --sequence N) to a new file: for a lost or damaged file')
@@ -457,7 +657,7 @@ export function buildProgram(): Command {
       const sequence = intOption(o.sequence, '--sequence');
       await withVault(g(), async (svc) => out<'bundle.resend'>(g(), await svc.call('bundle.resend', {
         recipient: o.recipient, out: o.out, ...(sequence !== undefined ? { sequence } : {}),
-      }), (v) => `Wrote bundle ${v.sequence} for ${v.recipient} again to ${v.path} (${v.bytes} bytes, payload sha256 ${v.hash}).`));
+      }), (v) => `Wrote bundle ${v.sequence} for ${v.recipient} again to ${esc(v.path)} (${v.bytes} bytes, payload sha256 ${v.hash}).`));
     });
   bundle.command('sign').description('add another token\'s signature to a bundle (M-of-N signing)').argument('<file>', 'the bundle file')
     .option('--token <label>', 'the token, by label or serial')
@@ -474,18 +674,22 @@ export function buildProgram(): Command {
     });
   const trust = program.command('trust').description('the trust root importers pin');
   trust.command('export').description('write the trust root (signer keys, threshold, vault id, version), signed by the signers present')
-    .requiredOption('--out <file>', 'the trust root file (written atomically)')
+    .requiredOption('--out <file>', 'the trust root file, a new one (never overwritten; not a link)')
     .option('--expires <duration>', 'how long the root is valid (default: no expiry)')
-    .action(async function trustExportAction(o: { out: string; expires?: string }) {
+    .option('--token <label>', 'sign with the signers on this token only (label or serial); a PIN given (KEYHOLD_PIN, --pin-file) is for it. Needed with a PIN given when signers are on several tokens present')
+    .action(async function trustExportAction(o: { out: string; expires?: string; token?: string }) {
       await withVault(g(), async (svc) => out<'trust.export'>(g(), await svc.call('trust.export', {
-        out: o.out, ...(o.expires !== undefined ? { expires: o.expires } : {}), allowFinalTry: g().allowFinalTry === true,
-      }), (v) => `Wrote trust root version ${v.version} (${v.signers.length} signer(s), threshold ${v.threshold}, signed by ${v.signatures.length}) to ${v.path}.`));
+        out: o.out, ...(o.expires !== undefined ? { expires: o.expires } : {}), ...(o.token !== undefined ? { token: o.token } : {}),
+        allowFinalTry: g().allowFinalTry === true,
+      }), (v) => `Wrote trust root version ${v.version} (${v.signers.length} signer(s), threshold ${v.threshold}, signed by ${v.signatures.length}) to ${esc(v.path)}.\n` +
+        // The same fingerprint, computed and written the same way, as `keyhold-import trust show` prints: compared aloud.
+        `  fingerprint ${v.hash}`));
     });
 
   const token = program.command('token').description('PKCS#11 tokens: smartcards and USB HSMs');
   token.command('list').description('tokens present: label, maker, serial, PIN state, mechanisms')
     .action(async function tokenListAction() {
-      await withTokens(g(), async (svc) => out<'token.list'>(g(), await svc.call('token.list', {}), formatTokens));
+      await withTokens(g(), async (svc) => out<'token.list'>(g(), await svc.call('token.list', {}), formatTokens, 'tokens'));
     });
   token.command('keys').description('key pairs on the tokens (private keys only after --login)')
     .option('--token <label>', 'one token, by label or serial')
@@ -493,7 +697,7 @@ export function buildProgram(): Command {
     .action(async function tokenKeysAction(o: { token?: string; login?: boolean }) {
       await withTokens(g(), async (svc) => out<'token.keys'>(g(), await svc.call('token.keys', {
         ...(o.token !== undefined ? { token: o.token } : {}), login: o.login === true, allowFinalTry: g().allowFinalTry === true,
-      }), formatTokenKeys));
+      }), formatTokenKeys, 'tokens'));
     });
   token.command('keygen').description('generate a signing key pair on a token (private key sensitive, never extractable); prints its public JWK and key id')
     .requiredOption('--token <label>', 'the token, by label or serial')
@@ -502,7 +706,7 @@ export function buildProgram(): Command {
     .action(async function tokenKeygenAction(o: { token: string; label: string; alg: 'ES256' | 'EdDSA' }) {
       const run = async (svc: KeyholdService) => {
         const k = await svc.call('token.keygen', { token: o.token, label: o.label, alg: o.alg, allowFinalTry: g().allowFinalTry === true });
-        out<'token.keygen'>(g(), k, (v) => `Generated ${v.alg ?? ''} key '${v.label}' (id ${v.id}) on '${v.token.label}'.\nkid  ${v.kid ?? '-'}\njwk  ${JSON.stringify(v.jwk)}`);
+        out<'token.keygen'>(g(), k, (v) => `Generated ${v.alg ?? ''} key '${esc(v.label)}' (id ${v.id}) on '${esc(v.token.label)}'.\nkid  ${v.kid ?? '-'}\njwk  ${JSON.stringify(v.jwk)}`);
       };
       // With a vault given, the new key is recorded in its audit log.
       if (g().vault ?? process.env.KEYHOLD_VAULT) await withVault(g(), run);
@@ -511,8 +715,8 @@ export function buildProgram(): Command {
 
   const audit = program.command('audit').description('the hash-chained audit log');
   audit.command('list').description('entries, oldest first, a page at a time')
-    .option('--key <id>', 'entries about this key')
-    .option('--action <action>', 'entries of this action (key.create, key.rotate, key.revoke, key.reveal, ...)')
+    .option('--key <id>', 'entries about this key (its id or service/environment/name)')
+    .option('--action <action>', `entries of this action: ${AUDIT_ACTIONS.join(', ')}`)
     .option('--actor <name>', 'entries by this actor')
     .option('--since <time>', 'at or after this ISO 8601 time')
     .option('--until <time>', 'before this ISO 8601 time')
@@ -545,11 +749,29 @@ export function buildProgram(): Command {
       if (!report.ok) process.exitCode = 5;
     });
   audit.command('export').description('write the log as JSON lines for archival (atomically)')
-    .requiredOption('--out <file>', 'the file to write')
+    .requiredOption('--out <file>', 'the file to write, a new one (never overwritten; not a link)')
     .action(async function auditExportAction(o: { out: string }) {
       await withVault(g(), async (svc) => {
         const r = await svc.call('audit.export', { out: o.out });
-        out<'audit.export'>(g(), r, (x) => `Exported ${x.entries} entries to ${x.path} (head ${x.head.seq} ${x.head.hash}).`);
+        out<'audit.export'>(g(), r, (x) => `Exported ${x.entries} entries to ${esc(x.path)} (head ${x.head.seq} ${x.head.hash}).`);
+      });
+    });
+  audit.command('recover').description('after entries were cut off the end of the log (AUDIT_TRUNCATED): record the loss in an audited entry and continue from the last intact entry')
+    .requiredOption('--reason <text>', 'why (recorded in the entry), e.g. "disk fault on 2027-03-02, no backup newer than the cut"')
+    .option('--yes', 'do not ask for confirmation (for scripts)')
+    .action(async function auditRecoverAction(o: { reason: string; yes?: boolean }) {
+      await withVault(g(), async (svc) => {
+        // The state is read first, so that a vault with nothing to recover (or damage recovery cannot mend) says so without asking.
+        const report = await svc.call('audit.verify', {});
+        const missing = report.firstBroken;
+        if (missing && /missing \(the log was cut short/.test(missing.reason)) {
+          await confirm(`The audit log lost entries ${missing.seq} to ${report.head.seq}. Recovering records that loss ` +
+            `and continues the log from entry ${missing.seq - 1}; the lost entries cannot be brought back this way (a backup can). Go ahead?`,
+          { yes: o.yes });
+        }
+        const r = await svc.call('audit.recover', { reason: o.reason });
+        out<'audit.recover'>(g(), r, (x) => `Recovered the audit log: entries ${x.missing.from} to ${x.missing.to} are recorded as lost ` +
+          `(old head ${x.oldHead.seq} ${x.oldHead.hash}); the log continues from entry ${x.newHead.seq}, new head ${x.head.seq} ${x.head.hash}.`);
       });
     });
 
@@ -570,7 +792,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // --help ends here too, with exit code 0; commander has printed its message.
       if (e.exitCode === 0) return 0;
-      if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INVALID_INPUT', message: `cli: ${e.message.replace(/^error: /, '')}` } })}\n`);
+      if (json) printJson({ error: { code: 'INVALID_INPUT', message: `cli: ${e.message.replace(/^error: /, '')}` } });
       return 2;
     }
     const info = toErrorInfo(e);

@@ -1,4 +1,10 @@
-/** Printing for the CLI: JSON on stdout with --json, readable text otherwise. */
+/**
+ * Printing for the CLI: JSON on stdout with --json, readable text otherwise.
+ * In text, every string that comes from the vault, a token or the operator
+ * goes through `esc` (shared/text.ts escapeText): a newline, a C1 control or a
+ * bidi override in a name from an older vault or a token's label is shown
+ * as `\n` or `\u{9b}`, never acted on. Tables escape their cells themselves.
+ */
 
 import type {
   AuditEntry,
@@ -17,18 +23,28 @@ import type {
 } from '../../shared/contract.js';
 import { formatDuration } from '../../shared/duration.js';
 import { type ErrorInfo } from '../../shared/errors.js';
+import { escapeText } from '../../shared/text.js';
 
-export function printJson(value: unknown): void {
+/** A string as text output shows it (controls and format characters escaped). */
+export const esc = (s: string): string => escapeText(s);
+
+/**
+ * A --json result or error on stdout (docs/cli.md 4): always one JSON object,
+ * indented with two spaces, then a newline.
+ */
+export function printJson(value: Readonly<Record<string, unknown>>): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** An error: with --json also `{"error": {code, message, hint?}}` on stdout, printed like a result. */
 export function printError(err: ErrorInfo, json: boolean): void {
-  if (json) process.stdout.write(`${JSON.stringify({ error: err })}\n`);
-  process.stderr.write(`keyhold: ${err.message}\n`);
-  if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+  if (json) printJson({ error: err });
+  process.stderr.write(`keyhold: ${esc(err.message)}\n`);
+  if (err.hint) process.stderr.write(`  hint: ${esc(err.hint)}\n`);
 }
 
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+export function table(headers: readonly string[], cellRows: readonly (readonly string[])[]): string {
+  const rows = cellRows.map((r) => r.map(esc));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
@@ -46,10 +62,10 @@ export function formatSlots(slots: readonly KeyslotInfo[]): string {
 
 export function formatInfo(i: VaultInfo): string {
   return [
-    `vault      ${i.vaultId}`,
-    `path       ${i.path}`,
+    `vault      ${esc(i.vaultId)}`,
+    `path       ${esc(i.path)}`,
     `schema     ${i.schemaVersion}`,
-    `created    ${i.createdAt}`,
+    `created    ${esc(i.createdAt)}`,
     `keys       ${i.counts.keys} (${i.counts.keyVersions} versions)`,
     '',
     formatSlots(i.keyslots),
@@ -64,17 +80,18 @@ export function formatKeys(keys: readonly KeySummary[]): string {
 
 export function formatKey(k: KeyDetail): string {
   const head = [
-    `id           ${k.id}`,
-    `name         ${k.name}`,
-    `service      ${k.service}`,
-    `environment  ${k.environment}`,
-    `scopes       ${k.scopes.join(', ') || '(none)'}`,
-    `owner        ${k.owner || '(none)'}`,
+    `id           ${esc(k.id)}`,
+    `name         ${esc(k.name)}`,
+    `service      ${esc(k.service)}`,
+    `environment  ${esc(k.environment)}`,
+    `scopes       ${esc(k.scopes.join(', ')) || '(none)'}`,
+    `owner        ${esc(k.owner) || '(none)'}`,
     `state        ${k.state} (version ${k.currentVersion})`,
-    `created      ${k.createdAt}`,
-    `updated      ${k.updatedAt}`,
+    `created      ${esc(k.createdAt)}`,
+    `updated      ${esc(k.updatedAt)}`,
   ];
-  if (k.notes) head.push(`notes        ${k.notes.replace(/\n/g, '\n             ')}`);
+  // Notes may hold newlines: shown escaped on the one line, so no note can pass for a field.
+  if (k.notes) head.push(`notes        ${esc(k.notes)}`);
   head.push(`due          ${k.due.status}${k.due.rotateAt ? ` (rotate by ${k.due.rotateAt})` : ''}`);
   head.push(`policy       ${policyLine(k.policy)}`);
   return [...head, '', table(['VERSION', 'STATE', 'ACTIVATED', 'NOT AFTER', 'GRACE UNTIL', 'REVOKED'],
@@ -108,7 +125,7 @@ export function formatAudit(r: { entries: readonly AuditEntry[]; next: number | 
 export function formatVerify(r: AuditVerifyReport): string {
   return r.ok
     ? `Audit log verified: ${r.entries} entries, head ${r.head.seq} ${r.head.hash} (${r.tookMs.toFixed(0)} ms).`
-    : `AUDIT LOG BROKEN at entry ${r.firstBroken?.seq ?? '?'}: ${r.firstBroken?.reason ?? ''}\n(${r.entries} entries read, head ${r.head.seq})`;
+    : `AUDIT LOG BROKEN at entry ${r.firstBroken?.seq ?? '?'}: ${esc(r.firstBroken?.reason ?? '')}\n(${r.entries} entries read, head ${r.head.seq})`;
 }
 
 /** A one-line progress bar redrawn in place on a terminal. */
@@ -122,6 +139,8 @@ export function progressBar(stream: NodeJS.WriteStream): (label: string, done: n
 }
 
 function pinState(t: TokenInfo): string {
+  // An empty slot (an uninitialised token) has no PIN, so no PIN state.
+  if (t.empty || t.pin === null) return '-';
   if (t.pin.locked) return 'LOCKED';
   if (t.pin.finalTry) return 'final try';
   if (t.pin.countLow) return 'count low';
@@ -131,12 +150,12 @@ function pinState(t: TokenInfo): string {
 export function formatTokens(tokens: readonly TokenInfo[]): string {
   if (tokens.length === 0) return 'No token present. Insert one, or name its module with --module.';
   return table(['LABEL', 'SERIAL', 'MANUFACTURER', 'MODEL', 'PIN', 'MECHANISMS'],
-    tokens.map((t) => [t.label, t.serial, t.manufacturer, t.model, pinState(t), t.mechanisms.join(',')]));
+    tokens.map((t) => [t.empty ? '(empty slot)' : t.label, t.empty ? '-' : t.serial, t.manufacturer, t.model, pinState(t), t.mechanisms.join(',')]));
 }
 
 export function formatTokenKeys(list: readonly { token: TokenInfo; keys: readonly TokenKeyInfo[] }[]): string {
   return list.map(({ token, keys }) => {
-    const head = `${token.label} (serial ${token.serial})`;
+    const head = `${esc(token.label)} (serial ${esc(token.serial)})`;
     if (keys.length === 0) return `${head}\n  no keys`;
     const use = (k: TokenKeyInfo) => [k.canSign ? 'sign' : '', k.canDerive ? 'derive' : ''].filter(Boolean).join(',') || (k.hasPrivateKey ? '-' : 'public');
     const note = keys.some((k) => k.hasPrivateKey) ? '' : '\n  (tokens hide private keys until login: add --login to see them and their use)';
@@ -153,19 +172,21 @@ export function formatRecipients(list: readonly RecipientInfo[]): string {
 
 export function formatSigners(v: { threshold: number; signers: readonly SignerInfo[] }): string {
   if (v.signers.length === 0) return 'No signers. Register a token key with `keyhold signer add`.';
-  return `threshold ${v.threshold} of ${v.signers.length}\n${table(['KID', 'ALG', 'TOKEN', 'SERIAL', 'KEY'],
+  const tokens = new Set(v.signers.map((s) => s.serial)).size;
+  const on = tokens === v.signers.length ? '' : ` (on ${tokens} token${tokens === 1 ? '' : 's'}: keys on one token count once)`;
+  return `threshold ${v.threshold} of ${v.signers.length} signers${on}\n${table(['KID', 'ALG', 'TOKEN', 'SERIAL', 'KEY'],
     v.signers.map((s) => [s.kid, s.alg, s.token, s.serial, s.keyLabel]))}`;
 }
 
 export function formatBundleExport(b: BundleExportReport): string {
   const lines = [
-    `Wrote bundle ${b.sequence} for ${b.recipient} to ${b.path} (${b.bytes} bytes, ${b.tookMs.toFixed(0)} ms)`,
+    `Wrote bundle ${b.sequence} for ${esc(b.recipient)} to ${esc(b.path)} (${b.bytes} bytes, ${b.tookMs.toFixed(0)} ms)`,
     `  ${b.issued} issued, ${b.revoked} revoked, ${b.secrets} secret(s); expires ${b.expiresAt}`,
     `  payload sha256 ${b.hash}`,
     `  signed by ${b.signatures.length} of ${b.threshold} needed: ${b.signatures.join(', ')}`,
   ];
   if (b.signatures.length < b.threshold) {
-    lines.push(`  needs ${b.threshold - b.signatures.length} more signature(s): run \`keyhold bundle sign ${b.path}\` with another signer's token`);
+    lines.push(`  needs ${b.threshold - b.signatures.length} more signature(s): run \`keyhold bundle sign ${esc(b.path)}\` with another signer's token`);
   }
   return lines.join('\n');
 }

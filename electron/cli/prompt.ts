@@ -4,7 +4,8 @@
  */
 
 import fs from 'node:fs';
-import { errorCode, KeyholdError } from '../../shared/errors.js';
+import { KeyholdError } from '../../shared/errors.js';
+import { READ_LIMITS, readTextFile } from '../core/fsutil.js';
 
 export type SecretSource = Readonly<{
   /** Absent when the environment must not be used (a second token's PIN, say). */
@@ -15,15 +16,15 @@ export type SecretSource = Readonly<{
 }>;
 
 function readSecretFile(file: string, what: string): string {
-  let text: string;
+  // A regular file of at most 4 KiB (a passphrase is at most 1024 characters, a PIN 255), stopped while reading.
+  const text = readTextFile(file, { prefix: 'cli', what, limit: READ_LIMITS.secret });
   try {
     const st = fs.statSync(file);
     if ((st.mode & 0o077) !== 0 && process.platform !== 'win32') {
       process.stderr.write(`keyhold: warning: ${file} is readable by other users; keep ${what} files mode 0600\n`);
     }
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new KeyholdError('INVALID_INPUT', `cli: cannot read ${what} file ${file} (${errorCode(e) || 'I/O error'})`);
+  } catch {
+    // Read a moment ago; a file gone since has nothing to warn about.
   }
   // One trailing newline is how editors end a file; it is not part of the secret.
   const value = text.replace(/\r?\n$/, '');
@@ -87,4 +88,42 @@ export async function readSecret(src: SecretSource, what = 'passphrase'): Promis
     if (again !== first) throw new KeyholdError('INVALID_INPUT', `cli: the two ${what}s differ`);
   }
   return first;
+}
+
+/**
+ * Asks before a change that cannot be undone: `question` (which names
+ * exactly what will change) goes to stderr with a plain yes/no prompt on a
+ * terminal; `yes` (the command's --yes) answers for scripts. Resolves when
+ * confirmed. Throws CONFIRMATION_REQUIRED (exit 2) when the answer is not yes,
+ * or when there is no terminal to ask on and no --yes: nothing has changed.
+ */
+export async function confirm(question: string, opts: { yes?: boolean | undefined }): Promise<void> {
+  if (opts.yes === true) return;
+  if (!canAsk()) {
+    throw new KeyholdError('CONFIRMATION_REQUIRED',
+      `Confirmation needed, and there is no terminal to ask on: ${question.split('\n')[0] ?? ''} Nothing was changed.`,
+      'Run it on a terminal to be asked, or add --yes in a script once you are sure.');
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  let answer: string;
+  try {
+    answer = await new Promise<string>((resolve) => {
+      // Ctrl-C or Ctrl-D at the prompt is a no.
+      rl.once('close', () => resolve(''));
+      rl.once('SIGINT', () => rl.close());
+      void rl.question(`${question} [y/N] `).then(resolve, () => resolve(''));
+    });
+  } finally {
+    rl.close();
+  }
+  if (!/^(y|yes)$/i.test(answer.trim())) {
+    throw new KeyholdError('CONFIRMATION_REQUIRED', 'Not confirmed: nothing was changed.',
+      'Run it again and answer y (or yes) to go ahead.');
+  }
+}
+
+/** Whether confirm() could ask: stdin and stderr (where the question goes) are both a terminal. */
+export function canAsk(): boolean {
+  return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }

@@ -10,17 +10,21 @@ import {
   type CommandArgs,
   type CommandName,
   type CommandOutput,
+  type KeyslotInfo,
+  type PolicyScope,
 } from '../../shared/contract.js';
 import { KeyholdError } from '../../shared/errors.js';
 import { parseCommandInput } from '../../shared/validate.js';
-import { exportAudit, listAudit, verifyAudit } from './audit/log.js';
+import { exportAudit, listAudit, recoverAudit, verifyAudit } from './audit/log.js';
 import { createKeys, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
 import { destroyKey, dueKeys, housekeeping, revokeKey, rotateKeys } from './keys/lifecycle.js';
 import { setPolicy, showPolicy } from './keys/policy.js';
+import { resolveKeyRef } from './keys/rows.js';
 import { addRecipient, addSigner, exportBundle, exportTrust, resendBundle, setThreshold, signBundleFile } from './bundle/export.js';
 import { listRecipients, listSigners, recipientInfo, signerInfo, threshold } from './bundle/store.js';
+import { recoverPendingFiles, type RecoveryNote } from './bundle/recover.js';
 import { keyslotKey, makeTokenSlot, tokenOpener } from './token/keyslot.js';
-import { TokenManager, type PinProvider, type TokenManagerOptions } from './token/token.js';
+import { PinPlan, TokenManager, type GivenPin, type PinProvider, type TokenManagerOptions } from './token/token.js';
 import { Vault, type Clock } from './vault/vault.js';
 
 export type ServiceOptions = Readonly<{
@@ -37,11 +41,34 @@ export type ServiceOptions = Readonly<{
    * fails with NOT_INTERACTIVE.
    */
   askPin?: PinProvider | undefined;
+  /**
+   * A PIN given without a prompt for the commands of this service (the CLI's
+   * --pin-file or KEYHOLD_PIN). Like a command's `pin`, it is bound to one
+   * token before any login (PinPlan) and never offered to another; once bound
+   * (by an unlock by token, say) it stays bound.
+   */
+  givenPin?: GivenPin | undefined;
+  /** Things the operator should know that are not a command's result (a leftover of an interrupted export settled at unlock). */
+  onNotice?: ((message: string) => void) | undefined;
+  /**
+   * How long an unlock waits for a vault another process holds, in
+   * milliseconds (the CLI's --wait, KEYHOLD_WAIT); 0 or absent: VAULT_IN_USE at once.
+   */
+  waitMs?: number | undefined;
 }>;
 
 /** Read-only commands that still run when housekeeping cannot (a damaged row must not hide the audit log). */
 const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export',
   'recipient.list', 'signer.list']);
+
+/**
+ * Commands that never change the vault: they run on a vault opened read-only
+ * and on one whose audit log cannot take an entry. Every other command is
+ * refused there before any work (Vault.writeRefusal), token logins included.
+ */
+const READS: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
+  'vault.status', 'vault.info', 'slot.list', 'key.list', 'key.show', 'key.due', 'policy.show', 'audit.list', 'audit.verify',
+  'audit.export', 'recipient.list', 'signer.list', 'token.list', 'token.keys']);
 
 /** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
 const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
@@ -54,6 +81,8 @@ type Handlers = {
 export class KeyholdService {
   #vault: Vault | null = null;
   #tokens: TokenManager | null = null;
+  /** The service's given PIN, bound once for all its commands. */
+  #pinPlan: PinPlan | null = null;
   readonly #opts: ServiceOptions;
   readonly #handlers: Handlers;
 
@@ -64,29 +93,41 @@ export class KeyholdService {
     this.#handlers = {
       'vault.create': async (a) => {
         this.#close();
-        this.#vault = await Vault.create(a.path, a.passphrase, { kdf: a.kdf, clock: opts.clock, actor: opts.actor });
+        this.#vault = await Vault.create(a.path, a.passphrase, { kdf: a.kdf, clock: opts.clock, actor: opts.actor,
+          onNotice: opts.onNotice });
         return this.#vault.info();
       },
       'vault.unlock': async (a) => {
         this.#close();
-        this.#vault = await Vault.unlock(a.path, a.passphrase, { clock: opts.clock, actor: opts.actor });
+        this.#vault = await Vault.unlock(a.path, a.passphrase, { clock: opts.clock, actor: opts.actor,
+          waitMs: opts.waitMs, onNotice: opts.onNotice });
         try {
-          if (!this.#vault.auditHeadError) housekeeping(this.#vault);
+          if (!this.#vault.writeRefusal) housekeeping(this.#vault);
         } catch {
           // A row that fails its check is reported by the command that needs it;
           // unlock itself stays possible so that `audit verify` can run.
         }
+        this.#recoverFiles();
         return this.#vault.info();
       },
       'vault.unlockToken': async (a) => {
         this.#close();
-        const opener = tokenOpener(this.tokens, { askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry, token: a.token });
-        this.#vault = await Vault.unlockWith(a.path, opener, { clock: opts.clock, actor: opts.actor });
+        const opener = tokenOpener(this.tokens, { pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry, token: a.token });
         try {
-          if (!this.#vault.auditHeadError) housekeeping(this.#vault);
+          this.#vault = await Vault.unlockWith(a.path, opener, { clock: opts.clock, actor: opts.actor,
+            waitMs: opts.waitMs, onNotice: opts.onNotice });
+        } catch (e) {
+          // A PIN given with several tokens present: bound once the keyslots were seen (no login yet), then a second pass.
+          if (!opener.again()) throw e;
+          this.#vault = await Vault.unlockWith(a.path, opener, { clock: opts.clock, actor: opts.actor,
+            waitMs: opts.waitMs, onNotice: opts.onNotice });
+        }
+        try {
+          if (!this.#vault.writeRefusal) housekeeping(this.#vault);
         } catch {
           // As for a passphrase unlock: the command that needs a damaged row reports it.
         }
+        this.#recoverFiles();
         return this.#vault.info();
       },
       'vault.lock': async () => {
@@ -101,40 +142,46 @@ export class KeyholdService {
       'slot.addToken': async (a) => {
         const vault = this.vault;
         const token = this.tokens.token(a.token);
-        await token.login({ askPin: this.#pins(a.pin), why: 'add a keyslot for this token', allowFinalTry: a.allowFinalTry });
+        const pins = this.#pins(a.pin);
+        pins.bind([token.description], a.token);
+        await token.login({ askPin: pins.provider, why: 'add a keyslot for this token', allowFinalTry: a.allowFinalTry });
         const key = await keyslotKey(token, a.keyLabel);
         // Every token operation (including the proof that the token unwraps)
         // is done before the vault is written: a token pulled out leaves no slot.
         return vault.addSlotWith((vmk, vaultId, slotId) =>
           makeTokenSlot(token, key, vmk, vaultId, slotId, a.label || `token ${token.description.label}`));
       },
-      'slot.remove': (a) => {
-        this.vault.removeKeyslot(a.id);
-        return { removed: a.id };
-      },
+      'slot.remove': (a) => this.#maybeDryRun(a.dryRun, (vault) => {
+        const slots = vault.listKeyslots();
+        vault.removeKeyslot(a.id);
+        return { removed: a.id, slot: slots.find((s) => s.id === a.id) as KeyslotInfo,
+          passphraseSlotsLeft: slots.filter((s) => s.type === 'passphrase' && s.id !== a.id).length };
+      }),
       'passphrase.change': (a) => this.vault.changePassphrase(a.current, a.next, a.kdf),
       'key.create': (a) => createKeys(this.vault, [a])[0] as CommandOutput<'key.create'>,
       'key.list': (a) => listKeys(this.vault, a),
-      'key.show': (a) => showKey(this.vault, a.id),
-      'key.reveal': (a) => revealKey(this.vault, a.id, a.version),
+      'key.show': (a) => showKey(this.vault, this.#key(a.id)),
+      'key.reveal': (a) => revealKey(this.vault, this.#key(a.id), a.version),
       'key.due': (a) => dueKeys(this.vault, a.all),
-      'key.rotate': (a) => {
+      'key.rotate': (a) => this.#maybeDryRun(a.dryRun, (vault) => {
         const t0 = performance.now();
-        const rotated = rotateKeys(this.vault, a, progress('key.rotate'));
+        const sel = 'ids' in a ? { ids: a.ids.map((r) => this.#key(r)) } : 'due' in a ? { due: true as const } : { all: true as const };
+        const rotated = rotateKeys(vault, sel, progress('key.rotate'));
         return { rotated, tookMs: performance.now() - t0 };
-      },
-      'key.revoke': (a) => revokeKey(this.vault, a.id, a.reason, a.version),
-      'key.destroy': (a) => destroyKey(this.vault, a.id, a.version),
-      'policy.set': (a) => setPolicy(this.vault, a.scope, {
+      }),
+      'key.revoke': (a) => this.#maybeDryRun(a.dryRun, (vault) => revokeKey(vault, this.#key(a.id), a.reason, a.version)),
+      'key.destroy': (a) => this.#maybeDryRun(a.dryRun, (vault) => destroyKey(vault, this.#key(a.id), a.version)),
+      'policy.set': (a) => setPolicy(this.vault, this.#scope(a.scope), {
         ...(a.rotation !== undefined ? { rotation: a.rotation } : {}),
         ...(a.grace !== undefined ? { grace: a.grace } : {}),
         ...(a.warn !== undefined ? { warn: a.warn } : {}),
         ...(a.lifetime !== undefined ? { lifetime: a.lifetime } : {}),
       }),
-      'policy.clear': (a) => setPolicy(this.vault, a.scope, {}, true),
-      'policy.show': (a) => showPolicy(this.vault, a.scope),
-      'audit.list': (a) => listAudit(this.vault, a),
+      'policy.clear': (a) => setPolicy(this.vault, this.#scope(a.scope), {}, true),
+      'policy.show': (a) => showPolicy(this.vault, this.#scope(a.scope)),
+      'audit.list': (a) => listAudit(this.vault, a.key === undefined ? a : { ...a, key: this.#key(a.key) }),
       'audit.verify': () => verifyAudit(this.vault),
+      'audit.recover': (a) => recoverAudit(this.vault, a.reason),
       'audit.export': (a) => exportAudit(this.vault, a.out),
       'recipient.add': (a) => addRecipient(this.vault, a.name, a.publicKey, a.verifies, a.holds),
       'recipient.list': () => listRecipients(this.vault).map(recipientInfo),
@@ -142,11 +189,11 @@ export class KeyholdService {
       'signer.list': () => ({ threshold: threshold(this.vault), signers: listSigners(this.vault).map(signerInfo) }),
       'signer.threshold': (a) => setThreshold(this.vault, a.threshold),
       'bundle.export': (a) => exportBundle(this.vault, this.tokens, { recipient: a.recipient, out: a.out,
-        revocationsOnly: a.revocationsOnly, expires: a.expires, askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+        revocationsOnly: a.revocationsOnly, expires: a.expires, token: a.token, pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
       'bundle.resend': (a) => resendBundle(this.vault, a),
       'bundle.sign': (a) => signBundleFile(this.#vault, this.tokens, { file: a.file, token: a.token, keyLabel: a.keyLabel,
-        askPin: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
-      'trust.export': (a) => exportTrust(this.vault, this.tokens, { out: a.out, expires: a.expires, askPin: this.#pins(a.pin),
+        pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'trust.export': (a) => exportTrust(this.vault, this.tokens, { out: a.out, expires: a.expires, token: a.token, pins: this.#pins(a.pin),
         allowFinalTry: a.allowFinalTry }),
       'token.list': () => this.tokens.scan(),
       'token.keys': async (a) => {
@@ -154,9 +201,11 @@ export class KeyholdService {
           ? this.tokens.scan().filter((d) => d.flags.initialized).map((d) => this.tokens.token(d.serial))
           : [this.tokens.token(a.token)];
         const out = [];
+        const pins = this.#pins(a.pin);
+        if (a.login || a.pin !== undefined) pins.bind(tokens.map((t) => t.description), a.token);
         for (const t of tokens) {
           if (a.login || a.pin !== undefined) {
-            await t.login({ askPin: this.#pins(a.pin), why: 'list its private keys', allowFinalTry: a.allowFinalTry });
+            await t.login({ askPin: pins.provider, why: 'list its private keys', allowFinalTry: a.allowFinalTry });
           }
           out.push({ token: t.description, keys: await t.listKeys() });
         }
@@ -164,7 +213,9 @@ export class KeyholdService {
       },
       'token.keygen': async (a) => {
         const token = this.tokens.token(a.token);
-        await token.login({ askPin: this.#pins(a.pin), why: `generate the key '${a.label}'`, allowFinalTry: a.allowFinalTry });
+        const pins = this.#pins(a.pin);
+        pins.bind([token.description], a.token);
+        await token.login({ askPin: pins.provider, why: `generate the key '${a.label}'`, allowFinalTry: a.allowFinalTry });
         const key = await token.generateKey(a.label, a.alg);
         const v = this.#vault;
         if (v) {
@@ -184,22 +235,35 @@ export class KeyholdService {
   }
 
   /**
-   * PINs for the logins of one command: the PIN given in the input serves
-   * the first login only (never tried on a second token, where it would
-   * spend a try); later ones are asked for.
+   * The PINs of one command (PinPlan): the PIN in its input, else the
+   * service's given PIN (--pin-file, KEYHOLD_PIN), each bound to one token
+   * before any login and never offered to another; every other token's PIN
+   * is asked for (askPin) or the login fails with NOT_INTERACTIVE.
    */
-  #pins(pin: string | undefined): PinProvider {
-    let given = pin;
-    return async (req) => {
-      if (given !== undefined) {
-        const p = given;
-        given = undefined;
-        return p;
-      }
-      if (this.#opts.askPin) return this.#opts.askPin(req);
-      throw new KeyholdError('NOT_INTERACTIVE', `token: a PIN is needed for '${req.token.label}'`,
-        'Give the PIN (KEYHOLD_PIN, or a prompt on a terminal).');
-    };
+  #pins(pin: string | undefined): PinPlan {
+    if (pin !== undefined) return new PinPlan({ source: 'the PIN given', read: () => Promise.resolve(pin) }, this.#opts.askPin);
+    this.#pinPlan ??= new PinPlan(this.#opts.givenPin, this.#opts.askPin);
+    return this.#pinPlan;
+  }
+
+  /**
+   * Runs a destructive command's own code, or with `dryRun` rehearses it
+   * (Vault.rehearse: the same code to the end of its transaction, rolled
+   * back) and returns the would-be result marked `dryRun: true`.
+   */
+  #maybeDryRun<T extends object>(dryRun: boolean | undefined, fn: (vault: Vault) => T): T | (T & { dryRun: true }) {
+    const vault = this.vault;
+    if (dryRun !== true) return fn(vault);
+    return { ...vault.rehearse(() => fn(vault)), dryRun: true as const };
+  }
+
+  /** A key's id from how a command names it (id or service/environment/name): resolveKeyRef. */
+  #key(ref: string): string {
+    return resolveKeyRef(this.vault, ref);
+  }
+
+  #scope(scope: PolicyScope): PolicyScope {
+    return 'key' in scope ? { key: this.#key(scope.key) } : scope;
   }
 
   /** The unlocked vault, or VAULT_LOCKED. */
@@ -217,8 +281,11 @@ export class KeyholdService {
       throw new KeyholdError('INVALID_INPUT', `service: unknown command ${JSON.stringify(String(command)).slice(0, 80)}`);
     }
     const args = parseCommandInput(command, input);
+    // A vault opened read-only, or whose log cannot take an entry, refuses every change before any work.
+    const refusal = this.#vault?.writeRefusal ?? null;
+    if (refusal && !READS.has(command) && !(command === 'audit.recover' && refusal.code === 'AUDIT_TRUNCATED')) throw refusal;
     // Retiring versions whose grace has ended are revoked before any command sees the vault.
-    if (this.#vault && !NO_HOUSEKEEPING.has(command) && !this.#vault.auditHeadError) {
+    if (this.#vault && !NO_HOUSEKEEPING.has(command) && !refusal) {
       try {
         housekeeping(this.#vault);
       } catch (e) {
@@ -227,6 +294,25 @@ export class KeyholdService {
     }
     const handler = this.#handlers[command] as (a: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
     return await handler(args);
+  }
+
+  /**
+   * Settles files an interrupted `bundle export` or `bundle resend` left
+   * (bundle/recover.ts) as soon as the vault opens, and tells the operator
+   * (onNotice). Never fails the unlock: a vault that cannot be written now
+   * (read-only, its log under recovery) is settled by a later command.
+   */
+  #recoverFiles(): void {
+    const v = this.#vault;
+    // A vault that refuses changes (read-only, audit cut short) settles nothing: each settlement is audited.
+    if (!v || v.auditHeadError || v.writeRefusal) return;
+    let notes: RecoveryNote[] = [];
+    try {
+      notes = recoverPendingFiles(v);
+    } catch {
+      // Left for `bundle export` and `bundle resend`, which settle leftovers first and report a failure.
+    }
+    for (const n of notes) this.#opts.onNotice?.(n.message);
   }
 
   #close(): void {

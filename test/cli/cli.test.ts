@@ -64,9 +64,9 @@ describe('keyhold CLI', () => {
     expect(parseApiKey(text).keyId).toBe(key.id);
 
     const revealed = keyholdJson<RevealedKey>(['--vault', vault, 'key', 'reveal', key.id], env);
-    expect(revealed).toEqual({ id: key.id, version: 1, secret: text });
+    expect(revealed).toEqual({ id: key.id, version: 1, secret: text, tookMs: expect.any(Number) });
 
-    const list = keyholdJson<KeySummary[]>(['--vault', vault, 'key', 'list'], env);
+    const list = keyholdJson<{ keys: KeySummary[] }>(['--vault', vault, 'key', 'list'], env).keys;
     expect(list.map((k) => k.id)).toEqual([key.id]);
     const shown = keyholdJson<KeyDetail>(['--vault', vault, 'key', 'show', key.id], env);
     expect(shown.versions).toEqual([expect.objectContaining({ version: 1, state: 'active' })]);
@@ -174,11 +174,11 @@ describe('keyhold CLI', () => {
     const added = keyholdJson<KeyslotInfo>(['--vault', vault, 'slot', 'add-passphrase', '--label', 'backup', ...FAST],
       { ...env2, KEYHOLD_NEW_PASSPHRASE: PASS });
     expect(added).toMatchObject({ id: 2, type: 'passphrase', label: 'backup' });
-    const slots = keyholdJson<KeyslotInfo[]>(['--vault', vault, 'slot', 'list'], env);
+    const slots = keyholdJson<{ keyslots: KeyslotInfo[] }>(['--vault', vault, 'slot', 'list'], env).keyslots;
     expect(slots.map((s) => s.id)).toEqual([1, 2]);
 
-    expect(run(['--vault', vault, 'slot', 'remove', '1'], env).code).toBe(0);
-    const last = run(['--json', '--vault', vault, 'slot', 'remove', '2'], env);
+    expect(run(['--vault', vault, 'slot', 'remove', '1', '--yes'], env).code).toBe(0);
+    const last = run(['--json', '--vault', vault, 'slot', 'remove', '2', '--yes'], env);
     expect(last.code).toBe(7);
     expect(JSON.parse(last.stdout).error.code).toBe('LAST_KEYSLOT');
     expect(run(['--vault', vault, 'info'], env2).code).toBe(3);
@@ -191,7 +191,7 @@ describe('keyhold CLI', () => {
     expect(run(['--vault', vault, 'init', ...FAST], env).code).toBe(0);
     const badName = run(['--vault', vault, 'key', 'create', '--name', 'bad name!', '--service', 'svc'], env);
     expect(badName.code).toBe(2);
-    expect(badName.stderr).toContain('name:');
+    expect(badName.stderr).toContain('keyhold: key create: name must be 1-64 characters');
     const badId = run(['--vault', vault, 'key', 'show', 'nope'], env);
     expect(badId.code).toBe(2);
     expect(badId.stderr).toContain('key id');
@@ -208,7 +208,7 @@ describe('keyhold CLI', () => {
     const dup = run(['--vault', vault, 'key', 'create', '--name', 'dup', '--service', 'svc'], env);
     expect(dup.code).toBe(7);
     expect(dup.stderr).toContain('already exists');
-    expect(keyholdJson<KeySummary[]>(['--vault', vault, 'key', 'list'], env)).toHaveLength(1);
+    expect(keyholdJson<{ keys: KeySummary[] }>(['--vault', vault, 'key', 'list'], env).keys).toHaveLength(1);
   });
 
   it('never printed a passphrase in any output above', () => {

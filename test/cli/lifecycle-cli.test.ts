@@ -34,22 +34,22 @@ describe('keyhold lifecycle and audit commands', () => {
     const shown = keyholdJson<KeyDetail>(['key', 'show', a.id], env);
     expect(shown.policy.rotation).toBe(30 * 86_400);
     expect(shown.due.status).toBe('ok');
-    expect(keyholdJson<DueKey[]>(['key', 'due'], env)).toEqual([]);
-    expect(keyholdJson<DueKey[]>(['key', 'due', '--all'], env).map((k) => k.id).sort()).toEqual([a.id, b.id].sort());
+    expect(keyholdJson<{ keys: DueKey[] }>(['key', 'due'], env).keys).toEqual([]);
+    expect(keyholdJson<{ keys: DueKey[] }>(['key', 'due', '--all'], env).keys.map((k) => k.id).sort()).toEqual([a.id, b.id].sort());
 
     const rotated = keyholdJson<{ rotated: { id: string; from: number; to: number }[] }>(['key', 'rotate', a.id], env);
     expect(rotated.rotated).toEqual([expect.objectContaining({ id: a.id, from: 1, to: 2 })]);
-    const all = keyholdJson<{ rotated: unknown[] }>(['key', 'rotate', '--all'], env);
+    const all = keyholdJson<{ rotated: unknown[] }>(['key', 'rotate', '--all', '--yes'], env);
     expect(all.rotated).toHaveLength(2);
 
-    const revoke = keyhold(['key', 'revoke', a.id, '--reason', 'compromised'], env);
+    const revoke = keyhold(['key', 'revoke', a.id, '--reason', 'compromised', '--yes'], env);
     expect(revoke.code).toBe(0);
     expect(revoke.stdout).toMatch(/Revoked .* \(compromised\) at .* in \d+\.\d ms\./);
-    const again = keyhold(['--json', 'key', 'revoke', a.id, '--reason', 'compromised'], env);
+    const again = keyhold(['--json', 'key', 'revoke', a.id, '--reason', 'compromised', '--yes'], env);
     expect(again.code).toBe(7);
     expect(JSON.parse(again.stdout).error.code).toBe('ILLEGAL_TRANSITION');
-    expect(keyhold(['key', 'destroy', b.id], env).code).toBe(7);
-    expect(keyhold(['key', 'destroy', a.id], env).code).toBe(0);
+    expect(keyhold(['key', 'destroy', b.id, '--yes'], env).code).toBe(7);
+    expect(keyhold(['key', 'destroy', a.id, '--yes'], env).code).toBe(0);
     const gone = keyhold(['key', 'reveal', a.id], env);
     expect(gone.code).toBe(4);
     expect(gone.stderr).toContain('destroyed');

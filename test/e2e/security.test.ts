@@ -62,7 +62,7 @@ describe('renderer security', () => {
     }
     expect(messageOf(results.wrongType)).toMatch(/^ipc: key\.create: name: /);
     expect(messageOf(results.extraField)).toMatch(/unknown field/);
-    expect(messageOf(results.badId)).toMatch(/id: key id must be/);
+    expect(messageOf(results.badId)).toMatch(/id: the key id must be/);
     expect(messageOf(results.choosesPath)).toMatch(/unknown field/);
     // A valid request still works after all that.
     const status = await app.page.evaluate(() => (globalThis as unknown as PageGlobal).keyhold!.vaultStatus!());

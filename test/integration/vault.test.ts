@@ -350,7 +350,7 @@ describe('keyslots', () => {
       expect((await svc.call('key.reveal', { id })).secret === text).toBe(true);
     }
 
-    expect(await svc.call('slot.remove', { id: 1 })).toEqual({ removed: 1 });
+    expect(await svc.call('slot.remove', { id: 1 })).toMatchObject({ removed: 1, slot: { id: 1, type: 'passphrase' }, passphraseSlotsLeft: 1 });
     expect((await svc.call('slot.list', {})).map((s) => s.id)).toEqual([2]);
     await svc.call('vault.lock', {});
     const e = await expectCode(() => svc.call('vault.unlock', { path: file, passphrase: p1 }), 'WRONG_PASSPHRASE');
