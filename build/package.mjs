@@ -61,6 +61,8 @@ function main() {
     // electron-builder). The Electron binary itself is not needed: electron-builder
     // downloads the zip it packages.
     run('npm', ['ci', '--no-audit', '--no-fund'], copy, { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' });
+    // The bundle format first: main imports keyhold-format by package name, whose entry is format/dist.
+    run('npm', ['run', 'build', '-w', 'keyhold-format'], copy);
     run('npx', ['electron-vite', 'build'], copy);
     run('npx', ['electron-builder', '--config', 'build/electron-builder.yml', ...builderArgs], copy);
     const produced = path.join(copy, 'dist/packages');

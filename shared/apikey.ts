@@ -1,101 +1,39 @@
 /**
- * The text form of a Keyhold API key (normative: docs/key-format.md).
+ * The text form of a Keyhold API key (normative: docs/key-format.md), as the
+ * app uses it: the one implementation is the bundle format's
+ * (`keyhold-format/text`, pure code, no Node, so shared/ stays usable by the
+ * renderer); this module words its refusals as Keyhold errors
+ * (INVALID_KEY_FORMAT). The verifier a server stores is keyhold-format's
+ * `verifierOf` (it needs node:crypto, so it is not here).
  *
  *   khk_<key id: 16 base62>_<secret: 43 base62><checksum: 6 base62>
- *
- * 43 uniformly drawn base62 characters carry 43 * log2(62) = 256.03 bits.
- * The checksum is CRC-32 (IEEE) of everything before it, in base62, so a
- * server or a secret scanner can reject a mistyped or truncated key offline
- * without any lookup. It is not a security feature: the secret is.
  */
 
+import { API_KEY_PREFIX, KEY_ID_LENGTH, apiKeyPartsProblem, apiKeyProblem, formatApiKey as joinApiKey, type ApiKeyProblem } from 'keyhold-format/text';
 import { KeyholdError } from './errors.js';
 
-export const API_KEY_PREFIX = 'khk_';
-export const KEY_ID_LENGTH = 16;
-export const SECRET_LENGTH = 43;
-export const CHECKSUM_LENGTH = 6;
-export const API_KEY_LENGTH =
-  API_KEY_PREFIX.length + KEY_ID_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH;
+export {
+  API_KEY_LENGTH,
+  API_KEY_PREFIX,
+  CHECKSUM_LENGTH,
+  KEY_ID_LENGTH,
+  SECRET_LENGTH,
+  base62Fixed,
+  checksumOf,
+  crc32,
+  isBase62,
+  randomBase62,
+  type RandomBytes,
+} from 'keyhold-format/text';
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const BASE62_RE = /^[0-9A-Za-z]+$/;
-const API_KEY_RE = new RegExp(
-  `^${API_KEY_PREFIX}([0-9A-Za-z]{${KEY_ID_LENGTH}})_([0-9A-Za-z]{${SECRET_LENGTH}})([0-9A-Za-z]{${CHECKSUM_LENGTH}})$`,
-);
-
-export type RandomBytes = (n: number) => Uint8Array;
-
-/**
- * Draws `length` uniform base62 characters by rejection sampling: bytes at or
- * above 248 (= 4 * 62) are discarded, so every character is equally likely.
- */
-export function randomBase62(length: number, randomBytes: RandomBytes): string {
-  let out = '';
-  while (out.length < length) {
-    // 248/256 of bytes are kept; ask for a little more than needed.
-    const bytes = randomBytes(Math.ceil((length - out.length) * 1.1) + 4);
-    for (const b of bytes) {
-      if (b >= 248) continue;
-      out += BASE62[b % 62];
-      if (out.length === length) break;
-    }
-  }
-  return out;
-}
-
-export function isBase62(s: string): boolean {
-  return BASE62_RE.test(s);
-}
-
-let crcTable: Uint32Array | undefined;
-
-function crc32Table(): Uint32Array {
-  if (crcTable) return crcTable;
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  crcTable = t;
-  return t;
-}
-
-/** CRC-32 (IEEE 802.3) of an ASCII string. */
-export function crc32(ascii: string): number {
-  const t = crc32Table();
-  let c = 0xffffffff;
-  for (let i = 0; i < ascii.length; i++) {
-    c = (t[(c ^ ascii.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** Fixed-width base62 of a 32-bit unsigned integer (62^6 > 2^32). */
-export function base62Fixed(n: number, width: number): string {
-  let out = '';
-  let v = n;
-  for (let i = 0; i < width; i++) {
-    out = BASE62[v % 62] + out;
-    v = Math.floor(v / 62);
-  }
-  return out;
-}
-
-export function checksumOf(body: string): string {
-  return base62Fixed(crc32(body), CHECKSUM_LENGTH);
+function refused(p: ApiKeyProblem): KeyholdError {
+  return new KeyholdError('INVALID_KEY_FORMAT', p.message, p.hint);
 }
 
 export function formatApiKey(keyId: string, secret: string): string {
-  if (keyId.length !== KEY_ID_LENGTH || !isBase62(keyId)) {
-    throw new KeyholdError('INVALID_KEY_FORMAT', 'apikey: key id must be 16 base62 characters');
-  }
-  if (secret.length !== SECRET_LENGTH || !isBase62(secret)) {
-    throw new KeyholdError('INVALID_KEY_FORMAT', 'apikey: secret must be 43 base62 characters');
-  }
-  const body = `${API_KEY_PREFIX}${keyId}_${secret}`;
-  return body + checksumOf(body);
+  const p = apiKeyPartsProblem(keyId, secret);
+  if (p) throw refused(p);
+  return joinApiKey(keyId, secret);
 }
 
 export type ParsedApiKey = Readonly<{ keyId: string }>;
@@ -105,44 +43,11 @@ export type ParsedApiKey = Readonly<{ keyId: string }>;
  * text: a mistyped key is still mostly a secret.
  */
 export function parseApiKey(text: string): ParsedApiKey {
-  if (!text.startsWith(API_KEY_PREFIX)) {
-    throw new KeyholdError(
-      'INVALID_KEY_FORMAT',
-      `apikey: not a Keyhold key (it must start with "${API_KEY_PREFIX}")`,
-    );
-  }
-  if (text.length !== API_KEY_LENGTH) {
-    throw new KeyholdError(
-      'INVALID_KEY_FORMAT',
-      `apikey: wrong length (${text.length} characters, expected ${API_KEY_LENGTH})`,
-      'The key may have been truncated when copied.',
-    );
-  }
-  const m = API_KEY_RE.exec(text);
-  if (!m) {
-    throw new KeyholdError(
-      'INVALID_KEY_FORMAT',
-      'apikey: unexpected character or separator',
-      'A Keyhold key holds only letters, digits and two underscores.',
-    );
-  }
-  const keyId = m[1] as string;
-  const body = text.slice(0, text.length - CHECKSUM_LENGTH);
-  if (checksumOf(body) !== m[3]) {
-    throw new KeyholdError(
-      'INVALID_KEY_FORMAT',
-      'apikey: checksum does not match',
-      'The key was mistyped or altered.',
-    );
-  }
-  return { keyId };
+  const p = apiKeyProblem(text);
+  if (p) throw refused(p);
+  return { keyId: text.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + KEY_ID_LENGTH) };
 }
 
 export function isValidApiKey(text: string): boolean {
-  try {
-    parseApiKey(text);
-    return true;
-  } catch {
-    return false;
-  }
+  return apiKeyProblem(text) === undefined;
 }

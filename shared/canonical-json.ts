@@ -1,29 +1,23 @@
 /**
- * Canonical JSON in the manner of RFC 8785 (JCS) for the values Keyhold
- * writes: objects with keys sorted by UTF-16 code units, no whitespace,
- * strings and finite numbers serialized as ECMAScript's JSON.stringify does
- * (which is what JCS specifies). Anything else is refused, not guessed at.
+ * Canonical JSON of the audit log's details (docs/audit-log.md 1.3): the one
+ * RFC 8785 implementation, the bundle format's (`keyhold-format/text`, pure
+ * code), with the audit log's two documented departures: a member whose value
+ * is undefined is left out, and a lone surrogate is written as
+ * JSON.stringify writes it. What cannot be encoded (a non-finite number, a
+ * function, a class instance) is refused as INTERNAL: details are built by
+ * the code, never typed by a user.
  */
 
+import { canonicalize, isImportError } from 'keyhold-format/text';
 import { KeyholdError } from './errors.js';
 
+const AUDIT_DETAILS = { omitUndefined: true, escapeLoneSurrogates: true } as const;
+
 export function canonicalJson(value: unknown): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      if (!Number.isFinite(value)) throw new KeyholdError('INTERNAL', 'canonical-json: non-finite number');
-      return JSON.stringify(value);
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-      const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-    }
-    default:
-      throw new KeyholdError('INTERNAL', `canonical-json: cannot encode a ${typeof value}`);
+  try {
+    return canonicalize(value, AUDIT_DETAILS);
+  } catch (e) {
+    if (isImportError(e)) throw new KeyholdError('INTERNAL', e.message.replace(/^jcs: /, 'canonical-json: '));
+    throw e;
   }
 }

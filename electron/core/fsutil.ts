@@ -22,6 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fsyncDir, linkNew, readBounded } from 'keyhold-format';
 import { errorCode, KeyholdError } from '../../shared/errors.js';
 
 const KiB = 1024;
@@ -58,8 +59,6 @@ export type ReadOptions = Readonly<{
   prefix: string;
   what: string;
   limit: number;
-  /** The code when the file cannot be opened (default INVALID_INPUT). */
-  notFound?: 'INVALID_INPUT' | 'VAULT_NOT_FOUND' | undefined;
 }>;
 
 /**
@@ -68,44 +67,22 @@ export type ReadOptions = Readonly<{
  * one byte past the limit (FILE_TOO_LARGE): memory stays bounded whatever the path names.
  */
 export function readRegularFile(file: string, o: ReadOptions): Buffer {
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO with no writer must not hang; it has no effect on a regular file.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (process.platform === 'win32' ? 0 : fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY));
-  } catch (e) {
-    const code = errorCode(e);
-    throw new KeyholdError(o.notFound ?? 'INVALID_INPUT', `${o.prefix}: cannot read the ${o.what} file ${file} (${code || 'I/O error'})`,
-      code === 'ENOENT' ? 'Check the path: no file is there.' : code === 'EACCES' ? 'You are not allowed to read it.' : undefined);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      throw new KeyholdError('NOT_A_FILE', `${o.prefix}: the ${o.what} file ${file} is ${kindOf(st)}`,
-        'Name a regular file (a link to one is fine).');
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const chunk = Math.min(64 * KiB, o.limit + 1);
-    for (;;) {
-      const buf = Buffer.allocUnsafe(chunk);
-      let n: number;
-      try {
-        n = fs.readSync(fd, buf, 0, chunk, null);
-      } catch (e) {
-        throw new KeyholdError('INVALID_INPUT', `${o.prefix}: cannot read the ${o.what} file ${file} (${errorCode(e) || 'I/O error'})`);
-      }
-      if (n === 0) break;
-      total += n;
-      if (total > o.limit) {
-        throw new KeyholdError('FILE_TOO_LARGE', `${o.prefix}: the ${o.what} file ${file} is larger than ${sizeText(o.limit)}`,
+  // The one bounded reader is the bundle format's; the app words its refusals.
+  return readBounded(file, o.limit, (f) => {
+    switch (f.reason) {
+      case 'open':
+        return new KeyholdError('FILE_UNREADABLE', `${o.prefix}: cannot read the ${o.what} file ${file} (${f.errno || 'I/O error'})`,
+          f.errno === 'ENOENT' ? 'Check the path: no file is there.' : f.errno === 'EACCES' ? 'You are not allowed to read it.' : undefined);
+      case 'read':
+        return new KeyholdError('FILE_UNREADABLE', `${o.prefix}: cannot read the ${o.what} file ${file} (${f.errno || 'I/O error'})`);
+      case 'not-a-file':
+        return new KeyholdError('NOT_A_FILE', `${o.prefix}: the ${o.what} file ${file} is ${kindOf(f.stats)}`,
+          'Name a regular file (a link to one is fine).');
+      case 'too-large':
+        return new KeyholdError('FILE_TOO_LARGE', `${o.prefix}: the ${o.what} file ${file} is larger than ${sizeText(o.limit)}`,
           `A ${o.what} file is at most ${sizeText(o.limit)}; check that the path names the right file.`);
-      }
-      chunks.push(n === chunk ? buf : buf.subarray(0, n));
     }
-    return Buffer.concat(chunks, total);
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** readRegularFile as UTF-8 text. */
@@ -124,18 +101,8 @@ export function fsyncFile(p: string): void {
   }
 }
 
-/** Makes a rename or link in `dir` durable. */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Some platforms and filesystems cannot fsync a folder; the rename is still atomic.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
+/** Makes a rename or link in `dir` durable (the bundle format's; a folder that cannot be fsynced at all is tolerated). */
+export { fsyncDir, linkNew };
 
 /** The vault's own files, which no output may name: the vault and SQLite's companions. */
 export function vaultFiles(vaultPath: string): string[] {
@@ -231,29 +198,6 @@ export function stageNewFile(target: string, data: string | Uint8Array, what: st
     throw cannotWrite(what, target, code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only'
       : code === 'ENOENT' ? `the folder ${path.dirname(target)} is gone` : code === 'EACCES' || code === 'EPERM' ? `permission denied (${code})`
         : `${code || 'I/O error'}`, FOLDER_HINT);
-  }
-}
-
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
-/**
- * Gives `tmp` the name `target` without ever replacing a file there: a hard
- * link (then `tmp` is removed). On a file system without hard links (FAT and
- * exFAT on removable media) a rename, once lstat shows the name still free.
- * Throws the raw error (EEXIST when something is at `target`).
- */
-export function linkNew(tmp: string, target: string): void {
-  try {
-    fs.linkSync(tmp, target);
-  } catch (e) {
-    if (!NO_HARD_LINKS.has(errorCode(e)) || fs.lstatSync(target, { throwIfNoEntry: false })) throw e;
-    fs.renameSync(tmp, target);
-    return;
-  }
-  try {
-    fs.unlinkSync(tmp);
-  } catch {
-    // The file is in place under its name; a stray temporary link is harmless.
   }
 }
 

@@ -9,14 +9,29 @@
 import { parseArgs } from 'node:util';
 import { rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ImportError, exitCodeFor, isImportError } from './errors.js';
-import { checkNewPath, makeDirs, READ_LIMITS, readFileBounded, readTextBounded, tooLarge, writeNewFileNoClobber } from './fsutil.js';
-import { generateRecipientKey, loadRecipientPrivateKey, type RecipientCurve } from './keys.js';
-import { loadTrustRoot, type TrustRoot } from './trust.js';
-import { verifyBundle, DEFAULT_MAX_BUNDLE_BYTES, type VerifiedBundle } from './bundle.js';
+import {
+  ImportError,
+  exitCodeFor,
+  isImportError,
+  checkNewPath,
+  makeDirs,
+  READ_LIMITS,
+  readFileBounded,
+  readTextBounded,
+  tooLarge,
+  writeNewFileNoClobber,
+  generateRecipientKey,
+  loadRecipientPrivateKey,
+  loadTrustRoot,
+  verifyBundle,
+  DEFAULT_MAX_BUNDLE_BYTES,
+  THUMBPRINT_RE,
+  type RecipientCurve,
+  type TrustRoot,
+  type VerifiedBundle,
+} from 'keyhold-format';
 import { applyBundle, readState, updateTrustRoot, type ApplyResult } from './state.js';
 import { checkPresentedKey, loadKeystore } from './keystore.js';
-import { THUMBPRINT_RE } from './schema.js';
 
 type Out = Readonly<{ out: (s: string) => void; err: (s: string) => void }>;
 

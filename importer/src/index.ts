@@ -1,17 +1,19 @@
 /**
- * keyhold-import: the format of Keyhold rotation bundles (normative:
- * docs/bundle-format.md) and the server-side importer. The app's export side
- * uses the same code (buildPayload, encodePayload, signingInput,
- * assembleGeneralJws, encryptSecrets, buildTrustRoot...), so there is one
- * implementation of the format.
+ * keyhold-import: the server-side importer of Keyhold rotation bundles
+ * (normative: docs/bundle-format.md): the CLI, the state directory and apply
+ * step, the keystore and the secrets outputs. The format itself (canonical
+ * JSON, schemas, JWS and JWE, trust roots, API keys) is the keyhold-format
+ * package, which the app's export side uses too; its library API is
+ * re-exported here unchanged, so a server imports everything from
+ * 'keyhold-import'.
  */
 
-export const FORMAT_VERSION = 1;
+export { FORMAT_VERSION } from 'keyhold-format';
 
-export { ImportError, IMPORT_ERROR_CODES, exitCodeFor, isImportError, type ImportErrorCode, type ImportErrorInfo } from './errors.js';
-export { canonicalize, canonicalBytes, parseCanonical } from './jcs.js';
-export { b64url, b64urlDecodeStrict, sha256Hex } from './encoding.js';
-export { apiKeyId, verifierOf, VERIFIER_PREFIX } from './apikey.js';
+export { ImportError, IMPORT_ERROR_CODES, exitCodeFor, isImportError, type ImportErrorCode, type ImportErrorInfo } from 'keyhold-format';
+export { canonicalize, canonicalBytes, parseCanonical } from 'keyhold-format';
+export { b64url, b64urlDecodeStrict, sha256Hex } from 'keyhold-format';
+export { apiKeyId, verifierOf, VERIFIER_PREFIX } from 'keyhold-format';
 export {
   BUNDLE_FORMAT,
   TRUST_FORMAT,
@@ -30,7 +32,7 @@ export {
   type SecretsPlaintext,
   type SignerJwk,
   type TrustRootPayload,
-} from './schema.js';
+} from 'keyhold-format';
 export {
   BUNDLE_TYP,
   TRUST_TYP,
@@ -52,7 +54,7 @@ export {
   type ProtectedHeader,
   type RawSignature,
   type Signer,
-} from './jws.js';
+} from 'keyhold-format';
 export {
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_MAX_BUNDLE_BYTES,
@@ -65,8 +67,8 @@ export {
   type EncodedPayload,
   type VerifiedBundle,
   type VerifyOptions,
-} from './bundle.js';
-export { buildTrustRoot, encodeTrustRootPayload, loadTrustRoot, signTrustRoot, verifyRootRotation, type TrustRoot, type TrustRootInput } from './trust.js';
+} from 'keyhold-format';
+export { buildTrustRoot, encodeTrustRootPayload, loadTrustRoot, signTrustRoot, verifyRootRotation, type TrustRoot, type TrustRootInput } from 'keyhold-format';
 export {
   JWE_ALG,
   JWE_ENC,
@@ -78,8 +80,8 @@ export {
   type RecipientKeyPair,
   type RecipientPrivateKey,
   type RecipientPublicJwk,
-} from './keys.js';
-export { SECRETS_CTY, decryptCompactJwe, decryptSecrets, encryptSecrets } from './secrets.js';
+} from 'keyhold-format';
+export { SECRETS_CTY, decryptCompactJwe, decryptSecrets, encryptSecrets } from 'keyhold-format';
 export { KEYSTORE_FORMAT, checkPresentedKey, loadKeystore, parseKeystore, type KeyCheck, type Keystore, type KeystoreEntry } from './keystore.js';
 export {
   HOLDER_SECRETS_FORMAT,

@@ -5,12 +5,24 @@
  */
 
 import { timingSafeEqual } from 'node:crypto';
-import { ImportError } from './errors.js';
-import { READ_LIMITS, readFileBounded } from './fsutil.js';
-import { apiKeyId, verifierOf } from './apikey.js';
-import { Checker, IDENT_RE, ID_RE, REVOKE_REASONS, SCOPE_RE, THUMBPRINT_RE, timeMs, type IssueChange, type RevokeReason } from './schema.js';
-import { HEX64_RE } from './encoding.js';
-import { KEY_ID_RE } from './apikey.js';
+import {
+  ImportError,
+  READ_LIMITS,
+  readFileBounded,
+  apiKeyId,
+  verifierOf,
+  Checker,
+  IDENT_RE,
+  ID_RE,
+  REVOKE_REASONS,
+  SCOPE_RE,
+  THUMBPRINT_RE,
+  timeMs,
+  HEX64_RE,
+  KEY_ID_RE,
+  type IssueChange,
+  type RevokeReason,
+} from 'keyhold-format';
 
 export const KEYSTORE_FORMAT = 'keyhold-keystore/v1';
 

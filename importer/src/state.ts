@@ -10,16 +10,42 @@
 
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ImportError, errnoCode } from './errors.js';
-import { apiKeyId, verifierOf } from './apikey.js';
-import { verifyBundle, type VerifiedBundle, type VerifyOptions } from './bundle.js';
-import { fsyncDir, ioError, makeDirs, READ_LIMITS, readFileBounded, replaceSymlink, writeFileAtomic, writeNewFile } from './fsutil.js';
+import {
+  ImportError,
+  errnoCode,
+  apiKeyId,
+  verifierOf,
+  verifyBundle,
+  fsyncDir,
+  makeDirs,
+  READ_LIMITS,
+  readFileBounded,
+  replaceSymlink,
+  writeFileAtomic,
+  writeNewFile,
+  loadRecipientPrivateKey,
+  decryptSecrets,
+  Checker,
+  formatTime,
+  timeMs,
+  THUMBPRINT_RE,
+  ID_RE,
+  HEX64_RE,
+  loadTrustRoot,
+  verifyRootRotation,
+  type VerifiedBundle,
+  type VerifyOptions,
+  type RecipientPrivateKey,
+  type Checkpoint,
+  type IssueChange,
+  type RevokeReason,
+  type TrustRoot,
+} from 'keyhold-format';
 import { parseKeystore, KEYSTORE_FORMAT, type Keystore, type KeystoreEntry, type OrphanRevocation } from './keystore.js';
-import { loadRecipientPrivateKey, type RecipientPrivateKey } from './keys.js';
-import { decryptSecrets } from './secrets.js';
-import { Checker, formatTime, timeMs, THUMBPRINT_RE, ID_RE, type Checkpoint, type IssueChange, type RevokeReason } from './schema.js';
-import { HEX64_RE } from './encoding.js';
-import { loadTrustRoot, verifyRootRotation, type TrustRoot } from './trust.js';
+
+function ioError(what: string, e: unknown): ImportError {
+  return new ImportError('IO', `state: cannot ${what}`, 'Check the state directory\'s permissions and free space; the previous state is intact.', { cause: e });
+}
 
 export const STATE_FORMAT = 'keyhold-import-state/v1';
 export const RECEIPT_FORMAT = 'keyhold-receipt/v1';

@@ -16,7 +16,7 @@ import {
   type BundlePayload,
   type RecipientCurve,
   type RecipientKeyPair,
-} from '../../importer/src/index.js';
+} from 'keyhold-format';
 
 export const PIN = '123456';
 export const PASSPHRASE = 'bundle test passphrase';

@@ -25,7 +25,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, re
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_MAX_BUNDLE_BYTES, isImportError } from '../../importer/src/index.js';
-import { READ_LIMITS, readFileBounded } from '../../importer/src/fsutil.js';
+import { READ_LIMITS, readFileBounded } from 'keyhold-format';
 import { fixture, makeBundle, removeDir, tempDir, type Fixture } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

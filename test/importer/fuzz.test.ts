@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { applyBundle, isImportError, verifyBundle, type VerifiedBundle } from '../../importer/src/index.js';
-import { findDuplicateMember } from '../../importer/src/jcs.js';
+import { findDuplicateMember } from 'keyhold-format';
 import { fixture, makeBundle, NOW, removeDir, snapshot, tempDir, type Fixture, type MadeBundle } from './helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);

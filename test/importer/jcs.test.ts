@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalize, parseCanonical, b64urlDecodeStrict } from '../../importer/src/index.js';
+import { canonicalize, parseCanonical, b64urlDecodeStrict } from 'keyhold-format';
 
 const bits = (hex: string): number => Buffer.from(hex, 'hex').readDoubleBE(0);
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -22,7 +22,7 @@ import {
   signingInput,
   verifyBundle,
 } from '../../importer/src/index.js';
-import { findDuplicateMember, NotJsonError, parseJsonStrict } from '../../importer/src/jcs.js';
+import { findDuplicateMember, NotJsonError, parseJsonStrict } from 'keyhold-format';
 import { fixture, issue, makeBundle, NOW } from './helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261203);

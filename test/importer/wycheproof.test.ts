@@ -22,7 +22,7 @@ import {
   loadRecipientPrivateKey,
   normalizeSignerJwk,
   verifyJwsWithKey,
-} from '../../importer/src/index.js';
+} from 'keyhold-format';
 
 // Read in place, never copied: WYCHEPROOF_DIR, else ../shared beside the checkout, else the
 // workstation image's /work/shared (a clean clone elsewhere, as CI makes, has no ../shared).

@@ -6,7 +6,7 @@
  * node:crypto (a point off the curve is refused, not exported).
  */
 
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { KeyholdError } from '../../../shared/errors.js';
 
 export type TokenAlg = 'ES256' | 'EdDSA';
@@ -60,13 +60,8 @@ export function publicKeyObject(jwk: PublicJwk): KeyObject {
   }
 }
 
-/** RFC 7638: SHA-256 over the required members in lexicographic order, base64url. */
-export function jwkThumbprint(jwk: PublicJwk): string {
-  const canonical = jwk.kty === 'EC'
-    ? `{"crv":"${jwk.crv}","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`
-    : `{"crv":"${jwk.crv}","kty":"OKP","x":"${jwk.x}"}`;
-  return createHash('sha256').update(canonical, 'utf8').digest('base64url');
-}
+/** RFC 7638 thumbprint (SHA-256 of the canonical JSON of the required members, base64url): the bundle format's. */
+export { jwkThumbprint } from 'keyhold-format';
 
 /** The uncompressed P-256 point of a JWK (for ECDH with a token key). */
 export function p256Point(jwk: PublicJwk): Buffer {

@@ -16,6 +16,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { canonicalize } from 'keyhold-format';
 import { kdfParamsSchema, type KdfParams, type KeyslotInfo } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { canonicalRow, seal, sha256, tryOpen, wipe } from '../crypto/primitives.js';
@@ -49,11 +50,9 @@ export function slotMacFields(row: Omit<KeyslotRow, 'mac'>): unknown[] {
   return [row.id, row.type, row.label, row.created_at, row.params, row.wrapped, row.checksum];
 }
 
-/** Canonical JSON of flat params: sorted keys, so the AAD is stable. */
+/** Canonical JSON (RFC 8785, the bundle format's one implementation) of flat params, so the AAD is stable. */
 export function canonicalParams(p: Record<string, string | number | boolean>): string {
-  const sorted: Record<string, string | number | boolean> = {};
-  for (const k of Object.keys(p).sort()) sorted[k] = p[k] as string | number | boolean;
-  return JSON.stringify(sorted);
+  return canonicalize(p);
 }
 
 export async function makePassphraseSlot(
@@ -138,7 +137,7 @@ export function passphraseOpener(passphrase: Buffer): SlotOpener {
     paramsValid: (row) => parseStoredKdf(row.params) !== null,
     open: (vaultId, row) => unwrapPassphraseSlot(vaultId, row, passphrase),
     refused: () => new KeyholdError('WRONG_PASSPHRASE', 'vault: wrong passphrase', 'The vault was not changed.'),
-    noSlot: () => new KeyholdError('WRONG_PASSPHRASE', 'vault: this vault has no passphrase keyslot',
+    noSlot: () => new KeyholdError('KEYSLOT_NOT_FOUND', 'vault: this vault has no passphrase keyslot',
       'Unlock it with one of its other keyslots (see `keyhold slot list`).'),
     dispose: () => wipe(passphrase),
   };

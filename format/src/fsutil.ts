@@ -1,8 +1,10 @@
 /**
- * File operations. Reading: one bounded reader for every file the importer
- * reads (regular files only, a per-kind limit enforced while reading).
- * Writing: every write is fsynced, and so is the directory that names it;
- * a file the operator names as an output is never overwritten.
+ * File operations, for the importer and the app alike. Reading: one bounded
+ * reader (readBounded: regular files only, a limit enforced while reading;
+ * readFileBounded words its failures for the importer, the app's
+ * electron/core/fsutil.ts for the app). Writing: every write is fsynced, and
+ * so is the directory that names it; a file the operator names as an output
+ * is never overwritten (writeNewFileNoClobber, linkNew).
  */
 
 import { closeSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, renameSync, writeSync, rmSync, symlinkSync, unlinkSync, constants, type Stats } from 'node:fs';
@@ -67,49 +69,79 @@ function readOpenError(kind: ReadKind, path: string, e: unknown): ImportError {
 }
 
 /**
- * Reads a whole file, refusing anything but a regular file and stopping once
- * more than `kind.maxBytes` have been read. The file is opened first and the
- * open descriptor examined (fstat), so what is checked is what is read: no
- * window between a stat and an open, links followed to whatever they name.
- * O_NONBLOCK makes opening a FIFO return at once instead of waiting for a
- * writer (it is then refused); it changes nothing for a regular file. The
- * size fstat reports is not trusted either (0 for /proc files, and a file can
- * grow): the limit is counted on the bytes actually read.
+ * Why readBounded stopped: the open failed (`open`, with the errno name), the
+ * path names something other than a regular file (`not-a-file`, with its
+ * stats), the file holds more than the limit (`too-large`), or a read failed
+ * (`read`). The caller turns it into its own error.
  */
-export function readFileBounded(path: string, kind: ReadKind): Buffer {
+export type ReadFailure =
+  | Readonly<{ reason: 'open' | 'read'; errno: string; cause: unknown }>
+  | Readonly<{ reason: 'not-a-file'; stats: Stats }>
+  | Readonly<{ reason: 'too-large' }>;
+
+// O_NONBLOCK: opening a FIFO with no writer must not hang; it changes nothing for a regular file.
+const READ_FLAGS = constants.O_RDONLY | (process.platform === 'win32' ? 0 : constants.O_NONBLOCK | constants.O_NOCTTY);
+
+/**
+ * The one bounded reader (the importer's files and the app's alike). Reads a
+ * whole file, refusing anything but a regular file and stopping once more
+ * than `maxBytes` have been read. The file is opened first and the open
+ * descriptor examined (fstat), so what is checked is what is read: no window
+ * between a stat and an open, links followed to whatever they name.
+ * O_NONBLOCK makes opening a FIFO return at once instead of waiting for a
+ * writer (it is then refused). The size fstat reports is not trusted either
+ * (0 for /proc files, and a file can grow): the limit is counted on the bytes
+ * actually read. A failure is thrown as `fail` makes it.
+ */
+export function readBounded(path: string, maxBytes: number, fail: (f: ReadFailure) => Error): Buffer {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fd = openSync(path, READ_FLAGS);
   } catch (e) {
-    throw readOpenError(kind, path, e);
+    throw fail({ reason: 'open', errno: errnoCode(e), cause: e });
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw notAFile(kind.what, path, kindOf(st));
+    if (!st.isFile()) throw fail({ reason: 'not-a-file', stats: st });
     const chunks: Buffer[] = [];
     let total = 0;
     // The size fstat gives only sizes the first read (a whole ordinary file in one buffer); it bounds nothing.
-    let first = Math.min(st.size + 1, kind.maxBytes + 1);
+    let first = Math.min(st.size + 1, maxBytes + 1);
     for (;;) {
       // At most one byte past the limit is ever asked for: enough to know the file is over it.
-      const want = Math.min(Math.max(READ_CHUNK, first), kind.maxBytes + 1 - total);
+      const want = Math.min(Math.max(READ_CHUNK, first), maxBytes + 1 - total);
       first = 0;
       const buf = Buffer.allocUnsafe(want);
       let n: number;
       try {
         n = readSync(fd, buf, 0, want, null);
       } catch (e) {
-        throw readOpenError(kind, path, e);
+        throw fail({ reason: 'read', errno: errnoCode(e), cause: e });
       }
       if (n === 0) break;
       chunks.push(n === want ? buf : buf.subarray(0, n));
       total += n;
-      if (total > kind.maxBytes) throw tooLarge(kind, path);
+      if (total > maxBytes) throw fail({ reason: 'too-large' });
     }
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   } finally {
     closeSync(fd);
   }
+}
+
+/** readBounded with the importer's errors (FILE_NOT_FOUND, FILE_UNREADABLE, NOT_A_FILE, FILE_TOO_LARGE or `kind.tooLarge`). */
+export function readFileBounded(path: string, kind: ReadKind): Buffer {
+  return readBounded(path, kind.maxBytes, (f) => {
+    switch (f.reason) {
+      case 'open':
+      case 'read':
+        return readOpenError(kind, path, f.cause);
+      case 'not-a-file':
+        return notAFile(kind.what, path, kindOf(f.stats));
+      case 'too-large':
+        return tooLarge(kind, path);
+    }
+  });
 }
 
 /** readFileBounded as text: strict UTF-8 (invalid bytes are an error with `invalidCode`, never replaced). A byte order mark is kept, for the parser to refuse. */
@@ -261,10 +293,52 @@ export function writeNewFileNoClobber(path: string, data: string | Uint8Array, m
   fsyncDir(dir);
 }
 
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Gives a staged file `tmp` the name `target` without ever replacing a file
+ * there: a hard link (link(2) fails if anything, even a dangling symlink, is
+ * there), then `tmp` is removed. On a file system without hard links (FAT
+ * and exFAT on removable media) a rename, once lstat shows the name still
+ * free. Throws the raw error (EEXIST when something is at `target`); the
+ * caller fsyncs the folder.
+ */
+export function linkNew(tmp: string, target: string): void {
+  try {
+    linkSync(tmp, target);
+  } catch (e) {
+    if (!NO_HARD_LINKS.has(errnoCode(e)) || lstatSync(target, { throwIfNoEntry: false })) throw e;
+    renameSync(tmp, target);
+    return;
+  }
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // The file is in place under its name; a stray temporary link is harmless.
+  }
+}
+
+/**
+ * What a platform or file system answers when a folder cannot be opened or
+ * fsynced at all (Windows opens no folder; some FUSE and FAT drivers refuse
+ * fsync on one): the rename or link is atomic all the same, so these are not
+ * errors. Anything else (EIO, ENOSPC...) is thrown: the write may not be durable.
+ */
+const FSYNC_DIR_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EBADF', 'EPERM', 'EACCES']);
+
+/** Makes a rename or link in `dir` durable (see FSYNC_DIR_UNSUPPORTED for what is tolerated). */
 export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | (process.platform === 'win32' ? 0 : constants.O_DIRECTORY));
+  } catch (e) {
+    if (FSYNC_DIR_UNSUPPORTED.has(errnoCode(e))) return;
+    throw e;
+  }
   try {
     fsyncSync(fd);
+  } catch (e) {
+    if (!FSYNC_DIR_UNSUPPORTED.has(errnoCode(e))) throw e;
   } finally {
     closeSync(fd);
   }
@@ -308,8 +382,4 @@ export function replaceSymlink(target: string, link: string): void {
     throw e;
   }
   fsyncDir(dirname(link));
-}
-
-export function ioError(what: string, e: unknown): ImportError {
-  return new ImportError('IO', `state: cannot ${what}`, 'Check the state directory\'s permissions and free space; the previous state is intact.', { cause: e });
 }

@@ -1,7 +1,8 @@
 /**
- * RFC 8785 JSON Canonicalization Scheme (JCS), self-contained so the importer
- * installs alone on a server (the app imports this file through the package,
- * never the other way round).
+ * RFC 8785 JSON Canonicalization Scheme (JCS): the one implementation of
+ * canonical JSON in Keyhold (bundle format, trust roots, keyslot parameters,
+ * audit details). Pure code, no Node: the app's shared/ layer reaches it
+ * through `keyhold-format/text`.
  *
  * Choices where RFC 8785 leaves room (docs/bundle-format.md, section 3):
  * - numbers: ECMAScript Number::toString (what JSON.stringify does), -0 as 0;
@@ -13,10 +14,26 @@
  * - object keys sorted by UTF-16 code units (JS default sort on strings);
  * - only plain JSON values: undefined, functions, bigint, symbols, class
  *   instances are refused, not guessed at.
+ *
+ * The audit log's details (docs/audit-log.md 1.3) are written by the same
+ * code with two documented differences, asked for by CanonicalOptions: a
+ * member whose value is undefined is left out (as JSON.stringify leaves it
+ * out), and a lone surrogate is written as JSON.stringify writes it
+ * (`\ud800`). Nothing signed or hashed by the bundle format uses them.
  */
 
-import { isUtf8 } from 'node:buffer';
 import { ImportError } from './errors.js';
+
+/** Departures from strict JCS, for the audit log's details only (docs/audit-log.md 1.3). */
+export type CanonicalOptions = Readonly<{
+  /** Leave out a member whose value is undefined (default: refuse it). */
+  omitUndefined?: boolean;
+  /** Write a lone surrogate as JSON.stringify does, `\udxxx` (default: refuse it). */
+  escapeLoneSurrogates?: boolean;
+}>;
+
+type Rules = Readonly<{ omitUndefined: boolean; loneOk: boolean }>;
+const STRICT: Rules = { omitUndefined: false, loneOk: false };
 
 const ANY_SURROGATE = /[\uD800-\uDFFF]/;
 
@@ -39,8 +56,8 @@ function fail(message: string): never {
   throw new ImportError('INVALID_INPUT', `jcs: ${message}`);
 }
 
-function str(s: string): string {
-  if (hasLoneSurrogate(s)) fail('string holds a lone surrogate');
+function str(s: string, r: Rules): string {
+  if (!r.loneOk && hasLoneSurrogate(s)) fail('string holds a lone surrogate');
   return JSON.stringify(s);
 }
 
@@ -52,14 +69,14 @@ function num(n: number): string {
 
 // Built by string concatenation (V8 ropes): an array of pieces joined at the end was
 // twenty times slower on a 10,000-change payload, most of it in the join.
-function write(value: unknown, depth: number): string {
+function write(value: unknown, depth: number, r: Rules): string {
   if (depth > 64) fail('nesting deeper than 64');
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'string':
-      return str(value);
+      return str(value, r);
     case 'number':
       return num(value);
     case 'object': {
@@ -67,7 +84,7 @@ function write(value: unknown, depth: number): string {
         let s = '[';
         for (let i = 0; i < value.length; i++) {
           if (i > 0) s += ',';
-          s += write(value[i], depth + 1);
+          s += write(value[i], depth + 1, r);
         }
         return `${s}]`;
       }
@@ -77,12 +94,17 @@ function write(value: unknown, depth: number): string {
       // Default sort compares UTF-16 code units, which is what RFC 8785 section 3.2.3 asks.
       const keys = Object.keys(obj).sort();
       let s = '{';
+      let first = true;
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
         const v = obj[k];
-        if (v === undefined) fail(`member "${k}" is undefined`);
-        if (i > 0) s += ',';
-        s += `${str(k)}:${write(v, depth + 1)}`;
+        if (v === undefined) {
+          if (r.omitUndefined) continue;
+          fail(`member "${k}" is undefined`);
+        }
+        if (!first) s += ',';
+        first = false;
+        s += `${str(k, r)}:${write(v, depth + 1, r)}`;
       }
       return `${s}}`;
     }
@@ -98,17 +120,19 @@ const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
  * whether JSON.stringify already gives its canonical form: every object's
  * keys in code-unit order and none of them an array index (JS enumerates
  * those first, in numeric order). JSON.stringify writes numbers and escapes
- * strings exactly as JCS does, so for such a value (the usual case when
- * checking a payload that is already canonical) it is the fast, native path.
+ * strings exactly as JCS does (and leaves out undefined members, and escapes
+ * lone surrogates, which the options allow), so for such a value (the usual
+ * case when checking a payload that is already canonical) it is the fast,
+ * native path.
  */
-function alreadyOrdered(value: unknown, depth: number): boolean {
+function alreadyOrdered(value: unknown, depth: number, r: Rules): boolean {
   if (depth > 64) fail('nesting deeper than 64');
   if (value === null) return true;
   switch (typeof value) {
     case 'boolean':
       return true;
     case 'string':
-      if (hasLoneSurrogate(value)) fail('string holds a lone surrogate');
+      if (!r.loneOk && hasLoneSurrogate(value)) fail('string holds a lone surrogate');
       return true;
     case 'number':
       if (!Number.isFinite(value)) fail('non-finite number');
@@ -116,7 +140,7 @@ function alreadyOrdered(value: unknown, depth: number): boolean {
     case 'object': {
       let ordered = true;
       if (Array.isArray(value)) {
-        for (const v of value) if (!alreadyOrdered(v, depth + 1)) ordered = false;
+        for (const v of value) if (!alreadyOrdered(v, depth + 1, r)) ordered = false;
         return ordered;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
@@ -124,12 +148,15 @@ function alreadyOrdered(value: unknown, depth: number): boolean {
       const obj = value as Record<string, unknown>;
       let prev: string | undefined;
       for (const k of Object.keys(obj)) {
-        if (hasLoneSurrogate(k)) fail('string holds a lone surrogate');
+        if (!r.loneOk && hasLoneSurrogate(k)) fail('string holds a lone surrogate');
         if ((prev !== undefined && prev >= k) || (ARRAY_INDEX.test(k) && Number(k) < 2 ** 32 - 1)) ordered = false;
         prev = k;
         const v = obj[k];
-        if (v === undefined) fail(`member "${k}" is undefined`);
-        if (!alreadyOrdered(v, depth + 1)) ordered = false;
+        if (v === undefined) {
+          if (r.omitUndefined) continue;
+          fail(`member "${k}" is undefined`);
+        }
+        if (!alreadyOrdered(v, depth + 1, r)) ordered = false;
       }
       return ordered;
     }
@@ -138,49 +165,18 @@ function alreadyOrdered(value: unknown, depth: number): boolean {
   }
 }
 
-/** The RFC 8785 canonical form of a JSON value, as a string. */
-export function canonicalize(value: unknown): string {
-  return alreadyOrdered(value, 0) ? JSON.stringify(value) : write(value, 0);
+/**
+ * The RFC 8785 canonical form of a JSON value, as a string. `options` are
+ * for the audit log's details only (see CanonicalOptions).
+ */
+export function canonicalize(value: unknown, options?: CanonicalOptions): string {
+  const r = options ? { omitUndefined: options.omitUndefined === true, loneOk: options.escapeLoneSurrogates === true } : STRICT;
+  return alreadyOrdered(value, 0, r) ? JSON.stringify(value) : write(value, 0, r);
 }
 
 /** canonicalize() as UTF-8 bytes: what is hashed and signed. */
 export function canonicalBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(canonicalize(value));
-}
-
-
-/**
- * Parses bytes that must already be canonical JSON: strict UTF-8, valid JSON,
- * and byte-for-byte equal to their own canonical form. This single rule
- * rejects duplicate member names, whitespace, escapes JCS would not write and
- * every other second spelling of the same value. Returns undefined when the
- * bytes are not canonical JSON; the caller names the error. With `what`, a
- * repeated member name is reported as DUPLICATE_MEMBER (naming `what`).
- */
-export function parseCanonical(bytes: Uint8Array, what?: string): { value: unknown; text: string } | undefined {
-  // isUtf8 then toString: the same strict check as a fatal TextDecoder, several times faster on megabytes.
-  if (!isUtf8(bytes)) return undefined;
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  let again: string;
-  try {
-    again = canonicalize(value);
-  } catch {
-    return undefined;
-  }
-  if (again === text) return { value, text };
-  // Not canonical. When the reason is a repeated member name and the caller named the document, say so
-  // (only on this failure path: canonical bytes cannot hold a name twice, so valid input costs nothing more).
-  if (what !== undefined) {
-    const d = findDuplicateMember(text);
-    if (d) throw duplicateMemberError(what, d);
-  }
-  return undefined;
 }
 
 // ---- strict parsing of JSON from outside -------------------------------------------------

@@ -1,7 +1,8 @@
 /**
- * The importer's one error type. Mirrors the app's shape (code, message, hint)
- * so a CLI, a server and the app's export side all match on `code`, never on
- * the text. Messages begin with their component and never carry a secret: a
+ * The bundle format's one error type, ImportError (the importer's name for
+ * it, kept: servers match on it). Mirrors the app's shape (code, message,
+ * hint) so a CLI, a server and the app's export side all match on `code`,
+ * never on the text. Messages begin with their component and never carry a secret: a
  * bundle's secrets, a private key or a presented API key never reach an error.
  */
 
@@ -51,21 +52,32 @@ export type ImportErrorCode = (typeof IMPORT_ERROR_CODES)[number];
 
 export type ImportErrorInfo = Readonly<{ code: ImportErrorCode; message: string; hint?: string }>;
 
-export class ImportError extends Error {
-  readonly code: ImportErrorCode;
+/**
+ * An error with a typed code, a message for people and an optional hint:
+ * the one shape of the format's errors, and a base the app's KeyholdError can
+ * share (shared/ reaches it through `keyhold-format/text`).
+ */
+export class CodedError<C extends string> extends Error {
+  readonly code: C;
   readonly hint: string | undefined;
 
-  constructor(code: ImportErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'ImportError';
     this.code = code;
     this.hint = hint;
   }
 
-  toInfo(): ImportErrorInfo {
+  toInfo(): Readonly<{ code: C; message: string; hint?: string }> {
     return this.hint === undefined
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+export class ImportError extends CodedError<ImportErrorCode> {
+  constructor(code: ImportErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
+    super(code, message, hint, options);
+    this.name = 'ImportError';
   }
 }
 
