@@ -7,7 +7,7 @@
  * too. Normative: docs/audit-log.md.
  */
 
-import { canonicalRow, sha256, sha256Hex } from '../crypto/primitives.js';
+import { rowHash, rowHashHex } from '../crypto/primitives.js';
 
 export type AuditRow = {
   seq: number;
@@ -26,7 +26,7 @@ export type AuditRow = {
 export type ChainHead = Readonly<{ seq: number; hash: Buffer }>;
 
 export function genesisHash(vaultId: string): Buffer {
-  return sha256(canonicalRow('keyhold/audit/genesis', [vaultId]));
+  return rowHash('keyhold/audit/genesis', [vaultId]);
 }
 
 export function entryHash(r: Omit<AuditRow, 'hash'>): Buffer {
@@ -37,8 +37,7 @@ export function entryHash(r: Omit<AuditRow, 'hash'>): Buffer {
 export function entryHashOf(seq: number, at: string, actor: string, host: string, workstation: string, action: string,
   subject: string, keyId: string | null, details: string, prevHash: Uint8Array): Buffer {
   // Hex then bytes: Buffer.from takes a pooled slice, cheaper than a digest Buffer made natively.
-  return Buffer.from(sha256Hex(canonicalRow('audit', [seq, at, actor, host, workstation, action, subject, keyId, details,
-    prevHash])), 'hex');
+  return Buffer.from(rowHashHex('audit', [seq, at, actor, host, workstation, action, subject, keyId, details, prevHash]), 'hex');
 }
 
 export function headMacFields(head: ChainHead): unknown[] {

@@ -10,9 +10,12 @@ import os from 'node:os';
 
 export type Workstation = Readonly<{ host: string; id: string }>;
 
+// The last answer of workstation(), for the host name it was made for: an
+// audit entry asks each time, and reading and hashing the machine id costs
+// far more than asking the host name.
 let cached: Workstation | undefined;
 
-function machineId(): string {
+function machineId(host: string): string {
   for (const f of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
     try {
       const v = fs.readFileSync(f, 'utf8').trim();
@@ -23,14 +26,22 @@ function machineId(): string {
   }
   // No machine id (macOS, Windows without a helper): the host name and
   // platform still name the machine stably enough for an audit trail.
-  return `${os.hostname()}/${os.platform()}/${os.arch()}`;
+  return `${host}/${os.platform()}/${os.arch()}`;
 }
 
-export function workstation(): Workstation {
-  cached ??= {
-    host: os.hostname(),
-    id: createHash('sha256').update(`keyhold workstation v1\0${machineId()}`).digest('hex').slice(0, 16),
-  };
+/**
+ * This machine's host name and workstation id. The answer is kept for the
+ * host name it was made for (one entry): renamed while Keyhold runs, the
+ * machine is named afresh in the entries that follow. `host` is the host name
+ * to describe (os.hostname() unless a test names another).
+ */
+export function workstation(host: string = os.hostname()): Workstation {
+  if (cached?.host !== host) {
+    cached = Object.freeze({
+      host,
+      id: createHash('sha256').update(`keyhold workstation v1\0${machineId(host)}`).digest('hex').slice(0, 16),
+    });
+  }
   return cached;
 }
 

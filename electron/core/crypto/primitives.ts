@@ -107,7 +107,8 @@ const SHA256_LEN = 32;
  *   HMAC(K, m) = SHA-256( (K ^ opad) || SHA-256( (K ^ ipad) || m ) )
  *
  * with no Hmac object per call (a third of the cost of createHmac here). The
- * pads are key material: wipe() zeroes both buffers.
+ * pads are key material: wipe() zeroes both buffers. Held to createHmac over
+ * random keys and messages by test/unit/differential.test.ts.
  */
 export class MacKey {
   #inner: Buffer; // K ^ ipad, then the message
@@ -142,6 +143,17 @@ export class MacKey {
   /** HMAC-SHA256 of data, as bytes. */
   mac(data: Uint8Array): Buffer {
     return Buffer.from(this.hex(data), 'hex');
+  }
+
+  /** HMAC-SHA256 of canonicalRow(table, fields), as lowercase hex, with no Buffer made for the encoding. */
+  macRowHex(table: string, fields: readonly unknown[]): string {
+    const n = encodeRow(table, fields); // first: it may replace the scratch buffer
+    return this.hex(scratch.subarray(0, n));
+  }
+
+  /** HMAC-SHA256 of canonicalRow(table, fields), as bytes. */
+  macRow(table: string, fields: readonly unknown[]): Buffer {
+    return Buffer.from(this.macRowHex(table, fields), 'hex');
   }
 
   wipe(): void {
@@ -223,9 +235,13 @@ export function equalBytes(a: unknown, b: unknown): boolean {
  * two field lists share an encoding. Normative: docs/vault-format.md.
  *
  * Binary rather than JSON: it is built in one reused buffer, so hashing a
- * million audit entries makes no garbage (hex strings were most of it).
+ * million audit entries makes no garbage (hex strings were most of it). That
+ * buffer never leaves this module: rowHash, rowHashHex and MacKey's macRow
+ * and macRowHex encode into it and digest it before they return, and
+ * canonicalRow hands out a copy the caller owns.
  */
-let scratch = Buffer.alloc(4096);
+const SCRATCH_SIZE = 4096;
+let scratch = Buffer.alloc(SCRATCH_SIZE);
 let pos = 0;
 
 // Module-level helpers rather than closures: this runs millions of times in a
@@ -302,7 +318,13 @@ function putText(v: string): void {
   pos = q;
 }
 
-export function canonicalRow(table: string, fields: readonly unknown[]): Buffer {
+/**
+ * Encodes a row into the scratch buffer and returns its length: the encoding
+ * is scratch[0, length) until the next call. Module-private: every caller
+ * here copies or digests those bytes before returning to its own caller.
+ */
+function encodeRow(table: string, fields: readonly unknown[]): number {
+  if (scratch.length > 16 * SCRATCH_SIZE) scratch = Buffer.alloc(SCRATCH_SIZE); // a rare long row: do not keep its buffer
   pos = 0;
   ensure(4);
   scratch[0] = 0x4b; // "KHR1"
@@ -312,8 +334,27 @@ export function canonicalRow(table: string, fields: readonly unknown[]): Buffer 
   pos = 4;
   putText(table);
   for (let i = 0; i < fields.length; i++) put(fields[i]);
-  // A view of the scratch buffer: hash or MAC it before the next call.
-  return scratch.subarray(0, pos);
+  return pos;
+}
+
+/** The canonical encoding of a row, in a new Buffer the caller owns. */
+export function canonicalRow(table: string, fields: readonly unknown[]): Buffer {
+  const n = encodeRow(table, fields);
+  const out = Buffer.allocUnsafe(n);
+  scratch.copy(out, 0, 0, n);
+  return out;
+}
+
+/** SHA-256 of canonicalRow(table, fields), with no copy of the encoding. */
+export function rowHash(table: string, fields: readonly unknown[]): Buffer {
+  const n = encodeRow(table, fields); // first: it may replace the scratch buffer
+  return hash('sha256', scratch.subarray(0, n), 'buffer');
+}
+
+/** rowHash as lowercase hex (cheaper to make than a Buffer: for loops that compare digests). */
+export function rowHashHex(table: string, fields: readonly unknown[]): string {
+  const n = encodeRow(table, fields); // first: it may replace the scratch buffer
+  return hash('sha256', scratch.subarray(0, n), 'hex');
 }
 
 /** Overwrites key material in place; JS offers nothing stronger. */

@@ -7,7 +7,8 @@
 import type { DueStatus, EffectivePolicy, Policy, PolicyScope } from '../../../shared/contract.js';
 import { formatDuration, parseDuration } from '../../../shared/duration.js';
 import { KeyholdError, missingCase } from '../../../shared/errors.js';
-import { stmt } from '../vault/db.js';
+import { all, run } from '../vault/db.js';
+import { sql } from '../vault/sql.js';
 import type { Vault } from '../vault/vault.js';
 import { getKey, type VersionRow } from './rows.js';
 
@@ -39,7 +40,7 @@ export function scopeName(scope: PolicyScope): string {
 export type Policies = ReadonlyMap<string, PolicyRow>;
 
 export function loadPolicies(vault: Vault): Policies {
-  const rows = vault.read((db) => stmt(db, 'SELECT * FROM policies').all()) as PolicyRow[];
+  const rows = vault.read((db) => all<PolicyRow>(db, sql`SELECT * FROM policies`));
   const out = new Map<string, PolicyRow>();
   for (const r of rows) {
     vault.checkMac('policies', macFields(r), r.mac, `the ${String(r.scope)} policy`);
@@ -50,25 +51,38 @@ export function loadPolicies(vault: Vault): Policies {
 
 const column = (f: Field): keyof PolicyRow => `${f}_s` as keyof PolicyRow;
 
+/**
+ * Answers of effectivePolicy, per loaded policy set: a run over 100,000 keys
+ * asks often. A policy set is a snapshot (loadPolicies makes a new one on
+ * every load, setPolicy works on a copy), so a change to the policies in the
+ * vault is never answered from here: the next load has no entries. Keyed on
+ * everything the answer depends on (the service, and the key id when the key
+ * has a policy of its own), bounded at MEMO_LIMIT entries per set (then
+ * emptied), and every answer is frozen: a caller cannot change what the next
+ * one is given. Held to computePolicy by test/unit/caches.test.ts.
+ */
 const memo = new WeakMap<Policies, Map<string, EffectivePolicy>>();
+export const MEMO_LIMIT = 4096;
 
-/** The policy that applies to a key. Memoized per loaded policy set: a run over 100,000 keys asks often. */
+/** The policy that applies to a key (memoized: see memo). */
 export function effectivePolicy(policies: Policies, key: { id: string; service: string }): EffectivePolicy {
-  const own = policies.has(`key:${key.id}`);
   let cache = memo.get(policies);
   if (!cache) {
     cache = new Map();
     memo.set(policies, cache);
   }
-  const cacheKey = own ? `key:${key.id}` : `service:${key.service}`;
+  const cacheKey = policies.has(`key:${key.id}`) ? `key:${key.id}\u0000${key.service}` : `service:${key.service}`;
   const hit = cache.get(cacheKey);
   if (hit) return hit;
   const p = computePolicy(policies, key);
-  cache.set(cacheKey, p);
+  Object.freeze(p.sources);
+  if (cache.size >= MEMO_LIMIT) cache.clear();
+  cache.set(cacheKey, Object.freeze(p));
   return p;
 }
 
-function computePolicy(policies: Policies, key: { id: string; service: string }): EffectivePolicy {
+/** The policy that applies to a key, worked out afresh (effectivePolicy without its memo). */
+export function computePolicy(policies: Policies, key: { id: string; service: string }): EffectivePolicy {
   const chain = [`key:${key.id}`, `service:${key.service}`, 'global'];
   const p = { ...DEFAULT_POLICY };
   const sources = { rotation: 'default', grace: 'default', warn: 'default', lifetime: 'default' };
@@ -150,11 +164,11 @@ export function setPolicy(vault: Vault, scope: PolicyScope, change: PolicyChange
     }
   }
   vault.transaction(() => {
-    if (clear) stmt(vault.db, 'DELETE FROM policies WHERE scope = ?').run(name);
+    if (clear) run(vault.db, sql`DELETE FROM policies WHERE scope = ${name}`);
     else {
-      stmt(vault.db, `INSERT OR REPLACE INTO policies (scope, rotation_s, grace_s, warn_s, lifetime_s, updated_at, mac)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(row.scope, row.rotation_s, row.grace_s, row.warn_s, row.lifetime_s,
-        row.updated_at, vault.mac('policies', macFields(row)));
+      run(vault.db, sql`INSERT OR REPLACE INTO policies (scope, rotation_s, grace_s, warn_s, lifetime_s, updated_at, mac)
+        VALUES (${row.scope}, ${row.rotation_s}, ${row.grace_s}, ${row.warn_s}, ${row.lifetime_s}, ${row.updated_at},
+        ${vault.mac('policies', macFields(row))})`);
     }
     vault.audit({
       action: clear ? 'policy.clear' : 'policy.set',
