@@ -9,7 +9,9 @@ import { checkAuditAction } from './actions.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { checkNewFile, READ_LIMITS, readRegularFile, vaultFiles, writeNewFile } from '../fsutil.js';
 import type { Vault } from '../vault/vault.js';
-import { canonicalRow, sha256Hex } from '../crypto/primitives.js';
+import { all, get, iterate, rawStmt, stmt } from '../vault/db.js';
+import { column, computed, ident, selectList, sql, where, type Sql } from '../vault/sql.js';
+import { rowHashHex } from '../crypto/primitives.js';
 import { checkLink, genesisHash, type AuditRow, type ChainBreak, type ChainHead } from './chain.js';
 
 export const EXPORT_FORMAT = 'keyhold-audit/v1';
@@ -42,30 +44,15 @@ export function toEntry(r: AuditRow): AuditEntry {
 
 /** Entries matching every filter given, oldest first, `limit` at a time; `next` is the cursor for --after. */
 export function listAudit(vault: Vault, q: AuditQuery): { entries: AuditEntry[]; next: number | null } {
-  const where: string[] = ['seq > ?'];
-  const args: (string | number)[] = [q.after ?? 0];
-  if (q.key !== undefined) {
-    where.push('key_id = ?');
-    args.push(q.key);
-  }
-  if (q.action !== undefined) {
-    where.push('action = ?');
-    args.push(checkAuditAction(q.action));
-  }
-  if (q.actor !== undefined) {
-    where.push('actor = ?');
-    args.push(q.actor);
-  }
-  if (q.since !== undefined) {
-    where.push('at >= ?');
-    args.push(parseTime(q.since, 'audit --since'));
-  }
-  if (q.until !== undefined) {
-    where.push('at < ?');
-    args.push(parseTime(q.until, 'audit --until'));
-  }
+  // Each filter is one fixed template: at most 2^5 statement texts, each cached.
+  const conditions: Sql[] = [sql`seq > ${q.after ?? 0}`];
+  if (q.key !== undefined) conditions.push(sql`key_id = ${q.key}`);
+  if (q.action !== undefined) conditions.push(sql`action = ${checkAuditAction(q.action)}`);
+  if (q.actor !== undefined) conditions.push(sql`actor = ${q.actor}`);
+  if (q.since !== undefined) conditions.push(sql`at >= ${parseTime(q.since, 'audit --since')}`);
+  if (q.until !== undefined) conditions.push(sql`at < ${parseTime(q.until, 'audit --until')}`);
   const rows = vault.read((db) =>
-    db.prepare(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...args, q.limit + 1)) as AuditRow[];
+    all<AuditRow>(db, sql`SELECT * FROM audit_log ${where(conditions)} ORDER BY seq LIMIT ${q.limit + 1}`));
   const more = rows.length > q.limit;
   const page = more ? rows.slice(0, q.limit) : rows;
   // A listed entry is checked against its own hash; `audit verify` checks the links.
@@ -79,8 +66,21 @@ export function listAudit(vault: Vault, q: AuditQuery): { entries: AuditEntry[];
   return { entries: page.map(toEntry), next: more ? (page[page.length - 1]?.seq ?? null) : null };
 }
 
-const AUDIT_COLUMNS = 'seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash, hash';
 const VERIFY_BATCH = 4096;
+
+/** The hashed fields of an entry, in the order of its canonical encoding (chain.ts entryHashOf), prev_hash last. */
+const HASHED = ['seq', 'at', 'actor', 'host', 'workstation', 'action', 'subject', 'key_id', 'details'] as const;
+
+/** A hash column as lowercase hex text when it is a BLOB, else NULL. */
+const hexOrNull = <const N extends string>(name: N) => computed(name, sql`iif(typeof(${ident(name)}) = 'blob', lower(hex(${ident(name)})))`);
+
+/** The chain walk's SELECT list (raw rows, read through W): the hashed fields, then both hashes as hex. */
+const WALK = selectList([...HASHED.map((c) => column(c)), hexOrNull('prev_hash'), hexOrNull('hash')]);
+const W = WALK.at;
+/** Where each hashed field sits in a walk row, in encoding order. */
+const HASHED_AT = HASHED.map((c) => W[c]);
+/** The encoding position of key_id, the one hashed field that may be NULL (seq, first, is a number). */
+const KEY_ID_FIELD = HASHED.indexOf('key_id');
 
 /**
  * Walks the chain from the genesis value, checking each entry's sequence,
@@ -128,7 +128,7 @@ export function verifyAudit(vault: Vault): AuditVerifyReport {
 }
 
 function countEntries(vault: Vault): number {
-  return vault.read((db) => (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n);
+  return vault.read((db) => (get<{ n: number }>(db, sql`SELECT count(*) AS n FROM audit_log`) as { n: number }).n);
 }
 
 /**
@@ -141,31 +141,31 @@ function walkChain(vault: Vault): { count: number; last: ChainHead; broken: Chai
   let count = 0;
   let broken: ChainBreak | null = null;
   vault.read((db) => {
-    count = (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
-    const page = db.prepare(`SELECT seq, at, actor, host, workstation, action, subject, key_id, details,
-        iif(typeof(prev_hash) = 'blob', lower(hex(prev_hash))), iif(typeof(hash) = 'blob', lower(hex(hash)))
-      FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ${VERIFY_BATCH}`).raw();
-    const one = db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq = ?`);
+    count = (get<{ n: number }>(db, sql`SELECT count(*) AS n FROM audit_log`) as { n: number }).n;
+    // Run once per page, with the last sequence reached and the page size bound at each run.
+    const page = rawStmt(db, sql`SELECT ${WALK.list} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`);
+    const one = stmt(db, sql`SELECT * FROM audit_log WHERE seq = ?`);
     // The previous entry's hash, as hex and as bytes (one buffer, rewritten per entry).
     let prevSeq = 0;
     let prevHex = prev.hash.toString('hex');
     const prevBytes = Buffer.from(prev.hash);
-    // seq, at, actor, host, workstation, action, subject, key_id, details, prev_hash: one array, reused.
-    const fields = new Array<unknown>(10);
-    fields[9] = prevBytes;
+    // The HASHED fields then prev_hash, in encoding order: one array, reused.
+    const fields = new Array<unknown>(HASHED.length + 1);
+    fields[HASHED.length] = prevBytes;
     for (;;) {
-      const rows = page.all(prevSeq) as unknown[][];
+      const rows = page.all(prevSeq, VERIFY_BATCH) as unknown[][];
       if (rows.length === 0) break;
       for (const a of rows) {
-        const seq = a[0];
-        const hashHex = a[10];
-        let ok = typeof seq === 'number' && seq === prevSeq + 1 && a[9] === prevHex && typeof hashHex === 'string';
-        for (let i = 0; ok && i <= 8; i++) {
-          const f = a[i];
+        const seq = a[W.seq];
+        const hashHex = a[W.hash];
+        let ok = typeof seq === 'number' && seq === prevSeq + 1 && a[W.prev_hash] === prevHex && typeof hashHex === 'string';
+        // Field i of the encoding: seq (checked above), then text, key_id text or NULL.
+        for (let i = 0; ok && i < HASHED.length; i++) {
+          const f = a[HASHED_AT[i] as number];
           fields[i] = f;
-          ok = i === 0 || typeof f === 'string' || (i === 7 && f === null);
+          ok = i === 0 || typeof f === 'string' || (i === KEY_ID_FIELD && f === null);
         }
-        if (ok && sha256Hex(canonicalRow('audit', fields)) === hashHex) {
+        if (ok && rowHashHex('audit', fields) === hashHex) {
           prevSeq = seq as number;
           prevHex = hashHex;
           prevBytes.write(prevHex, 0, 'hex');
@@ -208,7 +208,7 @@ export function recoverAudit(vault: Vault, reason: string): { oldHead: HeadHex; 
   const tail = vault.auditTailError;
   if (tail && tail.code !== 'AUDIT_TRUNCATED') throw tail;
   if (!tail) {
-    throw new KeyholdError('INVALID_INPUT', `audit: the log ends at its head (entry ${vault.auditHead.seq}); there is nothing to recover`,
+    throw new KeyholdError('NOTHING_TO_RECOVER', `audit: the log ends at its head (entry ${vault.auditHead.seq}); there is nothing to recover`,
       'Run `keyhold audit verify` to check the whole chain.');
   }
   const walked = walkChain(vault);
@@ -238,7 +238,7 @@ export function exportAudit(vault: Vault, out: string): { path: string; entries:
   const lines: string[] = [JSON.stringify({ format: EXPORT_FORMAT, vaultId: vault.id, exportedAt: vault.now(),
     entries: report.entries, head: report.head })];
   vault.read((db) => {
-    for (const r of db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
+    for (const r of iterate<AuditRow>(db, sql`SELECT * FROM audit_log ORDER BY seq`)) {
       lines.push(JSON.stringify({ ...toEntry(r), details: r.details }));
     }
   });

@@ -13,6 +13,7 @@ import { parseTime, timePlus } from '../../../shared/time.js';
 import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { Vault } from '../vault/vault.js';
+import { sql, type Sql } from '../vault/sql.js';
 import { dueOf, effectivePolicy, loadPolicies } from './policy.js';
 import {
   findVersion,
@@ -58,10 +59,12 @@ let lastNotAfter = '';
 
 /**
  * activation + lifetime, as a time; a batch asks for the same one again and
- * again. INVALID_INPUT when it would leave the years a bundle can carry
- * (shared/time.ts): such a version could never be exported.
+ * again, so the last answer is kept (one entry, keyed on both arguments: a
+ * pure function of them). INVALID_INPUT when it would leave the years a
+ * bundle can carry (shared/time.ts): such a version could never be exported.
+ * Exported for its test (test/unit/caches.test.ts).
  */
-function notAfter(from: string, lifetimeS: number): string {
+export function notAfter(from: string, lifetimeS: number): string {
   if (from !== lastFrom || lifetimeS !== lastLifetime) {
     lastNotAfter = timePlus(from, lifetimeS, `key: the not-after of a version activated at ${from} with a lifetime of ${formatDuration(lifetimeS)}`,
       'Choose an earlier --activate-at, or a shorter lifetime (keyhold policy set --lifetime).');
@@ -100,19 +103,27 @@ export function newVersion(vault: Vault, keyId: string, version: number, now: st
   }
 }
 
+/** Any UTF-16 surrogate code unit, paired or not. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 /**
  * The details of a key.create entry, as canonical JSON (audit-log.md, 1.3):
  * exactly canonicalJson of { name, service, environment, scopes, owner,
  * version: 1, state, activateAt? }, written out with its members already in
  * canonical order (activateAt, environment, name, owner, scopes, service,
  * state, version), which costs a fraction of sorting an object per key.
- * Anything but the expected strings goes through canonicalJson itself.
+ * Anything but the expected strings, and any string holding a surrogate (an
+ * astral character, or a lone surrogate whose treatment is canonicalJson's
+ * to decide), goes through canonicalJson itself. Held to canonicalJson over
+ * random inputs by test/unit/differential.test.ts.
  */
 export function keyCreateDetails(spec: Pick<KeyCreateSpec, 'name' | 'service' | 'environment' | 'scopes' | 'owner'>,
   state: string, activateAt: string | null): string {
   const { name, service, environment, owner } = spec;
   if (typeof name !== 'string' || typeof service !== 'string' || typeof environment !== 'string' ||
-      typeof owner !== 'string' || typeof state !== 'string' || (activateAt !== null && typeof activateAt !== 'string')) {
+      typeof owner !== 'string' || typeof state !== 'string' || (activateAt !== null && typeof activateAt !== 'string') ||
+      SURROGATE.test(name) || SURROGATE.test(service) || SURROGATE.test(environment) || SURROGATE.test(owner) ||
+      SURROGATE.test(state) || (activateAt !== null && SURROGATE.test(activateAt))) {
     return canonicalJson({ name, service, environment, scopes: spec.scopes, owner, version: 1, state,
       ...(activateAt !== null ? { activateAt } : {}) });
   }
@@ -186,19 +197,12 @@ export function createKeys(vault: Vault, specs: readonly KeyCreateSpec[], onProg
 export type KeyFilter = Readonly<{ service?: string | undefined; environment?: string | undefined; query?: string | undefined }>;
 
 export function listKeys(vault: Vault, filter: KeyFilter = {}): KeySummary[] {
-  const where: string[] = [];
-  const args: string[] = [];
-  if (filter.service !== undefined) {
-    where.push('k.service = ?');
-    args.push(filter.service);
-  }
-  if (filter.environment !== undefined) {
-    where.push('k.environment = ?');
-    args.push(filter.environment);
-  }
+  const conditions: Sql[] = [];
+  if (filter.service !== undefined) conditions.push(sql`k.service = ${filter.service}`);
+  if (filter.environment !== undefined) conditions.push(sql`k.environment = ${filter.environment}`);
   const q = filter.query?.toLowerCase();
   const out: KeySummary[] = [];
-  for (const [k, v] of keysWithCurrent(vault, where.length ? `WHERE ${where.join(' AND ')}` : '', args)) {
+  for (const [k, v] of keysWithCurrent(vault, conditions)) {
     const s = summarize(k, v);
     if (q && ![s.id, s.name, s.service, s.environment, s.owner, ...s.scopes].some((f) => f.toLowerCase().includes(q))) {
       continue;

@@ -9,7 +9,8 @@ import type { DueKey, KeyState, RevokeReason } from '../../../shared/contract.js
 import { canonicalJson } from '../../../shared/canonical-json.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { timePlus } from '../../../shared/time.js';
-import { stmt } from '../vault/db.js';
+import { all } from '../vault/db.js';
+import { sql } from '../vault/sql.js';
 import type { Vault } from '../vault/vault.js';
 import { newVersion, progressStep, type Progress } from './keys.js';
 import { dueOf, effectivePolicy, loadPolicies, type Policies } from './policy.js';
@@ -83,7 +84,7 @@ export type Rotation = Readonly<{ id: string; from: number; to: number; graceUnt
  * what it would have read at its own turn.
  */
 function retiringByKey(vault: Vault): Map<string, VersionRow[]> {
-  const rows = stmt(vault.db, "SELECT * FROM key_versions WHERE state = 'retiring' ORDER BY key_id, version").all() as VersionRow[];
+  const rows = all<VersionRow>(vault.db, sql`SELECT * FROM key_versions WHERE state = 'retiring' ORDER BY key_id, version`);
   const out = new Map<string, VersionRow[]>();
   for (const r of rows) {
     const list = out.get(r.key_id);
@@ -93,12 +94,16 @@ function retiringByKey(vault: Vault): Map<string, VersionRow[]> {
   return out;
 }
 
+// The last answer of plusSeconds (one entry, keyed on both arguments).
 let lastBase = '';
 let lastSeconds = NaN;
 let lastSum = '';
 
-/** A time plus whole seconds, as a time; a batch asks for the same one again and again. */
-function plusSeconds(time: string, seconds: number): string {
+/**
+ * A time plus whole seconds, as a time; a batch asks for the same one again
+ * and again. Exported for its test (test/unit/caches.test.ts).
+ */
+export function plusSeconds(time: string, seconds: number): string {
   if (time !== lastBase || seconds !== lastSeconds) {
     // Checked against the years a bundle can carry (shared/time.ts): a grace
     // period stored by an older Keyhold could reach past 9999.
@@ -114,11 +119,13 @@ function plusSeconds(time: string, seconds: number): string {
  * The details of a key.rotate entry, as canonical JSON (audit-log.md, 1.3):
  * exactly canonicalJson of { from, to, graceUntil, superseded? } (superseded
  * only when not empty), written out with its members in canonical order
- * (from, graceUntil, superseded, to). Anything unexpected goes through
- * canonicalJson itself.
+ * (from, graceUntil, superseded, to). Anything unexpected (a number not an
+ * integer, a graceUntil holding a surrogate) goes through canonicalJson
+ * itself. Held to canonicalJson over random inputs by
+ * test/unit/differential.test.ts.
  */
 export function keyRotateDetails(from: number, to: number, graceUntil: string, superseded: readonly number[]): string {
-  if (!Number.isInteger(from) || !Number.isInteger(to) || typeof graceUntil !== 'string' ||
+  if (!Number.isInteger(from) || !Number.isInteger(to) || typeof graceUntil !== 'string' || /[\uD800-\uDFFF]/.test(graceUntil) ||
       !superseded.every((n) => Number.isInteger(n))) {
     return canonicalJson({ from, to, graceUntil, ...(superseded.length > 0 ? { superseded } : {}) });
   }
@@ -278,9 +285,9 @@ export function destroyKey(vault: Vault, id: string, version?: number): Destruct
 export function housekeeping(vault: Vault): number {
   const now = vault.now();
   const rows = vault.read((db) =>
-    stmt(db, "SELECT * FROM key_versions WHERE state = 'retiring' AND grace_until <= ?").all(now)) as VersionRow[];
+    all<VersionRow>(db, sql`SELECT * FROM key_versions WHERE state = 'retiring' AND grace_until <= ${now}`));
   const pending = vault.read((db) =>
-    stmt(db, "SELECT * FROM key_versions WHERE state = 'pre-active' AND activated_at <= ?").all(now)) as VersionRow[];
+    all<VersionRow>(db, sql`SELECT * FROM key_versions WHERE state = 'pre-active' AND activated_at <= ${now}`));
   if (rows.length === 0 && pending.length === 0) return 0;
   vault.transaction(() => {
     // Pre-active versions whose activation time has come become active.

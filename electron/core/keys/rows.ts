@@ -6,7 +6,8 @@
 import type { KeyState, KeySummary, KeyVersionInfo, RevokeReason } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
 import { HexBytes, toBuffer, type Bytes } from '../crypto/primitives.js';
-import { stmt } from '../vault/db.js';
+import { get, rawAll, run, all } from '../vault/db.js';
+import { column, computed, ident, inList, selectList, sql, where, EMPTY, type ColumnName, type Selected, type Sql } from '../vault/sql.js';
 import { fieldAad, type Vault } from '../vault/vault.js';
 
 /**
@@ -86,7 +87,7 @@ export function missingVersion(id: string, version: number): KeyholdError {
 }
 
 export function getKey(vault: Vault, id: string): KeyRow {
-  const row = vault.read((db) => stmt(db, 'SELECT * FROM keys WHERE id = ?').get(id)) as KeyRow | undefined;
+  const row = vault.read((db) => get<KeyRow>(db, sql`SELECT * FROM keys WHERE id = ${id}`));
   if (!row) throw new KeyholdError('KEY_NOT_FOUND', `key: no key ${id}`, 'See `keyhold key list`.');
   return checkedKey(vault, row);
 }
@@ -102,8 +103,8 @@ export function resolveKeyRef(vault: Vault, ref: string): string {
   const parts = ref.split('/');
   if (parts.length !== 3) return ref;
   const [service, environment, name] = parts as [string, string, string];
-  const row = vault.read((db) => stmt(db, 'SELECT * FROM keys WHERE service = ? AND environment = ? AND name = ?')
-    .get(service, environment, name)) as KeyRow | undefined;
+  const row = vault.read((db) =>
+    get<KeyRow>(db, sql`SELECT * FROM keys WHERE service = ${service} AND environment = ${environment} AND name = ${name}`));
   if (!row) {
     throw new KeyholdError('KEY_NOT_FOUND', `key: no key named ${name} in ${service}/${environment}`,
       `Name a key by its id or as service/environment/name, as \`keyhold key list --service ${service}\` shows them.`);
@@ -112,8 +113,7 @@ export function resolveKeyRef(vault: Vault, ref: string): string {
 }
 
 export function getVersions(vault: Vault, key: KeyRow): VersionRow[] {
-  const rows = vault.read((db) =>
-    stmt(db, 'SELECT * FROM key_versions WHERE key_id = ? ORDER BY version').all(key.id)) as VersionRow[];
+  const rows = vault.read((db) => all<VersionRow>(db, sql`SELECT * FROM key_versions WHERE key_id = ${key.id} ORDER BY version`));
   const out = rows.map((r) => checkedVersion(vault, r));
   // Versions are never deleted (a destroyed one keeps its row): 1..current must all be there.
   for (let v = 1; v <= key.current_version; v++) {
@@ -135,36 +135,36 @@ export function findVersion(k: KeyRow, versions: readonly VersionRow[], want: nu
 }
 
 export function insertKey(vault: Vault, k: Omit<KeyRow, 'mac'>): void {
-  stmt(vault.db, `INSERT INTO keys (id, name, service, environment, scopes, owner, notes, current_version,
-    created_at, updated_at, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    .run(k.id, k.name, k.service, k.environment, k.scopes, k.owner, k.notes, k.current_version, k.created_at,
-      k.updated_at, k.row_version, vault.mac('keys', keyMacFields(k)));
+  run(vault.db, sql`INSERT INTO keys (id, name, service, environment, scopes, owner, notes, current_version,
+    created_at, updated_at, row_version, mac) VALUES (${k.id}, ${k.name}, ${k.service}, ${k.environment}, ${k.scopes},
+    ${k.owner}, ${k.notes}, ${k.current_version}, ${k.created_at}, ${k.updated_at}, ${k.row_version},
+    ${vault.mac('keys', keyMacFields(k))})`);
 }
 
 export function updateKey<R extends AnyKeyRow>(vault: Vault, k: R, changes: Partial<Pick<KeyRow, 'current_version'>>, now: string): R {
   const next = { ...k, ...changes, updated_at: now, row_version: k.row_version + 1 };
   const mac = vault.mac('keys', keyMacFields(next));
-  const r = stmt(vault.db, 'UPDATE keys SET current_version = ?, updated_at = ?, row_version = ?, mac = ? WHERE id = ? AND row_version = ?')
-    .run(next.current_version, next.updated_at, next.row_version, mac, k.id, k.row_version);
+  const r = run(vault.db, sql`UPDATE keys SET current_version = ${next.current_version}, updated_at = ${next.updated_at},
+    row_version = ${next.row_version}, mac = ${mac} WHERE id = ${k.id} AND row_version = ${k.row_version}`);
   if (r.changes !== 1) throw new KeyholdError('INTERNAL', `key: ${k.id} changed underneath an update`);
   return { ...next, mac };
 }
 
 export function insertVersion(vault: Vault, v: Omit<VersionRow, 'mac'>): void {
-  stmt(vault.db, `INSERT INTO key_versions (key_id, version, state, created_at, activated_at, not_after, grace_until,
-    revoked_at, revoke_reason, destroyed_at, secret, row_version, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    .run(v.key_id, v.version, v.state, v.created_at, v.activated_at, v.not_after, v.grace_until, v.revoked_at,
-      v.revoke_reason, v.destroyed_at, v.secret, v.row_version, vault.mac('key_versions', versionMacFields(v)));
+  run(vault.db, sql`INSERT INTO key_versions (key_id, version, state, created_at, activated_at, not_after, grace_until,
+    revoked_at, revoke_reason, destroyed_at, secret, row_version, mac) VALUES (${v.key_id}, ${v.version}, ${v.state},
+    ${v.created_at}, ${v.activated_at}, ${v.not_after}, ${v.grace_until}, ${v.revoked_at}, ${v.revoke_reason},
+    ${v.destroyed_at}, ${v.secret}, ${v.row_version}, ${vault.mac('key_versions', versionMacFields(v))})`);
 }
 
 export function updateVersion<R extends AnyVersionRow>(vault: Vault, v: R,
   changes: Partial<Omit<VersionRow, 'key_id' | 'version' | 'mac' | 'row_version'>>): R {
   const next = { ...v, ...changes, row_version: v.row_version + 1 };
   const mac = vault.mac('key_versions', versionMacFields(next));
-  const r = stmt(vault.db, `UPDATE key_versions SET state = ?, grace_until = ?, revoked_at = ?, revoke_reason = ?,
-    destroyed_at = ?, secret = ?, row_version = ?, mac = ? WHERE key_id = ? AND version = ? AND row_version = ?`)
-    .run(next.state, next.grace_until, next.revoked_at, next.revoke_reason, next.destroyed_at, toBuffer(next.secret),
-      next.row_version, mac, v.key_id, v.version, v.row_version);
+  const r = run(vault.db, sql`UPDATE key_versions SET state = ${next.state}, grace_until = ${next.grace_until},
+    revoked_at = ${next.revoked_at}, revoke_reason = ${next.revoke_reason}, destroyed_at = ${next.destroyed_at},
+    secret = ${toBuffer(next.secret)}, row_version = ${next.row_version}, mac = ${mac}
+    WHERE key_id = ${v.key_id} AND version = ${v.version} AND row_version = ${v.row_version}`);
   if (r.changes !== 1) throw new KeyholdError('INTERNAL', `key: ${v.key_id} version ${v.version} changed underneath an update`);
   return { ...next, mac };
 }
@@ -198,53 +198,69 @@ export function versionInfo(v: AnyVersionRow): KeyVersionInfo {
 }
 
 /**
- * A BLOB column for a bulk read: its hex text when it is a BLOB, else NULL,
- * with the value itself in a second column when it is not a BLOB (NULL, or a
- * value whose type was changed), so the row keeps exactly the types it has in
- * the file.
+ * A BLOB column for a bulk read, two result columns wide: its hex text when
+ * it is a BLOB, else NULL, then the value itself when it is not a BLOB (NULL,
+ * or a value whose type was changed), so the row keeps exactly the types it
+ * has in the file. Read with blobAt.
  */
-const hexCol = (c: string): string => `iif(typeof(${c}) = 'blob', hex(${c})), iif(typeof(${c}) = 'blob', NULL, ${c})`;
-const bytesOf = (hex: unknown, other: unknown): unknown => (typeof hex === 'string' ? new HexBytes(hex) : other);
+function hexBlob<const Q extends string>(qualified: Q): Selected<ColumnName<Q>> {
+  const c = ident(qualified);
+  const name = qualified.slice(qualified.lastIndexOf('.') + 1) as ColumnName<Q>;
+  return computed(name, sql`iif(typeof(${c}) = 'blob', hex(${c})), iif(typeof(${c}) = 'blob', NULL, ${c})`, 2);
+}
 
-/** The columns of a key joined with one of its versions, as the bulk reads select them (29 values). */
-const KEY_VERSION_COLUMNS = `k.id, k.name, k.service, k.environment, k.scopes, k.owner, ${hexCol('k.notes')},
-    k.current_version, k.created_at, k.updated_at, k.row_version, ${hexCol('k.mac')},
-    v.key_id, v.version, v.state, v.created_at, v.activated_at, v.not_after, v.grace_until, v.revoked_at,
-    v.revoke_reason, v.destroyed_at, ${hexCol('v.secret')}, v.row_version, ${hexCol('v.mac')}`;
+/** The value of a hexBlob column of a raw row: HexBytes for a BLOB, else the value as stored. */
+const blobAt = (r: readonly unknown[], at: number): unknown => {
+  const hex = r[at];
+  return typeof hex === 'string' ? new HexBytes(hex) : r[at + 1];
+};
 
-const KEYS_WITH_CURRENT = `SELECT ${KEY_VERSION_COLUMNS}
-  FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version`;
+/** A key's columns (alias k), then its version's (alias v), as the bulk reads select them; K and V say where each lands. */
+const KEY_SELECT = selectList([column('k.id'), column('k.name'), column('k.service'), column('k.environment'),
+  column('k.scopes'), column('k.owner'), hexBlob('k.notes'), column('k.current_version'), column('k.created_at'),
+  column('k.updated_at'), column('k.row_version'), hexBlob('k.mac')]);
+const VERSION_SELECT = selectList([column('v.key_id'), column('v.version'), column('v.state'), column('v.created_at'),
+  column('v.activated_at'), column('v.not_after'), column('v.grace_until'), column('v.revoked_at'), column('v.revoke_reason'),
+  column('v.destroyed_at'), hexBlob('v.secret'), column('v.row_version'), hexBlob('v.mac')], KEY_SELECT.end);
+const K = KEY_SELECT.at;
+const V = VERSION_SELECT.at;
+const KEY_VERSION_COLUMNS = sql`${KEY_SELECT.list}, ${VERSION_SELECT.list}`;
 
 /** The key of a KEY_VERSION_COLUMNS row, MAC-checked. */
-function keyOfRow(vault: Vault, r: unknown[]): AnyKeyRow {
+function keyOfRow(vault: Vault, r: readonly unknown[]): AnyKeyRow {
   return checkedKey(vault, {
-    id: r[0], name: r[1], service: r[2], environment: r[3], scopes: r[4], owner: r[5], notes: bytesOf(r[6], r[7]),
-    current_version: r[8], created_at: r[9], updated_at: r[10], row_version: r[11], mac: bytesOf(r[12], r[13]),
+    id: r[K.id], name: r[K.name], service: r[K.service], environment: r[K.environment], scopes: r[K.scopes],
+    owner: r[K.owner], notes: blobAt(r, K.notes), current_version: r[K.current_version], created_at: r[K.created_at],
+    updated_at: r[K.updated_at], row_version: r[K.row_version], mac: blobAt(r, K.mac),
   } as AnyKeyRow);
 }
 
 /** The version of a KEY_VERSION_COLUMNS row, MAC-checked. */
-function versionOfRow(vault: Vault, r: unknown[]): AnyVersionRow {
+function versionOfRow(vault: Vault, r: readonly unknown[]): AnyVersionRow {
   return checkedVersion(vault, {
-    key_id: r[14], version: r[15], state: r[16], created_at: r[17], activated_at: r[18], not_after: r[19],
-    grace_until: r[20], revoked_at: r[21], revoke_reason: r[22], destroyed_at: r[23], secret: bytesOf(r[24], r[25]),
-    row_version: r[26], mac: bytesOf(r[27], r[28]),
+    key_id: r[V.key_id], version: r[V.version], state: r[V.state], created_at: r[V.created_at],
+    activated_at: r[V.activated_at], not_after: r[V.not_after], grace_until: r[V.grace_until],
+    revoked_at: r[V.revoked_at], revoke_reason: r[V.revoke_reason], destroyed_at: r[V.destroyed_at],
+    secret: blobAt(r, V.secret), row_version: r[V.row_version], mac: blobAt(r, V.mac),
   } as AnyVersionRow);
 }
 
 /**
- * Every key with its current version, MAC-checked, in name order. Read as
- * raw arrays with BLOBs as hex (AnyKeyRow, AnyVersionRow): at 100,000 keys,
- * a Buffer per BLOB and an object per joined row cost more than the MACs.
+ * Every key with its current version, MAC-checked, in name order; with
+ * conditions (fragments over k and v, such as sql`k.service = ${s}`), only
+ * the keys meeting all of them. Read as raw arrays with BLOBs as hex
+ * (AnyKeyRow, AnyVersionRow): at 100,000 keys, a Buffer per BLOB and an
+ * object per joined row cost more than the MACs.
  */
-export function keysWithCurrent(vault: Vault, where = '', args: readonly unknown[] = []): [AnyKeyRow, AnyVersionRow][] {
-  const rows = vault.read((db) => stmt(db, `${KEYS_WITH_CURRENT} ${where} ORDER BY k.service, k.environment, k.name`)
-    .raw().all(...args)) as unknown[][];
+export function keysWithCurrent(vault: Vault, conditions: readonly Sql[] = []): [AnyKeyRow, AnyVersionRow][] {
+  const rows = vault.read((db) => rawAll(db, sql`SELECT ${KEY_VERSION_COLUMNS}
+    FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
+    ${where(conditions)} ORDER BY k.service, k.environment, k.name`));
   const out = new Array<[AnyKeyRow, AnyVersionRow]>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
     const k = keyOfRow(vault, r);
-    if (r[14] === null) throw missingVersion(k.id, k.current_version);
+    if (r[V.key_id] === null) throw missingVersion(k.id, k.current_version);
     out[i] = [k, versionOfRow(vault, r)];
   }
   return out;
@@ -254,21 +270,20 @@ export function keysWithCurrent(vault: Vault, where = '', args: readonly unknown
  * Every version of every key of the given services (or only those in the
  * given states), each with its key, MAC-checked (a key's MAC once), in key id
  * and version order: the bulk read of a bundle export, raw and hex like
- * keysWithCurrent.
+ * keysWithCurrent. Each list is one bound JSON array (inList): one statement
+ * whatever its length.
  */
 export function versionsOfServices(vault: Vault, services: readonly string[], states?: readonly string[]): [AnyKeyRow, AnyVersionRow][] {
   if (services.length === 0) return [];
-  const marks = services.map(() => '?').join(', ');
-  const stateFilter = states ? ` AND v.state IN (${states.map(() => '?').join(', ')})` : '';
-  const sql = `SELECT ${KEY_VERSION_COLUMNS}
+  const stateFilter = states ? sql`AND v.state IN ${inList(states)}` : EMPTY;
+  const rows = vault.read((db) => rawAll(db, sql`SELECT ${KEY_VERSION_COLUMNS}
     FROM key_versions v JOIN keys k ON k.id = v.key_id
-    WHERE k.service IN (${marks})${stateFilter} ORDER BY v.key_id, v.version`;
-  const rows = vault.read((db) => stmt(db, sql).raw().all(...services, ...(states ?? []))) as unknown[][];
+    WHERE k.service IN ${inList(services)} ${stateFilter} ORDER BY v.key_id, v.version`));
   const out = new Array<[AnyKeyRow, AnyVersionRow]>(rows.length);
   let k: AnyKeyRow | null = null;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
-    if (k === null || k.id !== r[0]) k = keyOfRow(vault, r);
+    if (k === null || k.id !== r[K.id]) k = keyOfRow(vault, r);
     out[i] = [k, versionOfRow(vault, r)];
   }
   return out;

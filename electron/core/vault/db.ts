@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { fragment, type Sql } from './sql.js';
 
 export type Db = Database.Database;
 
@@ -56,21 +57,95 @@ export function mapDbError(e: unknown, vaultPath: string): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+/**
+ * The most statements cached per connection. The vault's SQL comes from a
+ * fixed set of templates (IN lists are one bound JSON array: vault/sql.ts),
+ * about sixty texts in all; the limit only keeps a mistake from growing the
+ * cache without end. Past it, the oldest statement is dropped (first in,
+ * first out: a hit costs one lookup, nothing more).
+ */
+export const STATEMENT_CACHE_LIMIT = 200;
 
-/** A prepared statement, cached per connection: hot paths run the same SQL many times. */
-export function stmt(db: Db, sql: string): Database.Statement {
-  let m = statements.get(db);
-  if (!m) {
-    m = new Map();
-    statements.set(db, m);
+type Cache = { object: Map<string, Database.Statement>; raw: Map<string, Database.Statement> };
+const statements = new WeakMap<Db, Cache>();
+
+/** A statement written as a literal: a constant string is accepted, a string built at run time is not. */
+export type LiteralSql<T extends string> = string extends T ? never : T;
+
+function cached(db: Db, text: string, raw: boolean): Database.Statement {
+  let c = statements.get(db);
+  if (!c) {
+    c = { object: new Map(), raw: new Map() };
+    statements.set(db, c);
   }
-  let st = m.get(sql);
+  const m = raw ? c.raw : c.object;
+  let st = m.get(text);
   if (!st) {
-    st = db.prepare(sql);
-    m.set(sql, st);
+    st = db.prepare(text);
+    // Raw mode is the statement's own state: raw and object statements are cached apart.
+    if (raw) st.raw(true);
+    if (c.object.size + c.raw.size >= STATEMENT_CACHE_LIMIT) {
+      const other = raw ? c.object : c.raw;
+      const from = m.size > 0 ? m : other;
+      const oldest = from.keys().next();
+      if (!oldest.done) from.delete(oldest.value);
+    }
+    m.set(text, st);
   }
   return st;
+}
+
+function templateText(q: Sql | string): string {
+  if (typeof q === 'string') return q;
+  if (fragment(q).params.length > 0) {
+    throw new TypeError('db: a statement template has no bound values; run a fragment with values through all/get/run/rawAll');
+  }
+  return q.text;
+}
+
+/**
+ * A prepared statement, cached per connection, for SQL run many times with
+ * arguments given at each run (`?` in the text): a fragment without bound
+ * values, or a literal string.
+ */
+export function stmt<T extends string>(db: Db, q: Sql | LiteralSql<T>): Database.Statement {
+  return cached(db, templateText(q), false);
+}
+
+/** Like stmt, in raw mode: rows as arrays, read by name through a selectList index (vault/sql.ts). */
+export function rawStmt<T extends string>(db: Db, q: Sql | LiteralSql<T>): Database.Statement {
+  return cached(db, templateText(q), true);
+}
+
+/** Every row of a fragment, as objects. */
+export function all<R>(db: Db, q: Sql): R[] {
+  return cached(db, fragment(q).text, false).all(...q.params) as R[];
+}
+
+/** The first row of a fragment, as an object, or undefined. */
+export function get<R>(db: Db, q: Sql): R | undefined {
+  return cached(db, fragment(q).text, false).get(...q.params) as R | undefined;
+}
+
+/** Runs a fragment that changes rows. */
+export function run(db: Db, q: Sql): Database.RunResult {
+  return cached(db, fragment(q).text, false).run(...q.params);
+}
+
+/** Every row of a fragment, as arrays (raw mode). */
+export function rawAll(db: Db, q: Sql): unknown[][] {
+  return cached(db, fragment(q).text, true).all(...q.params) as unknown[][];
+}
+
+/** Rows of a fragment one at a time, as objects. */
+export function iterate<R>(db: Db, q: Sql): IterableIterator<R> {
+  return cached(db, fragment(q).text, false).iterate(...q.params) as IterableIterator<R>;
+}
+
+/** How many statements the connection has cached, and their texts (for tests). */
+export function cachedStatements(db: Db): string[] {
+  const c = statements.get(db);
+  return c ? [...c.object.keys(), ...c.raw.keys()] : [];
 }
 
 /** Runs fn, mapping SQLite's errors onto Keyhold's. */
