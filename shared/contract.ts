@@ -6,6 +6,7 @@
  */
 
 import { z } from 'zod';
+import type { ErrorInfo } from './errors.js';
 import { codePointName, unsafeChar } from './text.js';
 
 const IDENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -577,6 +578,7 @@ export function isCommandName(x: unknown): x is CommandName {
   return typeof x === 'string' && Object.prototype.hasOwnProperty.call(contract, x);
 }
 
+/** What every IPC command answers: its value, or an error whose code is one of shared/errors.ts (never a bare string). */
 export type Result<T> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: { code: string; message: string; hint?: string } };
+  | { readonly ok: false; readonly error: ErrorInfo };

@@ -6,56 +6,113 @@
  * Callers match on `code`, never on the text.
  */
 
-export const ERROR_CODES = [
-  'INVALID_INPUT',
-  'VAULT_EXISTS',
-  'VAULT_NOT_FOUND',
-  'NOT_A_VAULT',
-  'VAULT_TOO_NEW',
-  'VAULT_CORRUPT',
-  'INTEGRITY',
-  'VAULT_IN_USE',
-  'VAULT_LOCKED',
-  'WRONG_PASSPHRASE',
-  'PATH_NOT_WRITABLE',
-  'FILE_EXISTS',
-  /** A file given to read is not a regular file (a folder, a device, a FIFO), after links are resolved. */
-  'NOT_A_FILE',
-  /** A file given to read is larger than its kind allows (checked while reading, not by stat). */
-  'FILE_TOO_LARGE',
-  /** The vault file (or its folder) is read-only: reading commands work, changes are refused. */
-  'VAULT_READ_ONLY',
-  /** The audit chain does not end at the stored, MACed head (entries were cut off): changes are refused until recovery. */
-  'AUDIT_TRUNCATED',
-  /** A destructive command was not confirmed (no terminal and no --yes, or the answer was no). */
-  'CONFIRMATION_REQUIRED',
-  'KEYSLOT_NOT_FOUND',
-  'LAST_KEYSLOT',
-  'KEY_NOT_FOUND',
-  'KEY_EXISTS',
-  'INVALID_KEY_FORMAT',
-  'ILLEGAL_TRANSITION',
-  'NOT_INTERACTIVE',
-  'TOKEN_MODULE',
-  'TOKEN_NOT_FOUND',
-  'TOKEN_REMOVED',
-  'TOKEN_PIN_INCORRECT',
-  'TOKEN_PIN_LOCKED',
-  'TOKEN_PIN_FINAL_TRY',
-  'TOKEN_KEY_NOT_FOUND',
-  'TOKEN_KEY_EXISTS',
-  'TOKEN_UNSUPPORTED',
-  'TOKEN_ERROR',
-  /** Several tokens could take a login and none was named: a PIN is only ever offered to the token it was given for. */
-  'TOKEN_AMBIGUOUS',
-  /** A threshold that counts more signers than there are distinct tokens (two keys on one card are one person). */
-  'THRESHOLD_UNREACHABLE',
-  /** An IPC request from a sender other than the app's own main frame (electron/main/router.ts). */
-  'IPC_FORBIDDEN',
-  'INTERNAL',
-] as const;
+/**
+ * Exit code families of the CLI (docs/cli.md, 4.2). A new code picks one:
+ * usage 2 (bad input, the command could not start), auth 3, notFound 4,
+ * damaged 5 (vault or audit log damaged or altered; an altered bundle),
+ * busy 6, refused 7 (would overwrite, duplicate, lock out or break a rule of
+ * state), token 8, internal 70 (a bug).
+ */
+export const EXIT = {
+  usage: 2,
+  auth: 3,
+  notFound: 4,
+  damaged: 5,
+  busy: 6,
+  refused: 7,
+  token: 8,
+  internal: 70,
+} as const;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+type ErrorSpec = Readonly<{ exit: (typeof EXIT)[keyof typeof EXIT]; meaning: string }>;
+
+/**
+ * Every error code, listed once: its exit code and a one-line meaning. One
+ * code per distinct failure; a code is reused only where the failure really
+ * is the same (a missing key whatever names it). docs/cli.md 4.1 and 4.2
+ * carry the same list (test/unit/error-codes.test.ts holds them together).
+ *
+ * Message rule, for every code: the message begins with its component
+ * (`vault: wrong passphrase`), names the field or file, never carries a
+ * secret, PIN or passphrase; the hint says what the user can do.
+ */
+export const ERRORS = {
+  INVALID_INPUT: { exit: EXIT.usage, meaning: 'an option, argument or IPC payload breaks its rule' },
+  VAULT_EXISTS: { exit: EXIT.refused, meaning: 'init at a path where something already is' },
+  VAULT_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no file at the vault path' },
+  NOT_A_VAULT: { exit: EXIT.damaged, meaning: 'the vault path names something that is not a Keyhold vault' },
+  VAULT_TOO_NEW: { exit: EXIT.damaged, meaning: 'the vault schema is newer than this Keyhold reads' },
+  VAULT_CORRUPT: { exit: EXIT.damaged, meaning: 'the vault file is damaged (SQLite, schema, checksums)' },
+  INTEGRITY: { exit: EXIT.damaged, meaning: 'a MAC or signature fails: data altered outside Keyhold' },
+  VAULT_IN_USE: { exit: EXIT.busy, meaning: 'another process holds the vault' },
+  VAULT_LOCKED: { exit: EXIT.auth, meaning: 'an operation that needs an unlocked vault' },
+  WRONG_PASSPHRASE: { exit: EXIT.auth, meaning: 'no passphrase keyslot opens with the passphrase' },
+  PATH_NOT_WRITABLE: { exit: EXIT.refused, meaning: 'a file or folder cannot be written (or the vault cannot be read)' },
+  FILE_EXISTS: { exit: EXIT.refused, meaning: 'a file to write is already there (or is a link, or a vault file)' },
+  /** A file given to read cannot be opened or read (missing, permission denied, I/O error). */
+  FILE_UNREADABLE: { exit: EXIT.usage, meaning: 'a file given to read cannot be opened or read' },
+  /** A file given to read is not a regular file (a folder, a device, a FIFO), after links are resolved. */
+  NOT_A_FILE: { exit: EXIT.usage, meaning: 'a file given to read is not a regular file' },
+  /** A file given to read is larger than its kind allows (checked while reading, not by stat). */
+  FILE_TOO_LARGE: { exit: EXIT.usage, meaning: 'a file given to read is larger than its kind allows' },
+  /** The vault file (or its folder) is read-only: reading commands work, changes are refused. */
+  VAULT_READ_ONLY: { exit: EXIT.refused, meaning: 'a change or reveal on a vault opened read-only' },
+  /** The audit chain does not end at the stored, MACed head (entries were cut off): changes are refused until recovery. */
+  AUDIT_TRUNCATED: { exit: EXIT.damaged, meaning: 'the audit log ends before its stored head' },
+  /** A destructive command was not confirmed (no terminal and no --yes, or the answer was no). */
+  CONFIRMATION_REQUIRED: { exit: EXIT.usage, meaning: 'a destructive command was not confirmed' },
+  /** `audit recover` on a log that ends at its head: nothing was cut off. */
+  NOTHING_TO_RECOVER: { exit: EXIT.refused, meaning: 'audit recover on a log with nothing missing' },
+  KEYSLOT_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no keyslot with that id, or none of the kind asked for' },
+  LAST_KEYSLOT: { exit: EXIT.refused, meaning: 'removing the only keyslot' },
+  KEY_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no such key or key version (or its secret was destroyed)' },
+  KEY_EXISTS: { exit: EXIT.refused, meaning: 'a key name already used in that service and environment' },
+  INVALID_KEY_FORMAT: { exit: EXIT.usage, meaning: 'a key text that fails the API-key format' },
+  ILLEGAL_TRANSITION: { exit: EXIT.refused, meaning: 'a key version change the lifecycle forbids' },
+  NOT_INTERACTIVE: { exit: EXIT.usage, meaning: 'a passphrase or PIN is needed and there is no terminal to ask on' },
+  RECIPIENT_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no recipient with that name' },
+  RECIPIENT_EXISTS: { exit: EXIT.refused, meaning: 'a recipient name or public key already registered' },
+  /** No signer is registered at all: nothing can sign a bundle or a trust root. */
+  NO_SIGNERS: { exit: EXIT.notFound, meaning: 'no signer is registered' },
+  /** Signers are registered, but none on the token named (--token). */
+  SIGNER_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no registered signer is on the token named' },
+  SIGNER_EXISTS: { exit: EXIT.refused, meaning: 'a token key already registered as a signer' },
+  /** The signer, or another key of its token, has signed this bundle already: one token signs once. */
+  ALREADY_SIGNED: { exit: EXIT.refused, meaning: 'the signer or its token has already signed the bundle' },
+  /** `bundle resend` for a recipient the vault has recorded no bundle for. */
+  NOTHING_EXPORTED: { exit: EXIT.notFound, meaning: 'no bundle was exported to the recipient yet' },
+  /** `bundle resend --sequence N` when the recipient has bundles, but not that one. */
+  BUNDLE_NOT_FOUND: { exit: EXIT.notFound, meaning: 'the recipient has no bundle with that sequence' },
+  /** A file given to sign is not a bundle of this vault: malformed, not canonical, or made by another vault. */
+  BUNDLE_INVALID: { exit: EXIT.usage, meaning: 'a file given as a bundle is not a bundle of this vault' },
+  TOKEN_MODULE: { exit: EXIT.token, meaning: 'the PKCS#11 module is missing, does not load or fails to initialise' },
+  TOKEN_NOT_FOUND: { exit: EXIT.token, meaning: 'the token asked for (or a signer\'s, a keyslot\'s) is not present' },
+  TOKEN_REMOVED: { exit: EXIT.token, meaning: 'the token went away during an operation' },
+  TOKEN_PIN_INCORRECT: { exit: EXIT.auth, meaning: 'a wrong token PIN' },
+  TOKEN_PIN_LOCKED: { exit: EXIT.auth, meaning: 'the token\'s user PIN is locked' },
+  TOKEN_PIN_FINAL_TRY: { exit: EXIT.auth, meaning: 'one PIN try left and --allow-final-try not given' },
+  TOKEN_KEY_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no key with that label or id on the token' },
+  TOKEN_KEY_EXISTS: { exit: EXIT.refused, meaning: 'token keygen with a label a key on the token already has' },
+  /** A label names several keys on one token: name the key by its id. */
+  TOKEN_KEY_AMBIGUOUS: { exit: EXIT.usage, meaning: 'a label names several keys on the token' },
+  TOKEN_UNSUPPORTED: { exit: EXIT.token, meaning: 'the token lacks a mechanism, or the key cannot serve this use' },
+  TOKEN_ERROR: { exit: EXIT.token, meaning: 'any other PKCS#11 failure' },
+  /** Several tokens could take a login and none was named: a PIN is only ever offered to the token it was given for. */
+  TOKEN_AMBIGUOUS: { exit: EXIT.usage, meaning: 'several tokens match and none was named unambiguously' },
+  /** A threshold that counts more signers than there are distinct tokens (two keys on one card are one person). */
+  THRESHOLD_UNREACHABLE: { exit: EXIT.refused, meaning: 'a threshold above the number of distinct signer tokens' },
+  /** An IPC request from a sender other than the app's own main frame (electron/main/router.ts). */
+  IPC_FORBIDDEN: { exit: EXIT.usage, meaning: 'an IPC request from a sender other than the app\'s own window' },
+  INTERNAL: { exit: EXIT.internal, meaning: 'anything unexpected (a bug)' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const ERROR_CODES = Object.freeze(Object.keys(ERRORS)) as readonly ErrorCode[];
+
+export function isErrorCode(x: unknown): x is ErrorCode {
+  return typeof x === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, x);
+}
 
 export type ErrorInfo = Readonly<{
   code: ErrorCode;
@@ -104,58 +161,9 @@ export function toErrorInfo(e: unknown): ErrorInfo {
   };
 }
 
-/** Process exit codes for the CLI, one per family of error. */
+/** Process exit code for the CLI: the code's family (EXIT). */
 export function exitCodeFor(code: ErrorCode): number {
-  switch (code) {
-    case 'INVALID_INPUT':
-    case 'INVALID_KEY_FORMAT':
-    case 'NOT_INTERACTIVE':
-    case 'NOT_A_FILE':
-    case 'FILE_TOO_LARGE':
-    case 'CONFIRMATION_REQUIRED':
-    case 'TOKEN_AMBIGUOUS':
-    case 'IPC_FORBIDDEN':
-      return 2;
-    case 'WRONG_PASSPHRASE':
-    case 'VAULT_LOCKED':
-    case 'TOKEN_PIN_INCORRECT':
-    case 'TOKEN_PIN_LOCKED':
-    case 'TOKEN_PIN_FINAL_TRY':
-      return 3;
-    case 'VAULT_NOT_FOUND':
-    case 'KEY_NOT_FOUND':
-    case 'KEYSLOT_NOT_FOUND':
-    case 'TOKEN_KEY_NOT_FOUND':
-      return 4;
-    case 'VAULT_CORRUPT':
-    case 'INTEGRITY':
-    case 'NOT_A_VAULT':
-    case 'VAULT_TOO_NEW':
-    case 'AUDIT_TRUNCATED':
-      return 5;
-    case 'VAULT_IN_USE':
-      return 6;
-    case 'VAULT_EXISTS':
-    case 'KEY_EXISTS':
-    case 'ILLEGAL_TRANSITION':
-    case 'LAST_KEYSLOT':
-    case 'PATH_NOT_WRITABLE':
-    case 'FILE_EXISTS':
-    case 'TOKEN_KEY_EXISTS':
-    case 'VAULT_READ_ONLY':
-    case 'THRESHOLD_UNREACHABLE':
-      return 7;
-    case 'TOKEN_MODULE':
-    case 'TOKEN_NOT_FOUND':
-    case 'TOKEN_REMOVED':
-    case 'TOKEN_UNSUPPORTED':
-    case 'TOKEN_ERROR':
-      return 8;
-    case 'INTERNAL':
-      return 70;
-    default:
-      return missingCase(code);
-  }
+  return isErrorCode(code) ? ERRORS[code].exit : EXIT.internal;
 }
 
 export function missingCase(x: never): never {

@@ -3,6 +3,7 @@
  * IPC contract's names. Stores call it; components call stores.
  */
 import type { Result } from '../../shared/contract';
+import type { ErrorInfo } from '../../shared/errors';
 import type { KeyholdApi } from '../../shared/ipc-names';
 
 /**
@@ -14,7 +15,8 @@ export function bridge(): KeyholdApi | null {
   return (globalThis as { keyhold?: KeyholdApi }).keyhold ?? null;
 }
 
-export type ApiError = Readonly<{ code: string; message: string; hint?: string }>;
+/** An error envelope's error: its `code` is the ErrorCode union, so a comparison with a misspelt code fails typecheck. */
+export type ApiError = ErrorInfo;
 
 /** What a screen shows when there is no bridge at all. */
 export const NO_BRIDGE: ApiError = {

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
-import { loadTrustRoot, verifyBundle } from '../../importer/src/index.js';
+import { loadTrustRoot, verifyBundle } from 'keyhold-format';
 import { BIN, cleanEnv, keyhold, ROOT } from '../cli/run.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import { KeyholdError } from '../../shared/errors.js';
-import { generateRecipientKey } from '../../importer/src/index.js';
+import { generateRecipientKey } from 'keyhold-format';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 import { rejectsWith } from '../token/helpers.js';
@@ -53,9 +53,14 @@ async function failsUnchanged(input: Record<string, unknown>, codes: Parameters<
 }
 
 describe('export failures leave the vault and the folder unchanged', () => {
-  it('no signer registered: KEYSLOT_NOT_FOUND naming `keyhold signer add`', async () => {
-    const e = await failsUnchanged({}, 'KEYSLOT_NOT_FOUND');
+  it('no signer registered: NO_SIGNERS (it was KEYSLOT_NOT_FOUND, a vault keyslot code) naming `keyhold signer add`', async () => {
+    const e = await failsUnchanged({}, 'NO_SIGNERS');
     expect(e.hint).toContain('signer add');
+    // A trust root too (it was INVALID_INPUT, the importer's complaint about an empty signer list).
+    const root = path.join(outDir, 'root.json');
+    const t = await rejectsWith(svc.call('trust.export', { out: root }), 'NO_SIGNERS');
+    expect(t.message).toBe('trust: no signer is registered');
+    expect(fs.existsSync(root)).toBe(false);
   });
 
   it('the only signer\'s token is absent (deleted from SoftHSM2): TOKEN_NOT_FOUND naming the token to insert', async () => {
@@ -63,6 +68,9 @@ describe('export failures leave the vault and the folder unchanged', () => {
     hsm.deleteToken('gone');
     const e = await failsUnchanged({}, 'TOKEN_NOT_FOUND');
     expect(e.hint).toContain("'gone'");
+    // A token that is present but holds no signer: SIGNER_NOT_FOUND (it was TOKEN_NOT_FOUND, though the token is there).
+    const s = await failsUnchanged({ token: 'card' }, 'SIGNER_NOT_FOUND');
+    expect(s.message).toBe("bundle: no registered signer is on the token 'card'");
     // Another registered signer present: the export goes ahead with its signature only.
     const kid = await addTokenSigner(svc, 'card', 'sig-card', 'ES256');
     const rep = await svc.call('bundle.export', { recipient: 'gw', out: path.join(outDir, 'first.json') });
@@ -71,8 +79,8 @@ describe('export failures leave the vault and the folder unchanged', () => {
     await svc.call('key.create', { name: 'pay2', service: 'payments' });
   });
 
-  it('unknown recipient: KEY_NOT_FOUND', async () => {
-    const e = await failsUnchanged({ recipient: 'nobody' }, 'KEY_NOT_FOUND');
+  it('unknown recipient: RECIPIENT_NOT_FOUND (it was KEY_NOT_FOUND, a key code)', async () => {
+    const e = await failsUnchanged({ recipient: 'nobody' }, 'RECIPIENT_NOT_FOUND');
     expect(e.message).toContain('nobody');
   });
 
@@ -195,8 +203,8 @@ describe('recipient add refuses bad input', () => {
     await rejectsWith(svc.call('recipient.add', { name: 'none', publicKey: pair.publicJwk, verifies: [], holds: [] }), 'INVALID_INPUT');
     const ed = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' };
     await rejectsWith(svc.call('recipient.add', { name: 'ed', publicKey: ed, verifies: ['payments'] }), 'INVALID_INPUT');
-    await rejectsWith(svc.call('recipient.add', { name: 'gw', publicKey: pair.publicJwk, verifies: ['payments'] }), 'KEY_EXISTS');
-    await rejectsWith(svc.call('recipient.add', { name: 'gw2', publicKey: gw.publicJwk, verifies: ['payments'] }), 'KEY_EXISTS');
+    await rejectsWith(svc.call('recipient.add', { name: 'gw', publicKey: pair.publicJwk, verifies: ['payments'] }), 'RECIPIENT_EXISTS');
+    await rejectsWith(svc.call('recipient.add', { name: 'gw2', publicKey: gw.publicJwk, verifies: ['payments'] }), 'RECIPIENT_EXISTS');
     expect((await svc.call('recipient.list', {})).map((r) => r.name)).toEqual(['gw']);
     // The private key's "d" is never stored or echoed.
     const e = await rejectsWith(svc.call('recipient.add', { name: 'priv', publicKey: pair.privateJwk, holds: ['x'] }), 'INVALID_INPUT');
@@ -232,7 +240,7 @@ describe('signer add refuses', () => {
   it('a token keyslot key (derive only, it must never sign), the same key twice, a missing key, a threshold above the signers', async () => {
     await svc.call('slot.addToken', { token: 'card', keyLabel: 'vault-unlock', pin: PIN });
     await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'vault-unlock' }), 'TOKEN_UNSUPPORTED');
-    await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'sig-card' }), 'KEY_EXISTS');
+    await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'sig-card' }), 'SIGNER_EXISTS');
     await rejectsWith(svc.call('signer.add', { token: 'card', keyLabel: 'no-such-key' }), 'TOKEN_KEY_NOT_FOUND');
     const list = await svc.call('signer.list', {});
     expect(list.threshold).toBe(1);

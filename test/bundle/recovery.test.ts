@@ -23,7 +23,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
-import { loadTrustRoot, verifyBundle, type TrustRoot } from '../../importer/src/index.js';
+import { loadTrustRoot, verifyBundle, type TrustRoot } from 'keyhold-format';
 import { BIN, cleanEnv, keyhold, ROOT, type Run } from '../cli/run.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';

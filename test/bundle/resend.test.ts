@@ -71,8 +71,19 @@ describe('bundle files', () => {
 
   it('resend of a sequence never exported, or to an existing file, is refused and writes nothing', async () => {
     const files = filesIn(tmp.dir);
-    await rejectsWith(svc.call('bundle.resend', { recipient: 'gw', out: path.join(tmp.dir, 'x.json'), sequence: 9 }), 'KEY_NOT_FOUND');
+    const e = await rejectsWith(svc.call('bundle.resend', { recipient: 'gw', out: path.join(tmp.dir, 'x.json'), sequence: 9 }), 'BUNDLE_NOT_FOUND');
+    expect(e.message).toBe('bundle: gw has no bundle 9');
     await rejectsWith(svc.call('bundle.resend', { recipient: 'gw', out: path.join(tmp.dir, 'b2.json') }), 'FILE_EXISTS');
+    expect(filesIn(tmp.dir)).toEqual(files);
+  });
+
+  it('resend to a recipient with no bundle yet is NOTHING_EXPORTED, to an unknown one RECIPIENT_NOT_FOUND (both were KEY_NOT_FOUND, a key code)', async () => {
+    await addRecipient(svc, 'fresh', { verifies: ['payments'] });
+    const files = filesIn(tmp.dir);
+    const e = await rejectsWith(svc.call('bundle.resend', { recipient: 'fresh', out: path.join(tmp.dir, 'y.json') }), 'NOTHING_EXPORTED');
+    expect(e.message).toBe('bundle: nothing was exported to fresh yet');
+    const n = await rejectsWith(svc.call('bundle.resend', { recipient: 'nobody', out: path.join(tmp.dir, 'y.json') }), 'RECIPIENT_NOT_FOUND');
+    expect(n.message).toBe('bundle: no recipient named nobody');
     expect(filesIn(tmp.dir)).toEqual(files);
   });
 });

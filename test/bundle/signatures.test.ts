@@ -270,13 +270,13 @@ describe('M-of-N: threshold 2, one token at a time', () => {
     expect(audit).toMatchObject({ subject: `bundle:${rep.hash}`, details: { kid: b.kid, signatures: 2 } });
 
     // Every registered signer has signed now: a further signature is refused and the file is unchanged.
-    await rejectsWith(svc.call('bundle.sign', { file }), ['KEY_EXISTS', 'TOKEN_NOT_FOUND']);
-    await rejectsWith(svc.call('bundle.sign', { file, token: 'beta' }), ['KEY_EXISTS', 'TOKEN_NOT_FOUND']);
+    await rejectsWith(svc.call('bundle.sign', { file }), ['ALREADY_SIGNED', 'TOKEN_NOT_FOUND']);
+    await rejectsWith(svc.call('bundle.sign', { file, token: 'beta' }), ['ALREADY_SIGNED', 'TOKEN_NOT_FOUND']);
     expect(fs.readFileSync(file, 'utf8')).toBe(after.text);
     expect(fs.readdirSync(tmp.dir).filter((x) => x.includes('.tmp-'))).toEqual([]);
   });
 
-  it('`bundle sign` without a vault, naming the token and key, adds the second signature; the same signer again is KEY_EXISTS', async () => {
+  it('`bundle sign` without a vault, naming the token and key, adds the second signature; the same signer again is ALREADY_SIGNED', async () => {
     await svc.call('key.create', { name: 'four', service: 'svc1' });
     const file = out();
     // This time in this process, beta hidden from the slot list (one CLI spawn fewer).
@@ -289,8 +289,8 @@ describe('M-of-N: threshold 2, one token at a time', () => {
       const s = await bare.call('bundle.sign', { file, token: 'beta', keyLabel: 'sig-b' });
       expect(s).toMatchObject({ kid: b.kid, signatures: [a.kid, b.kid], hash: rep.hash });
       const signed = fs.readFileSync(file, 'utf8');
-      await rejectsWith(bare.call('bundle.sign', { file, token: 'beta', keyLabel: 'sig-b' }), 'KEY_EXISTS');
-      await rejectsWith(bare.call('bundle.sign', { file, token: 'alpha', keyLabel: 'sig-a' }), 'KEY_EXISTS');
+      await rejectsWith(bare.call('bundle.sign', { file, token: 'beta', keyLabel: 'sig-b' }), 'ALREADY_SIGNED');
+      await rejectsWith(bare.call('bundle.sign', { file, token: 'alpha', keyLabel: 'sig-a' }), 'ALREADY_SIGNED');
       expect(fs.readFileSync(file, 'utf8')).toBe(signed);
       expect(checkAll(readBundle(file), [a, b])).toEqual([a.kid, b.kid]);
       expect((await applyBundle(state1, signed, { privateKey: r1.privateJwk })).status).toBe('applied');
@@ -306,7 +306,9 @@ describe('M-of-N: threshold 2, one token at a time', () => {
 describe('trust roots and second signatures: what an importer or a custodian relies on', () => {
   it('re-exporting an unchanged trust root gives the same root (same payload hash), so an importer that pinned it accepts the new file', async () => {
     const first = await loadTrustRoot(trustV2);
-    // Seconds after version 2 was exported (payload times are to the second): exported again, unchanged.
+    // Over a second after version 2 was exported (payload times are to the second): exported again, unchanged.
+    const wait = 1001 - (Date.now() - Date.parse(first.payload.issuedAt));
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     expect(Date.now() - Date.parse(first.payload.issuedAt)).toBeGreaterThan(1000);
     const again = fs.readFileSync((await svc.call('trust.export', { out: path.join(tmp.dir, 'root2c.json') })).path, 'utf8');
     const second = await loadTrustRoot(again);
@@ -342,16 +344,16 @@ describe('trust roots and second signatures: what an importer or a custodian rel
     expect(fs.readFileSync(file, 'utf8')).toBe(forged);
   });
 
-  it('`bundle sign` with the vault by a signer that already signed says so (KEY_EXISTS), not that its token is absent', async () => {
+  it('`bundle sign` with the vault by a signer that already signed says so (ALREADY_SIGNED), not that its token is absent', async () => {
     const file = out();
     await svc.call('key.create', { name: 'six', service: 'svc1' });
     await svc.call('bundle.export', { recipient: 'r1', out: file });
-    await rejectsWith(svc.call('bundle.sign', { file, token: 'beta' }), 'KEY_EXISTS');
+    await rejectsWith(svc.call('bundle.sign', { file, token: 'beta' }), 'ALREADY_SIGNED');
   });
 });
 
 describe('bundle sign with a vault: only this vault\'s bundles', () => {
-  it('a bundle of another vault, signed by a key registered in both, is refused (INVALID_INPUT) and left as it was', async () => {
+  it('a bundle of another vault, signed by a key registered in both, is refused (BUNDLE_INVALID) and left as it was', async () => {
     const other = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
     const file = out();
     try {
@@ -366,9 +368,26 @@ describe('bundle sign with a vault: only this vault\'s bundles', () => {
       await svc.tokens.logoutAll(); // the other service's logout was this process's (see the open bug below)
     }
     const text = fs.readFileSync(file, 'utf8');
-    const e = await rejectsWith(svc.call('bundle.sign', { file }), 'INVALID_INPUT');
+    const e = await rejectsWith(svc.call('bundle.sign', { file }), 'BUNDLE_INVALID');
     expect(e.message).toContain('another vault');
     expect(fs.readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('a bundle whose payload is not canonical JSON is refused (BUNDLE_INVALID, it was INVALID_INPUT) and left as it was', async () => {
+    const file = out();
+    await svc.call('key.create', { name: 'seven', service: 'svc1' });
+    await withoutBeta(() => svc.call('bundle.export', { recipient: 'r1', out: file }));
+    const f = readBundle(file);
+    const loose = JSON.stringify({ payload: Buffer.from(JSON.stringify(f.payload, null, 1)).toString('base64url'), signatures: f.json.signatures });
+    fs.writeFileSync(file, loose);
+    const e = await rejectsWith(svc.call('bundle.sign', { file }), 'BUNDLE_INVALID');
+    expect(e.message).toBe('bundle: the payload is not canonical JSON');
+    expect(fs.readFileSync(file, 'utf8')).toBe(loose);
+    // Not a bundle at all (the importer's complaint), and a trust root: the same code.
+    fs.writeFileSync(file, '{"hello": 1}');
+    await rejectsWith(svc.call('bundle.sign', { file }), 'BUNDLE_INVALID');
+    fs.writeFileSync(file, trustV2);
+    await rejectsWith(svc.call('bundle.sign', { file }), 'BUNDLE_INVALID');
   });
 });
 

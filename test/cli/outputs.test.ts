@@ -137,7 +137,7 @@ describe('every --out refuses what must never be written', () => {
 });
 
 describe('files read from the operator: regular files only, bounded', () => {
-  it('a device, a FIFO, a folder or an oversized file is refused at once with NOT_A_FILE or FILE_TOO_LARGE', () => {
+  it('a device, a FIFO, a folder, an oversized or a missing file is refused at once with NOT_A_FILE, FILE_TOO_LARGE or FILE_UNREADABLE', () => {
     const dir = path.join(tmp.dir, 'inputs');
     fs.mkdirSync(dir, { recursive: true });
     const fifo = path.join(dir, 'fifo');
@@ -149,6 +149,7 @@ describe('files read from the operator: regular files only, bounded', () => {
     const bigSecret = path.join(dir, 'big-secret');
     fs.writeFileSync(bigSecret, 'x'.repeat(5000), { mode: 0o600 });
     const noPass = { ...env, KEYHOLD_PASSPHRASE: undefined };
+    const missing = path.join(dir, 'no-such-file');
     const cases: [string[], Record<string, string | undefined>, string][] = [
       [['recipient', 'add', '--name', 'z', '--public-key', '/dev/zero', '--verifies', 'payments'], env, 'NOT_A_FILE'],
       [['recipient', 'add', '--name', 'z', '--public-key', zeroLink, '--verifies', 'payments'], env, 'NOT_A_FILE'],
@@ -161,6 +162,11 @@ describe('files read from the operator: regular files only, bounded', () => {
       [['audit', 'verify', '--file', '/dev/zero'], env, 'NOT_A_FILE'],
       [['audit', 'verify', '--file', fifo], env, 'NOT_A_FILE'],
       [['bundle', 'sign', zeroLink, '--token', 'one'], env, 'NOT_A_FILE'],
+      // One code, exit 2, whatever the kind of file (a bundle to sign was VAULT_NOT_FOUND, exit 4; the others INVALID_INPUT).
+      [['recipient', 'add', '--name', 'z', '--public-key', missing, '--verifies', 'payments'], env, 'FILE_UNREADABLE'],
+      [['--passphrase-file', missing, 'info'], noPass, 'FILE_UNREADABLE'],
+      [['audit', 'verify', '--file', missing], env, 'FILE_UNREADABLE'],
+      [['bundle', 'sign', missing, '--token', 'one'], env, 'FILE_UNREADABLE'],
     ];
     const before = vaultDigest(vaultPath);
     for (const [args, e, code] of cases) {

@@ -541,7 +541,7 @@ describe('audit.export', () => {
     // Not an export at all.
     fs.writeFileSync(cut, 'hello\n');
     await expectCode(() => verifyAuditFile(cut), 'INVALID_INPUT');
-    await expectCode(() => verifyAuditFile(path.join(outDir, 'missing.jsonl')), 'INVALID_INPUT');
+    await expectCode(() => verifyAuditFile(path.join(outDir, 'missing.jsonl')), 'FILE_UNREADABLE');
 
     // Exporting again never replaces the earlier file (FILE_EXISTS); a new name gets the longer log.
     await svc.call('key.create', { name: 'later', service: 's' });

@@ -83,10 +83,12 @@ describe('readRegularFile: regular files only, size bounded while reading', () =
     await expectCode(() => read(status, 16), 'FILE_TOO_LARGE');
   });
 
-  it('a missing file is INVALID_INPUT (or the code the caller names)', async () => {
+  it('a missing or unreadable file is FILE_UNREADABLE whatever its kind (a bundle to sign was VAULT_NOT_FOUND, the others INVALID_INPUT)', async () => {
     const missing = path.join(tmpDir(), 'nope');
-    await expectCode(() => read(missing), 'INVALID_INPUT');
-    await expectCode(() => readRegularFile(missing, { prefix: 't', what: 't', limit: 1, notFound: 'VAULT_NOT_FOUND' }), 'VAULT_NOT_FOUND');
+    const e = await expectCode(() => read(missing), 'FILE_UNREADABLE');
+    expect(e.message).toContain('(ENOENT)');
+    await expectCode(() => readRegularFile(missing, { prefix: 'bundle', what: 'bundle', limit: READ_LIMITS.bundle }), 'FILE_UNREADABLE');
+    await expectCode(() => verifyAuditFile(missing), 'FILE_UNREADABLE');
   });
 
   it('audit verify --file on /dev/zero is refused at once (it used to read until out of memory)', async () => {

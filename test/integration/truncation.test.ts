@@ -160,7 +160,7 @@ describe('a log cut off at the end', () => {
     expect(JSON.parse(keyhold(['--json', '--vault', file, 'audit', 'verify'], env()).stdout)).toMatchObject({ ok: true, entries: n + 1 });
     // Nothing left to recover.
     const again = keyhold(['--vault', file, 'audit', 'recover', '--yes', '--reason', 'again'], env());
-    expect(again.code).toBe(2);
+    expect(again.code).toBe(7);
     expect(again.stderr).toMatch(/nothing to recover/);
   });
 
@@ -189,7 +189,7 @@ describe('a log cut off at the end', () => {
     expect(await svc.call('audit.verify', {})).toMatchObject({ ok: true, entries: 1, head: { seq: 1 } });
   });
 
-  it('refuses to recover damage that is more than a cut end (INTEGRITY), and a log with nothing missing (INVALID_INPUT)', async () => {
+  it('refuses to recover damage that is more than a cut end (INTEGRITY), and a log with nothing missing (NOTHING_TO_RECOVER, it was INVALID_INPUT though no input was wrong)', async () => {
     const damaged = cutAfter(n - 2, (db) => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").run());
     const before = snapshot(damaged);
     const svc = await opened(damaged);
@@ -202,7 +202,8 @@ describe('a log cut off at the end', () => {
     const intact = path.join(tmp.dir, 'intact.khv');
     copyVault(base, intact);
     const ok = await opened(intact);
-    await expectCode(() => ok.call('audit.recover', { reason: 'nothing' }), 'INVALID_INPUT');
+    const none = await expectCode(() => ok.call('audit.recover', { reason: 'nothing' }), 'NOTHING_TO_RECOVER');
+    expect(none.message).toMatch(/^audit: the log ends at its head \(entry \d+\); there is nothing to recover$/);
     ok.close();
     expect(fs.existsSync(`${intact}-wal`)).toBe(false);
   });

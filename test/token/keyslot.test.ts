@@ -169,4 +169,20 @@ describe('token keyslot (SoftHSM2, through the service)', () => {
       expect(e.message).toMatch(/vault: /);
     }
   });
+
+  it('a passphrase unlock of a vault whose only keyslots are token slots is KEYSLOT_NOT_FOUND (it was WRONG_PASSPHRASE, though no passphrase was wrong)', async () => {
+    svc.close();
+    const copy = path.join(tmp.dir, 'token-only.db');
+    fs.copyFileSync(vaultPath, copy);
+    await svc.tokens.logoutAll();
+    await svc.call('vault.unlockToken', { path: copy, token: 'vaultcard', pin: PIN });
+    const passphraseSlots = (await svc.call('slot.list', {})).filter((s) => s.type === 'passphrase');
+    expect(passphraseSlots).toHaveLength(1);
+    expect((await svc.call('slot.remove', { id: passphraseSlots[0]!.id })).passphraseSlotsLeft).toBe(0);
+    svc.close();
+    const before = fileState(copy);
+    const e = await rejectsWith(svc.call('vault.unlock', { path: copy, passphrase: PASSPHRASE }), 'KEYSLOT_NOT_FOUND');
+    expect(e.message).toBe('vault: this vault has no passphrase keyslot');
+    expect(fileState(copy)).toBe(before);
+  });
 });

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import { keyhold } from '../cli/run.js';
-import { loadTrustRoot, verifyBundle } from '../../importer/src/index.js';
+import { loadTrustRoot, verifyBundle } from 'keyhold-format';
 import { addRecipient, PASSPHRASE, pinProvider, readBundle, tokenKey, type Recipient } from '../bundle/helpers.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
@@ -102,13 +102,13 @@ describe('signers on one token count once', () => {
 
     // alpha's other key is not a second signer: nothing to add while beta is absent.
     const before = fs.readFileSync(file, 'utf8');
-    await withoutBeta(() => rejectsWith(svc.call('bundle.sign', { file }), ['KEY_EXISTS', 'TOKEN_NOT_FOUND']));
-    await withoutBeta(() => rejectsWith(svc.call('bundle.sign', { file, token: 'alpha' }), 'KEY_EXISTS'));
+    await withoutBeta(() => rejectsWith(svc.call('bundle.sign', { file }), ['ALREADY_SIGNED', 'TOKEN_NOT_FOUND']));
+    await withoutBeta(() => rejectsWith(svc.call('bundle.sign', { file, token: 'alpha' }), 'ALREADY_SIGNED'));
     // Without a vault, naming alpha's other key: refused too (the token has signed).
     const bare = new KeyholdService({ tokens: { module: hsm.module }, askPin: pinProvider() });
     try {
       const other = rep.signatures[0] === kid.a1 ? 'a2' : 'a1';
-      const e = await rejectsWith(bare.call('bundle.sign', { file, token: 'alpha', keyLabel: other }), 'KEY_EXISTS');
+      const e = await rejectsWith(bare.call('bundle.sign', { file, token: 'alpha', keyLabel: other }), 'ALREADY_SIGNED');
       expect(e.hint).toContain('another token');
     } finally {
       await bare.shutdown();

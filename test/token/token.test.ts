@@ -186,6 +186,17 @@ describe('interop with OpenSC pkcs11-tool (an independent client of the same tok
     expect(verifiesWithNode(byId.jwk!, message, await t.sign({ label: 'tool-p256' }, message))).toBe(true);
   });
 
+  it('two keys pkcs11-tool labelled alike: the label is TOKEN_KEY_AMBIGUOUS (exit 2; it was TOKEN_KEY_EXISTS, the keygen code) listing both ids, and each is found by its id', async () => {
+    for (const id of ['0201', '0202']) {
+      pkcs11Tool(hsm.module, hsm.env, [...login, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'twin', '--id', id]);
+    }
+    const t = mgr.token('alpha');
+    const e = await rejectsWith(t.findKey({ label: 'twin' }), 'TOKEN_KEY_AMBIGUOUS');
+    expect(e.message).toBe(`token: several keys with label 'twin' on ${t.name}`);
+    expect(e.hint).toBe('Name the key by its id instead: 0201, 0202.');
+    expect((await t.findKey({ id: '0202' })).label).toBe('twin');
+  });
+
   it('an Ed25519 key that pkcs11-tool generated (EC_PARAMS as the printable "edwards25519") is found and signs in Keyhold', async () => {
     pkcs11Tool(hsm.module, hsm.env, [...login, '--keypairgen', '--key-type', 'EC:edwards25519', '--label', 'tool-ed25519', '--id', '0103']);
     const t = mgr.token('alpha');

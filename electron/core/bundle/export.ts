@@ -1,6 +1,6 @@
 /**
  * Rotation bundles, export side (the format is docs/bundle-format.md; its one
- * implementation is the importer package, used here as a library).
+ * implementation is the keyhold-format package, used here as a library).
  *
  * An export collects what changed for one recipient since its last bundle
  * (versions to issue, versions to revoke), encrypts the secrets its holders
@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { BundleExportReport, RecipientInfo, SignerInfo } from '../../../shared/contract.js';
 import { formatApiKey } from '../../../shared/apikey.js';
 import { parseDuration } from '../../../shared/duration.js';
-import { KeyholdError } from '../../../shared/errors.js';
+import { type ErrorCode, KeyholdError, missingCase } from '../../../shared/errors.js';
 import {
   addSignature,
   buildPayload,
@@ -43,8 +43,9 @@ import {
   type Change,
   type SecretEntry,
   type Signer,
+  type ImportErrorCode as FormatErrorCode,
   type TrustRootPayload,
-} from '../../../importer/src/index.js';
+} from 'keyhold-format';
 import {
   checkNewFile,
   publishNewFile,
@@ -89,12 +90,73 @@ import {
 
 const MAX_VALIDITY_S = 90 * 86400;
 
-/** Importer errors (bad JWK, bad payload) as Keyhold errors. */
-function fromImporter<T>(fn: () => T): T {
+/**
+ * A bundle-format error (keyhold-format's typed codes) as a Keyhold error,
+ * code by code. `invalid` is the code for "this breaks the format" in the
+ * caller's context: INVALID_INPUT for an argument (a recipient's public key,
+ * what a bundle or trust root is built from), BUNDLE_INVALID for a file given
+ * as a bundle. File codes keep their meaning; a signer already in the bundle
+ * is ALREADY_SIGNED; a signature that does not verify is INTEGRITY.
+ */
+export function keyholdCodeOf(code: FormatErrorCode, invalid: ErrorCode): ErrorCode {
+  switch (code) {
+    case 'NOT_A_FILE':
+    case 'FILE_TOO_LARGE':
+    case 'FILE_UNREADABLE':
+    case 'FILE_EXISTS':
+    case 'PATH_NOT_WRITABLE':
+      return code;
+    case 'BUNDLE_TOO_LARGE':
+      return 'FILE_TOO_LARGE';
+    case 'FILE_NOT_FOUND':
+      return 'FILE_UNREADABLE';
+    case 'BUNDLE_DUPLICATE_SIGNER':
+      return 'ALREADY_SIGNED';
+    case 'BUNDLE_SIGNATURE':
+      return 'INTEGRITY';
+    case 'IO':
+    case 'INTERNAL':
+      return 'INTERNAL';
+    case 'BUNDLE_MALFORMED':
+    case 'BUNDLE_HEADER':
+    case 'BUNDLE_ALGORITHM':
+    case 'BUNDLE_UNKNOWN_SIGNER':
+    case 'BUNDLE_THRESHOLD':
+    case 'BUNDLE_VAULT':
+    case 'BUNDLE_RECIPIENT':
+    case 'BUNDLE_EXPIRED':
+    case 'BUNDLE_NOT_YET_VALID':
+    case 'BUNDLE_ROLLBACK':
+    case 'BUNDLE_FORK':
+    case 'BUNDLE_CHAIN':
+    case 'BUNDLE_DECRYPT':
+    case 'BUNDLE_SECRETS':
+    case 'BUNDLE_CONFLICT':
+    case 'BUNDLE_CHECKPOINT':
+    case 'TRUST_ROOT_INVALID':
+    case 'TRUST_ROOT_THRESHOLD':
+    case 'TRUST_ROOT_EXPIRED':
+    case 'TRUST_ROOT_VERSION':
+    case 'TRUST_ROOT_ROLLBACK':
+    case 'TRUST_ROOT_MISMATCH':
+    case 'KEY_INVALID':
+    case 'DUPLICATE_MEMBER':
+    case 'STATE_INVALID':
+    case 'STATE_LOCKED':
+    case 'INVALID_INPUT':
+    case 'USAGE':
+      return invalid;
+    default:
+      return missingCase(code);
+  }
+}
+
+/** Runs a bundle-format call, its errors as Keyhold errors (keyholdCodeOf). */
+function fromImporter<T>(fn: () => T, invalid: ErrorCode = 'INVALID_INPUT'): T {
   try {
     return fn();
   } catch (e) {
-    if (isImportError(e)) throw new KeyholdError('INVALID_INPUT', e.message, e.hint);
+    if (isImportError(e)) throw new KeyholdError(keyholdCodeOf(e.code, invalid), e.message, e.hint, { cause: e });
     throw e;
   }
 }
@@ -110,9 +172,9 @@ export function addRecipient(vault: Vault, name: string, publicKey: Record<strin
     throw new KeyholdError('INVALID_INPUT', 'recipient: name at least one service it verifies (--verifies) or holds (--holds)');
   }
   const existing = listRecipients(vault);
-  if (existing.some((r) => r.name === name)) throw new KeyholdError('KEY_EXISTS', `recipient: ${name} already exists`);
+  if (existing.some((r) => r.name === name)) throw new KeyholdError('RECIPIENT_EXISTS', `recipient: ${name} already exists`);
   const same = existing.find((r) => r.id === id);
-  if (same) throw new KeyholdError('KEY_EXISTS', `recipient: this public key is already recipient ${same.name}`);
+  if (same) throw new KeyholdError('RECIPIENT_EXISTS', `recipient: this public key is already recipient ${same.name}`);
   const row = {
     id, name, public_jwk: JSON.stringify(jwk), verifies: JSON.stringify([...verifies].sort()), holds: JSON.stringify([...holds].sort()),
     created_at: vault.now(), sequence: 0, last_hash: null, row_version: 1,
@@ -138,7 +200,7 @@ export async function addSigner(vault: Vault, tokens: TokenManager, tokenSel: st
   }
   const existing = listSigners(vault);
   if (existing.some((s) => s.kid === key.kid)) {
-    throw new KeyholdError('KEY_EXISTS', `signer: ${key.kid} is already registered`);
+    throw new KeyholdError('SIGNER_EXISTS', `signer: ${key.kid} is already registered`);
   }
   const d = token.description;
   const warnings: string[] = [];
@@ -211,7 +273,7 @@ async function presentSigners(vault: Vault, tokens: TokenManager, o: SigningOpti
   why: string): Promise<Signer[]> {
   const rows = listSigners(vault);
   if (rows.length === 0) {
-    throw new KeyholdError('KEYSLOT_NOT_FOUND', 'bundle: no signer is registered',
+    throw new KeyholdError('NO_SIGNERS', 'bundle: no signer is registered',
       'Register a token key with `keyhold signer add --token LABEL --key KEYLABEL`.');
   }
   const sel = o.token;
@@ -227,7 +289,7 @@ async function presentSigners(vault: Vault, tokens: TokenManager, o: SigningOpti
   if (picked.length === 0) {
     const mine = sel === undefined ? rows : rows.filter((r) => onToken(r, tokens.bySerial(r.token_serial), sel));
     if (sel !== undefined && mine.length === 0) {
-      throw new KeyholdError('TOKEN_NOT_FOUND', `bundle: no registered signer is on the token '${sel}'`,
+      throw new KeyholdError('SIGNER_NOT_FOUND', `bundle: no registered signer is on the token '${sel}'`,
         `The signers are on: ${[...new Set(rows.map((r) => `'${r.token_label}' (serial ${r.token_serial})`))].join(', ')}.`);
     }
     throw new KeyholdError('TOKEN_NOT_FOUND', 'bundle: no signer\'s token is present',
@@ -470,7 +532,7 @@ export function resendBundle(vault: Vault, o: { recipient: string; out: string; 
   const r = getRecipient(vault, o.recipient);
   const b = lastBundle(vault, r.id, o.sequence);
   if (!b) {
-    throw new KeyholdError('KEY_NOT_FOUND', o.sequence === undefined
+    throw new KeyholdError(o.sequence === undefined ? 'NOTHING_EXPORTED' : 'BUNDLE_NOT_FOUND', o.sequence === undefined
       ? `bundle: nothing was exported to ${r.name} yet`
       : `bundle: ${r.name} has no bundle ${o.sequence}`, 'See `keyhold recipient list` for its last sequence.');
   }
@@ -503,18 +565,18 @@ export type SignFileOptions = Readonly<{
 export async function signBundleFile(vault: Vault | null, tokens: TokenManager, o: SignFileOptions): Promise<{ path: string; kid: string; signatures: string[]; hash: string }> {
   const target = path.resolve(o.file);
   // As the importer: at most 64 MiB, read from a regular file only (never a device or FIFO).
-  const text = readTextFile(target, { prefix: 'bundle', what: 'bundle', limit: READ_LIMITS.bundle, notFound: 'VAULT_NOT_FOUND' });
-  const parsed = fromImporter(() => parseGeneralJws(text, BUNDLE_TYP, { malformed: 'BUNDLE_MALFORMED', what: 'bundle' }));
+  const text = readTextFile(target, { prefix: 'bundle', what: 'bundle', limit: READ_LIMITS.bundle });
+  const parsed = fromImporter(() => parseGeneralJws(text, BUNDLE_TYP, { malformed: 'BUNDLE_MALFORMED', what: 'bundle' }), 'BUNDLE_INVALID');
   const kids = parsed.signatures.map((s) => (JSON.parse(Buffer.from(s.protected, 'base64url').toString('utf8')) as { kid: string }).kid);
   // What is signed must be a bundle payload, canonical and valid, whatever the signatures say.
   const canonical = parseCanonical(parsed.payloadBytes);
-  if (!canonical) throw new KeyholdError('INVALID_INPUT', 'bundle: the payload is not canonical JSON');
-  const payload = fromImporter(() => parseBundlePayload(canonical.value));
+  if (!canonical) throw new KeyholdError('BUNDLE_INVALID', 'bundle: the payload is not canonical JSON');
+  const payload = fromImporter(() => parseBundlePayload(canonical.value), 'BUNDLE_INVALID');
   let signer: Signer;
   if (vault) {
     const registered = listSigners(vault);
     if (payload.vaultId !== vault.id) {
-      throw new KeyholdError('INVALID_INPUT', `bundle: made by another vault (${payload.vaultId.slice(0, 40)}), not this one`);
+      throw new KeyholdError('BUNDLE_INVALID', `bundle: made by another vault (${payload.vaultId.slice(0, 40)}), not this one`);
     }
     // The signatures already there must be this vault's signers' and verify: a
     // custodian never countersigns a payload changed after it was signed.
@@ -534,7 +596,7 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
     const signedTokens = new Set(registered.filter((r) => kids.includes(r.kid)).map((r) => r.token_serial));
     const rows = selected.filter((s) => !kids.includes(s.kid) && !signedTokens.has(s.token_serial));
     if (selected.length > 0 && rows.length === 0) {
-      throw new KeyholdError('KEY_EXISTS', `bundle: ${sel === undefined ? 'every registered signer' : `the signer on '${sel}'`} has already signed this bundle`,
+      throw new KeyholdError('ALREADY_SIGNED', `bundle: ${sel === undefined ? 'every registered signer' : `the signer on '${sel}'`} has already signed this bundle`,
         `Signed by: ${kids.join(', ')}.`);
     }
     const present = rows.filter((s) => tokens.bySerial(s.token_serial) !== null);
@@ -560,15 +622,15 @@ export async function signBundleFile(vault: Vault | null, tokens: TokenManager, 
     // Another key of this token has signed already: one card signs once.
     const sibling = (await token.listKeys()).find((k) => k.kid !== null && k.kid !== key.kid && kids.includes(k.kid));
     if (sibling) {
-      throw new KeyholdError('KEY_EXISTS', `bundle: the token ${token.name} has already signed this bundle (key '${sibling.label}')`,
+      throw new KeyholdError('ALREADY_SIGNED', `bundle: the token ${token.name} has already signed this bundle (key '${sibling.label}')`,
         'Signers on one token count once toward the threshold: the next signature must come from another token.');
     }
     signer = await tokenSigner(token, { kid: key.kid, alg: key.alg, public_jwk: JSON.stringify(key.jwk), key_id: key.id }, o.pins.provider, o.allowFinalTry, 'add a signature to a bundle');
   }
-  if (kids.includes(signer.kid)) throw new KeyholdError('KEY_EXISTS', `bundle: ${signer.kid} has already signed this bundle`);
+  if (kids.includes(signer.kid)) throw new KeyholdError('ALREADY_SIGNED', `bundle: ${signer.kid} has already signed this bundle`);
   const protectedB64 = encodeProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: BUNDLE_TYP });
   const sig = await signer.sign(signingInput(protectedB64, parsed.payloadB64));
-  const next = fromImporter(() => addSignature(text, { protected: protectedB64, signature: sig }));
+  const next = fromImporter(() => addSignature(text, { protected: protectedB64, signature: sig }), 'BUNDLE_INVALID');
   const hash = payloadHash(parsed.payloadBytes);
   const tmp = stageNewFile(target, next, 'bundle');
   if (vault) {
@@ -593,6 +655,10 @@ export async function exportTrust(vault: Vault, tokens: TokenManager, o: { out: 
   // Before any token work: a trust root is a new file, never one that exists (or the vault's own).
   const target = checkNewFile(o.out, 'trust', vaultFiles(vault.path));
   const rows = listSigners(vault);
+  if (rows.length === 0) {
+    throw new KeyholdError('NO_SIGNERS', 'trust: no signer is registered',
+      'Register a token key with `keyhold signer add --token LABEL --key KEYLABEL`.');
+  }
   const need = threshold(vault);
   // The version goes up whenever the signer set, threshold or expiry changes, as
   // TUF's root does. Unchanged, the same root is exported again (the same

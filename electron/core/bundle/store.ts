@@ -8,7 +8,8 @@
 
 import type { RecipientInfo, SignerInfo } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
-import { stmt } from '../vault/db.js';
+import { all, get, rawAll, run, stmt } from '../vault/db.js';
+import { column, selectList, sql } from '../vault/sql.js';
 import type { Vault } from '../vault/vault.js';
 import type { PublicJwk, TokenAlg } from '../token/jwk.js';
 
@@ -63,31 +64,31 @@ export function signerInfo(r: SignerRow): SignerInfo {
 // ---- recipients -------------------------------------------------------------
 
 export function listRecipients(vault: Vault): RecipientRow[] {
-  const rows = vault.read((db) => stmt(db, 'SELECT * FROM recipients ORDER BY name').all()) as RecipientRow[];
+  const rows = vault.read((db) => all<RecipientRow>(db, sql`SELECT * FROM recipients ORDER BY name`));
   for (const r of rows) vault.checkMac('recipients', recipientFields(r), r.mac, `recipient ${String(r.name)}`);
   return rows;
 }
 
 export function getRecipient(vault: Vault, name: string): RecipientRow {
-  const r = vault.read((db) => stmt(db, 'SELECT * FROM recipients WHERE name = ?').get(name)) as RecipientRow | undefined;
+  const r = vault.read((db) => get<RecipientRow>(db, sql`SELECT * FROM recipients WHERE name = ${name}`));
   if (!r) {
-    throw new KeyholdError('KEY_NOT_FOUND', `bundle: no recipient named ${name}`, 'See `keyhold recipient list`; add one with `keyhold recipient add`.');
+    throw new KeyholdError('RECIPIENT_NOT_FOUND', `bundle: no recipient named ${name}`, 'See `keyhold recipient list`; add one with `keyhold recipient add`.');
   }
   vault.checkMac('recipients', recipientFields(r), r.mac, `recipient ${name}`);
   return r;
 }
 
 export function insertRecipient(vault: Vault, r: Omit<RecipientRow, 'mac'>): void {
-  stmt(vault.db, `INSERT INTO recipients (id, name, public_jwk, verifies, holds, created_at, sequence, last_hash, row_version, mac)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.id, r.name, r.public_jwk, r.verifies, r.holds, r.created_at, r.sequence,
-    r.last_hash, r.row_version, vault.mac('recipients', recipientFields(r)));
+  run(vault.db, sql`INSERT INTO recipients (id, name, public_jwk, verifies, holds, created_at, sequence, last_hash, row_version, mac)
+    VALUES (${r.id}, ${r.name}, ${r.public_jwk}, ${r.verifies}, ${r.holds}, ${r.created_at}, ${r.sequence}, ${r.last_hash},
+    ${r.row_version}, ${vault.mac('recipients', recipientFields(r))})`);
 }
 
 /** Records a new bundle for the recipient; the row_version guard refuses a concurrent or replayed change. */
 export function advanceRecipient(vault: Vault, r: RecipientRow, sequence: number, hash: string): void {
   const next = { ...r, sequence, last_hash: hash, row_version: r.row_version + 1 };
-  const res = stmt(vault.db, 'UPDATE recipients SET sequence = ?, last_hash = ?, row_version = ?, mac = ? WHERE id = ? AND row_version = ?')
-    .run(sequence, hash, next.row_version, vault.mac('recipients', recipientFields(next)), r.id, r.row_version);
+  const res = run(vault.db, sql`UPDATE recipients SET sequence = ${sequence}, last_hash = ${hash}, row_version = ${next.row_version},
+    mac = ${vault.mac('recipients', recipientFields(next))} WHERE id = ${r.id} AND row_version = ${r.row_version}`);
   if (res.changes !== 1) {
     // Only another export to the same recipient at the same time gets here (the row was MAC-checked when read).
     throw new KeyholdError('VAULT_IN_USE', `bundle: recipient ${r.name} got another bundle during this export`,
@@ -98,30 +99,29 @@ export function advanceRecipient(vault: Vault, r: RecipientRow, sequence: number
 // ---- signers ----------------------------------------------------------------
 
 export function listSigners(vault: Vault): SignerRow[] {
-  const rows = vault.read((db) => stmt(db, 'SELECT * FROM signers ORDER BY kid').all()) as SignerRow[];
+  const rows = vault.read((db) => all<SignerRow>(db, sql`SELECT * FROM signers ORDER BY kid`));
   for (const r of rows) vault.checkMac('signers', signerFields(r), r.mac, `signer ${String(r.kid)}`);
   return rows;
 }
 
 export function insertSigner(vault: Vault, r: Omit<SignerRow, 'mac'>): void {
-  stmt(vault.db, `INSERT INTO signers (kid, alg, public_jwk, token_label, token_serial, key_id, key_label, created_at, mac)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.kid, r.alg, r.public_jwk, r.token_label, r.token_serial, r.key_id,
-    r.key_label, r.created_at, vault.mac('signers', signerFields(r)));
+  run(vault.db, sql`INSERT INTO signers (kid, alg, public_jwk, token_label, token_serial, key_id, key_label, created_at, mac)
+    VALUES (${r.kid}, ${r.alg}, ${r.public_jwk}, ${r.token_label}, ${r.token_serial}, ${r.key_id}, ${r.key_label},
+    ${r.created_at}, ${vault.mac('signers', signerFields(r))})`);
 }
 
 // ---- settings ---------------------------------------------------------------
 
 export function getSetting(vault: Vault, name: string): string | null {
-  const r = vault.read((db) => stmt(db, 'SELECT value, mac FROM settings WHERE name = ?').get(name)) as
-    | { value: string; mac: Buffer } | undefined;
+  const r = vault.read((db) => get<{ value: string; mac: Buffer }>(db, sql`SELECT value, mac FROM settings WHERE name = ${name}`));
   if (!r) return null;
   vault.checkMac('settings', [name, r.value], r.mac, `setting ${name}`);
   return r.value;
 }
 
 export function putSetting(vault: Vault, name: string, value: string): void {
-  stmt(vault.db, 'INSERT INTO settings (name, value, mac) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value, mac = excluded.mac')
-    .run(name, value, vault.mac('settings', [name, value]));
+  run(vault.db, sql`INSERT INTO settings (name, value, mac) VALUES (${name}, ${value}, ${vault.mac('settings', [name, value])})
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value, mac = excluded.mac`);
 }
 
 /** How many distinct signers a bundle or trust root needs (default 1). */
@@ -133,8 +133,8 @@ export function threshold(vault: Vault): number {
 // ---- bundles and sent items ------------------------------------------------------
 
 export function insertBundle(vault: Vault, recipientId: string, sequence: number, hash: string, createdAt: string, body: Buffer): void {
-  stmt(vault.db, 'INSERT INTO bundles (recipient_id, sequence, hash, created_at, body, mac) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(recipientId, sequence, hash, createdAt, body, vault.mac('bundles', [recipientId, sequence, hash, createdAt, body]));
+  run(vault.db, sql`INSERT INTO bundles (recipient_id, sequence, hash, created_at, body, mac) VALUES (${recipientId}, ${sequence},
+    ${hash}, ${createdAt}, ${body}, ${vault.mac('bundles', [recipientId, sequence, hash, createdAt, body])})`);
 }
 
 type BundleRow = { recipient_id: string; sequence: number; hash: string; created_at: string; body: Buffer; mac: Buffer };
@@ -142,9 +142,9 @@ const bundleFields = (b: Omit<BundleRow, 'mac'>): unknown[] => [b.recipient_id, 
 
 /** A recorded bundle (the last one for the recipient unless a sequence is given), MAC-checked. */
 export function lastBundle(vault: Vault, recipientId: string, sequence?: number): BundleRow | null {
-  const b = vault.read((db) => (sequence === undefined
-    ? stmt(db, 'SELECT * FROM bundles WHERE recipient_id = ? ORDER BY sequence DESC LIMIT 1').get(recipientId)
-    : stmt(db, 'SELECT * FROM bundles WHERE recipient_id = ? AND sequence = ?').get(recipientId, sequence))) as BundleRow | undefined;
+  const b = vault.read((db) => get<BundleRow>(db, sequence === undefined
+    ? sql`SELECT * FROM bundles WHERE recipient_id = ${recipientId} ORDER BY sequence DESC LIMIT 1`
+    : sql`SELECT * FROM bundles WHERE recipient_id = ${recipientId} AND sequence = ${sequence}`));
   if (!b) return null;
   vault.checkMac('bundles', bundleFields(b), b.mac, `bundle ${b.sequence}`);
   return b;
@@ -152,22 +152,29 @@ export function lastBundle(vault: Vault, recipientId: string, sequence?: number)
 
 /** Replaces the stored text of the bundle with this payload hash (a signature added); false when none is stored. */
 export function replaceBundleBody(vault: Vault, hash: string, body: Buffer): boolean {
-  const b = vault.read((db) => stmt(db, 'SELECT * FROM bundles WHERE hash = ?').get(hash)) as BundleRow | undefined;
+  const b = vault.read((db) => get<BundleRow>(db, sql`SELECT * FROM bundles WHERE hash = ${hash}`));
   if (!b) return false;
   vault.checkMac('bundles', bundleFields(b), b.mac, `bundle ${b.sequence}`);
   const next = { ...b, body };
-  stmt(vault.db, 'UPDATE bundles SET body = ?, mac = ? WHERE recipient_id = ? AND sequence = ?')
-    .run(body, vault.mac('bundles', bundleFields(next)), b.recipient_id, b.sequence);
+  run(vault.db, sql`UPDATE bundles SET body = ${body}, mac = ${vault.mac('bundles', bundleFields(next))}
+    WHERE recipient_id = ${b.recipient_id} AND sequence = ${b.sequence}`);
   return true;
 }
 
+/** The sent-item columns a bulk read selects (raw rows, read through I). */
+const ITEM_SELECT = selectList([column('key_id'), column('version'), column('kind'), column('sequence'), column('mac')]);
+const I = ITEM_SELECT.at;
+
 /** The (key id, version, kind) triples already sent to a recipient, each MAC-checked. */
 export function sentItems(vault: Vault, recipientId: string): Set<string> {
-  const rows = vault.read((db) => stmt(db, 'SELECT key_id, version, kind, sequence, mac FROM bundle_items WHERE recipient_id = ?')
-    .raw().all(recipientId)) as [string, number, string, number, Buffer][];
+  const rows = vault.read((db) => rawAll(db, sql`SELECT ${ITEM_SELECT.list} FROM bundle_items WHERE recipient_id = ${recipientId}`));
   const out = new Set<string>();
-  for (const [keyId, version, kind, sequence, mac] of rows) {
-    vault.checkMac('bundle_items', [recipientId, keyId, version, kind, sequence], mac, `bundle record of key ${keyId}`);
+  for (const r of rows) {
+    const keyId = r[I.key_id] as string;
+    const version = r[I.version] as number;
+    const kind = r[I.kind] as string;
+    vault.checkMac('bundle_items', [recipientId, keyId, version, kind, r[I.sequence]], r[I.mac],
+      `bundle record of key ${keyId}`);
     out.add(`${kind}/${keyId}/${version}`);
   }
   return out;
@@ -175,7 +182,8 @@ export function sentItems(vault: Vault, recipientId: string): Set<string> {
 
 /** Like sentItems, for the given key versions only (point lookups). */
 export function sentItemsFor(vault: Vault, recipientId: string, versions: readonly (readonly [string, number])[]): Set<string> {
-  const q = stmt(vault.db, 'SELECT kind, sequence, mac FROM bundle_items WHERE recipient_id = ? AND key_id = ? AND version = ?');
+  // One statement run per version, its `?` bound at each run.
+  const q = stmt(vault.db, sql`SELECT kind, sequence, mac FROM bundle_items WHERE recipient_id = ? AND key_id = ? AND version = ?`);
   const out = new Set<string>();
   for (const [keyId, version] of versions) {
     for (const row of q.all(recipientId, keyId, version) as { kind: string; sequence: number; mac: Buffer }[]) {
@@ -188,7 +196,7 @@ export function sentItemsFor(vault: Vault, recipientId: string, versions: readon
 
 export function insertItems(vault: Vault, recipientId: string, sequence: number,
   items: readonly Readonly<{ keyId: string; version: number; kind: ItemKind }>[]): void {
-  const ins = stmt(vault.db, 'INSERT INTO bundle_items (recipient_id, key_id, version, kind, sequence, mac) VALUES (?, ?, ?, ?, ?, ?)');
+  const ins = stmt(vault.db, sql`INSERT INTO bundle_items (recipient_id, key_id, version, kind, sequence, mac) VALUES (?, ?, ?, ?, ?, ?)`);
   for (const it of items) {
     ins.run(recipientId, it.keyId, it.version, it.kind, sequence,
       vault.mac('bundle_items', [recipientId, it.keyId, it.version, it.kind, sequence]));
@@ -220,19 +228,19 @@ const pendingFields = (p: PendingFile): unknown[] =>
  * and what recovery does with a leftover is audited), but MACed like every row.
  */
 export function insertPending(vault: Vault, p: PendingFile): void {
-  vault.read((db) => stmt(db, `INSERT INTO pending_files (tmp_path, target_path, kind, recipient_id, sequence, hash, created_at, mac)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(p.tmp_path, p.target_path, p.kind, p.recipient_id, p.sequence, p.hash, p.created_at,
-    vault.mac('pending_files', pendingFields(p))));
+  vault.read((db) => run(db, sql`INSERT INTO pending_files (tmp_path, target_path, kind, recipient_id, sequence, hash, created_at, mac)
+    VALUES (${p.tmp_path}, ${p.target_path}, ${p.kind}, ${p.recipient_id}, ${p.sequence}, ${p.hash}, ${p.created_at},
+    ${vault.mac('pending_files', pendingFields(p))})`));
 }
 
 /** Forgets a file in flight (it has its name, or is gone). Inside or outside a vault transaction. */
 export function deletePending(vault: Vault, tmpPath: string): void {
-  vault.read((db) => stmt(db, 'DELETE FROM pending_files WHERE tmp_path = ?').run(tmpPath));
+  vault.read((db) => run(db, sql`DELETE FROM pending_files WHERE tmp_path = ${tmpPath}`));
 }
 
 /** Files left by interrupted exports, each MAC-checked (a row naming a file to publish or delete must be the vault's own). */
 export function listPending(vault: Vault): PendingFile[] {
-  const rows = vault.read((db) => stmt(db, 'SELECT * FROM pending_files ORDER BY created_at, tmp_path').all()) as (PendingFile & { mac: Buffer })[];
+  const rows = vault.read((db) => all<PendingFile & { mac: Buffer }>(db, sql`SELECT * FROM pending_files ORDER BY created_at, tmp_path`));
   for (const r of rows) vault.checkMac('pending_files', pendingFields(r), r.mac, `the pending file ${String(r.tmp_path)}`);
   return rows.map(({ mac: _mac, ...p }) => p);
 }

@@ -555,7 +555,7 @@ export class Token {
         this.#loggedIn ? 'See `keyhold token keys`.' : 'Private keys are visible only after login; see `keyhold token keys`.');
     }
     if (matches.length > 1) {
-      throw new KeyholdError('TOKEN_KEY_EXISTS', `token: several keys with ${what} on ${this.name}`,
+      throw new KeyholdError('TOKEN_KEY_AMBIGUOUS', `token: several keys with ${what} on ${this.name}`,
         `Name the key by its id instead: ${matches.map((k) => k.id).join(', ')}.`);
     }
     return matches[0] as TokenKey;

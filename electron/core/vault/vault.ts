@@ -469,7 +469,7 @@ export class Vault {
     const old = this.#head;
     if (this.#tailError?.code !== 'AUDIT_TRUNCATED') {
       if (this.#tailError) throw this.#tailError;
-      throw new KeyholdError('INVALID_INPUT', `audit: the log ends at its head (entry ${old.seq}); there is nothing to recover`,
+      throw new KeyholdError('NOTHING_TO_RECOVER', `audit: the log ends at its head (entry ${old.seq}); there is nothing to recover`,
         'Run `keyhold audit verify` to check the whole chain.');
     }
     strictAssert(last.seq < old.seq, 'recovery moves the head back');
@@ -565,12 +565,12 @@ export class Vault {
 
   /** MAC over a row: table name and every field, in a fixed order. */
   mac(table: string, fields: readonly unknown[]): Buffer {
-    return this.#rowMacKey().mac(canonicalRow(table, fields));
+    return this.#rowMacKey().macRow(table, fields);
   }
 
   /** Checks a row's stored MAC (a Buffer, or HexBytes from a bulk read) in constant time. */
   checkMac(table: string, fields: readonly unknown[], mac: unknown, what: string): void {
-    if (!equalMacHex(this.#rowMacKey().hex(canonicalRow(table, fields)), mac)) {
+    if (!equalMacHex(this.#rowMacKey().macRowHex(table, fields), mac)) {
       throw new KeyholdError('INTEGRITY', `vault: integrity check failed for ${what}`, INTEGRITY_HINT);
     }
   }
