@@ -9,8 +9,14 @@ cd "$(dirname "$0")/.."
 bash build/system-deps.sh
 export ELECTRON_SKIP_BINARY_DOWNLOAD="${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}"
 npm ci --no-audit --no-fund
-# The importer is TypeScript compiled to importer/dist, so `npx keyhold-import` works after install.
+# The bundle format (format/, keyhold-format) and the importer are TypeScript compiled to
+# format/dist and importer/dist, in that order (the importer and the app import keyhold-format
+# by package name), so `npx keyhold-import` works after install.
+npm run build -w keyhold-format
 npm run build -w keyhold-import
+# The keyhold command compiled to out/cli (after keyhold-format, which it bundles), so
+# `npx keyhold` starts at once after install instead of compiling TypeScript at every run.
+npm run build:cli
 # Electronegativity runs from a folder of its own (its pinned parser crashes among
 # the project's dependencies); the test command's security gate uses it.
 npm ci --prefix build/electronegativity --no-audit --no-fund

@@ -5,7 +5,6 @@
 
 import fs from 'node:fs';
 import { KeyholdError } from '../../shared/errors.js';
-import { READ_LIMITS, readTextFile } from '../core/fsutil.js';
 
 export type SecretSource = Readonly<{
   /** Absent when the environment must not be used (a second token's PIN, say). */
@@ -15,7 +14,9 @@ export type SecretSource = Readonly<{
   confirm?: boolean;
 }>;
 
-function readSecretFile(file: string, what: string): string {
+async function readSecretFile(file: string, what: string): Promise<string> {
+  // The core's bounded reader (engine.ts, loaded when a command runs, as this is).
+  const { READ_LIMITS, readTextFile } = await import('./engine.js');
   // A regular file of at most 4 KiB (a passphrase is at most 1024 characters, a PIN 255), stopped while reading.
   const text = readTextFile(file, { prefix: 'cli', what, limit: READ_LIMITS.secret });
   try {

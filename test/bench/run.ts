@@ -14,6 +14,7 @@ import { revokeKey, rotateKeys } from '../../electron/core/keys/lifecycle.js';
 import { calibrateKdf } from '../../electron/core/vault/kdf.js';
 import { Vault } from '../../electron/core/vault/vault.js';
 import { rendererBundleReport } from './renderer.js';
+import { startFigures } from './start.js';
 import { tokenFigures } from './token.js';
 import { machine, median, printFigures, time, timeAsync, timeCpu, type Figure } from './report.js';
 
@@ -23,13 +24,15 @@ const N_KEYS = Number(process.env.KEYHOLD_BENCH_KEYS ?? 100_000);
 const N_AUDIT = Number(process.env.KEYHOLD_BENCH_AUDIT ?? 1_000_000);
 const DAY_MS = 86_400_000;
 
-const SECTIONS = ['renderer', 'token', 'unlock', 'seal', 'single', 'create', 'reveal', 'rotate', 'revoke', 'history', 'verify'] as const;
+const SECTIONS = ['renderer', 'start', 'token', 'unlock', 'seal', 'single', 'create', 'reveal', 'rotate', 'revoke', 'history', 'verify'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: tsx test/bench/run.ts [--only SECTION[,SECTION...]]
 
 Sections: ${SECTIONS.join(', ')}.
 renderer: the renderer's production JavaScript, gzipped (run \`npm run build\` first).
+start: \`keyhold --version\` (the compiled CLI, run \`npm run build\` first) beside
+\`node -e 0\`, medians of alternating runs (KEYHOLD_BENCH_START_RUNS, default 11).
 token: on a SoftHSM2 token made afresh in a temporary folder: C_Initialize to a
 logged-in session, ES256 signatures through Keyhold's token layer against raw
 pkcs11js, a 10,000-version bundle exported (signed on the token) and imported,
@@ -39,7 +42,8 @@ built (the batch of keys for reveal, rotate and revoke, the audit log for
 history and verify) but not reported. The exit code is non-zero if a printed
 figure misses its target.
 
-Environment: KEYHOLD_BENCH_KEYS (default 100000), KEYHOLD_BENCH_AUDIT (default 1000000).`;
+Environment: KEYHOLD_BENCH_KEYS (default 100000), KEYHOLD_BENCH_AUDIT (default 1000000),
+KEYHOLD_BENCH_START_RUNS (default 11).`;
 
 function parseArgs(argv: readonly string[]): ReadonlySet<Section> {
   const only = new Set<Section>(SECTIONS);
@@ -94,6 +98,14 @@ async function main(): Promise<void> {
       const ratio = r.totalGzipBytes / r.targetBytes;
       console.log(`renderer JavaScript, gzipped: ${(r.totalGzipBytes / 1024).toFixed(1)} KiB, target < ${r.targetBytes / 1024} KiB, ratio ${ratio.toFixed(3)} ${ratio < 1 ? 'ok' : 'MISSED'}\n`);
       if (ratio >= 1) process.exitCode = 1;
+    }
+
+    // The command's start, while this process has loaded little and the machine is as idle as the bench finds it.
+    if (want('start')) {
+      const t = startFigures();
+      for (const n of t.notes) console.log(n);
+      figures.push(...t.figures);
+      console.log('');
     }
 
     // Before anything else in the process opens SoftHSM2 (it reads its configuration once).

@@ -1,9 +1,30 @@
-/** Runs the real `keyhold` command in a child process, as a user's shell would. */
+/**
+ * Runs the real `keyhold` command in a child process, as a user's shell would.
+ *
+ * electron/cli/keyhold.mjs runs the compiled CLI (out/cli) when it was built
+ * from the current sources, as it is after `npm run build` (which `npm test`
+ * runs first), else the TypeScript sources through tsx (one test file run
+ * after an edit, without a build): electron/cli/which.mjs decides. Under CI
+ * the tests must run the compiled CLI, as users do: a missing or stale build
+ * there is an error, not a silent run from source.
+ */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../electron/cli/keyhold.mjs', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Which CLI keyhold.mjs runs, and why (electron/cli/which.mjs, plain JavaScript: typed here). */
+export type CliChoice = { use: 'compiled' | 'source'; why: string; entry: string };
+// A specifier in a variable: TypeScript does not look for types of the .mjs file.
+const WHICH = new URL('../../electron/cli/which.mjs', import.meta.url).href;
+export const chooseCli = ((await import(WHICH)) as {
+  chooseCli: (o?: { root?: string; env?: Record<string, string | undefined> }) => CliChoice;
+}).chooseCli;
+
+if (process.env.CI && chooseCli({ env: {} }).use !== 'compiled') {
+  throw new Error(`CI runs the CLI tests on the compiled CLI, but keyhold would run its sources: ${chooseCli({ env: {} }).why}`);
+}
 
 export type Run = { code: number; stdout: string; stderr: string };
 
@@ -16,7 +37,12 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 }
 
 export function keyhold(args: string[], env: Record<string, string | undefined> = {}, input?: string): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  return runScript(BIN, args, env, input);
+}
+
+/** Runs a Node script (BIN, or another build of the CLI) as keyhold() runs BIN. */
+export function runScript(script: string, args: string[], env: Record<string, string | undefined> = {}, input?: string): Run {
+  const r = spawnSync(process.execPath, [script, ...args], {
     env: cleanEnv(env),
     input: input ?? '',
     encoding: 'utf8',

@@ -1,0 +1,37 @@
+/**
+ * The part of the core a command needs to run: the service (SQLite, Argon2,
+ * PKCS#11, the zod schemas, the bundle format) and the few core functions the
+ * CLI calls directly. It is loaded by `engine()` in common.ts when a command
+ * runs, never at start: `keyhold --version`, `--help` and a usage error do
+ * not load it, and the compiled CLI keeps it in a chunk of its own
+ * (out/cli/engine.js). Import the core from here, not from a command file.
+ */
+
+import type { CommandName, CommandOutput } from '../../shared/contract.js';
+import { KeyholdService, type ServiceOptions } from '../core/service.js';
+
+export { parseCommandInput } from '../../shared/validate.js';
+export { verifyAuditFile } from '../core/audit/log.js';
+export { READ_LIMITS, readTextFile } from '../core/fsutil.js';
+export { pinStateText, tokenName } from '../core/token/token.js';
+export { checkNewVaultPath } from '../core/vault/db.js';
+export { DEFAULT_KDF } from '../core/vault/kdf.js';
+
+/** The service with each call timed: `took` hears how long each call took, in milliseconds. */
+export class TimedService extends KeyholdService {
+  readonly #took: (ms: number) => void;
+
+  constructor(opts: ServiceOptions, took: (ms: number) => void) {
+    super(opts);
+    this.#took = took;
+  }
+
+  override async call<C extends CommandName>(command: C, input: unknown): Promise<CommandOutput<C>> {
+    const start = performance.now();
+    try {
+      return await super.call(command, input);
+    } finally {
+      this.#took(performance.now() - start);
+    }
+  }
+}
