@@ -4,7 +4,6 @@
  * Exits non-zero if a target is missed.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { KeyCreateSpec } from '../../shared/contract.js';
 import { seal, tryOpen } from '../../electron/core/crypto/primitives.js';
@@ -13,6 +12,7 @@ import { createKeys, revealKey } from '../../electron/core/keys/keys.js';
 import { revokeKey, rotateKeys } from '../../electron/core/keys/lifecycle.js';
 import { calibrateKdf } from '../../electron/core/vault/kdf.js';
 import { Vault } from '../../electron/core/vault/vault.js';
+import { makeTmpDir } from '../helpers/tmp.js';
 import { rendererBundleReport } from './renderer.js';
 import { startFigures } from './start.js';
 import { tokenFigures } from './token.js';
@@ -86,7 +86,8 @@ function bar(label: string): (done: number, total: number) => void {
 }
 
 async function main(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-bench-'));
+  const tmp = makeTmpDir('keyhold-bench-');
+  const dir = tmp.dir;
   const figures: Figure[] = [];
   try {
     console.log(`Keyhold benchmark on ${machine()}\n`);
@@ -247,7 +248,7 @@ async function main(): Promise<void> {
     console.log(`vault with ${N_KEYS + 50} keys and their audit log: ${fileMiB.toFixed(1)} MiB\n`);
     finish(figures);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 }
 

@@ -12,7 +12,6 @@
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { applyBundle, generateRecipientKey } from '../../importer/src/index.js';
@@ -20,6 +19,7 @@ import { createKeys } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { TokenManager } from '../../electron/core/token/token.js';
 import { DEFAULT_PIN, setupSoftHsm } from '../helpers/softhsm.js';
+import { makeTmpDir } from '../helpers/tmp.js';
 import { type Figure } from './report.js';
 
 const SIGN_ROUNDS = 3000;
@@ -29,7 +29,8 @@ export type TokenBenchResult = Readonly<{ figures: Figure[]; notes: string[] }>;
 
 export async function tokenFigures(): Promise<TokenBenchResult> {
   const hsm = setupSoftHsm([{ label: 'bench' }]);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-bench-token-'));
+  const tmp = makeTmpDir('keyhold-bench-token-');
+  const dir = tmp.dir;
   const figures: Figure[] = [];
   const notes: string[] = [];
   try {
@@ -120,7 +121,7 @@ export async function tokenFigures(): Promise<TokenBenchResult> {
     await manager.close();
     return { figures, notes };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
     hsm.cleanup();
   }
 }

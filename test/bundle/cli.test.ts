@@ -7,15 +7,16 @@
  * is on disk (under its final name or its temporary one), or nothing changed.
  * Few spawns on purpose: each costs seconds on a busy machine.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import { loadTrustRoot, verifyBundle } from 'keyhold-format';
-import { BIN, cleanEnv, keyhold, ROOT } from '../cli/run.js';
+import { BIN, cleanEnv, ensureImporterBuilt, keyhold, ROOT } from '../cli/run.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault } from '../helpers/token-vault.js';
 import { PASSPHRASE, PIN, readBundle } from './helpers.js';
 
 const IMPORTER_BIN = path.join(ROOT, 'importer', 'bin', 'keyhold-import.mjs');
@@ -46,20 +47,14 @@ function ok(args: string[]): string {
 }
 
 beforeAll(() => {
-  // The importer's bin runs its compiled code (npm run build makes it; CI's `npm test` builds first).
-  if (!fs.existsSync(path.join(ROOT, 'importer', 'dist', 'cli.js'))) {
-    execFileSync('npm', ['run', 'build', '-w', 'keyhold-import'], { cwd: ROOT, stdio: 'ignore' });
-  }
+  ensureImporterBuilt();
   hsm = setupSoftHsm([{ label: 'demo' }]);
   tmp = makeTmpDir('keyhold-bundle-cli-');
   vaultPath = path.join(tmp.dir, 'vault.db');
-  env = { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN };
+  env = hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN });
 });
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 /** The key text, read in this process (one spawn fewer). */
 async function revealInProcess(id: string): Promise<{ secret: string }> {

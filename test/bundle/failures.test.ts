@@ -8,11 +8,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyholdService } from '../../electron/core/service.js';
+import type { KeyholdService } from '../../electron/core/service.js';
 import { KeyholdError } from '../../shared/errors.js';
 import { generateRecipientKey } from 'keyhold-format';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { rejectsWith } from '../token/helpers.js';
 import { addRecipient, addTokenSigner, filesIn, PASSPHRASE, PIN, pinProvider, rawSql, readBundle, snapshot, type Recipient } from './helpers.js';
 
@@ -24,22 +25,19 @@ let outDir: string;
 let gw: Recipient;
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'card' }, { label: 'gone' }]);
-  tmp = makeTmpDir('keyhold-bundle-fail-');
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'card' }, { label: 'gone' }],
+    tmpPrefix: 'keyhold-bundle-fail-',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ tokens: { module: h.module }, askPin: pinProvider() }),
+  }));
   outDir = path.join(tmp.dir, 'out');
   fs.mkdirSync(outDir);
-  svc = new KeyholdService({ tokens: { module: hsm.module }, askPin: pinProvider() });
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
   gw = await addRecipient(svc, 'gw', { verifies: ['payments'] });
   await svc.call('key.create', { name: 'pay', service: 'payments' });
 });
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 /** Runs a failing export and checks that it changed nothing and wrote nothing. */
 async function failsUnchanged(input: Record<string, unknown>, codes: Parameters<typeof rejectsWith>[1], dir = outDir): Promise<KeyholdError> {

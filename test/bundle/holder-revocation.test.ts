@@ -9,14 +9,15 @@
  * keeps no secret for the key (not v1), in secrets.json and secrets.env, and
  * `apply` says so in text and in --json.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
-import { cleanEnv, keyhold, ROOT } from '../cli/run.js';
+import { cleanEnv, ensureImporterBuilt, keyhold, ROOT } from '../cli/run.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault } from '../helpers/token-vault.js';
 import { PASSPHRASE, PIN } from './helpers.js';
 
 const IMPORTER_BIN = path.join(ROOT, 'importer', 'bin', 'keyhold-import.mjs');
@@ -56,20 +57,14 @@ async function revealAll(id: string, versions: number[]): Promise<string[]> {
 }
 
 beforeAll(() => {
-  // The importer's bin runs its compiled code: build it when missing (CI's `npm test` builds first).
-  if (!fs.existsSync(path.join(ROOT, 'importer', 'dist', 'cli.js'))) {
-    execFileSync('npm', ['run', 'build', '-w', 'keyhold-import'], { cwd: ROOT, stdio: 'ignore' });
-  }
+  ensureImporterBuilt();
   hsm = setupSoftHsm([{ label: 'custody' }]);
   tmp = makeTmpDir('keyhold-holder-revocation-');
   vaultPath = path.join(tmp.dir, 'vault.db');
-  env = { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN };
+  env = hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN });
 });
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 describe('D1: after an emergency revocation a holder keeps no secret for the key', () => {
   it('first bundle, rotation, `key revoke --reason compromised` and a revocations-only bundle: the env file ends with no line for the key, and apply says so', async () => {

@@ -25,8 +25,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import { loadTrustRoot, verifyBundle, type TrustRoot } from 'keyhold-format';
 import { BIN, cleanEnv, keyhold, ROOT, type Run } from '../cli/run.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { addRecipient, addTokenSigner, PASSPHRASE, PIN, pinProvider, rawSql, vaultDigest } from './helpers.js';
 
 let hsm: SoftHsm;
@@ -36,12 +37,15 @@ let env: Record<string, string>;
 let root: TrustRoot;
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'one' }]);
-  tmp = makeTmpDir('keyhold-bundle-recovery-');
-  vaultPath = path.join(tmp.dir, 'vault.khv');
-  const svc = new KeyholdService({ tokens: { module: hsm.module }, askPin: pinProvider() });
+  let svc: KeyholdService;
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'one' }],
+    tmpPrefix: 'keyhold-bundle-recovery-',
+    vaultFile: 'vault.khv',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ tokens: { module: h.module }, askPin: pinProvider() }),
+  }));
   try {
-    await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
     await addRecipient(svc, 'gw', { verifies: ['payments'] });
     await addTokenSigner(svc, 'one', 'sig-one', 'ES256');
     const t = await svc.call('trust.export', { out: path.join(tmp.dir, 'root.json') });
@@ -50,13 +54,10 @@ beforeAll(async () => {
     await svc.shutdown();
   }
   root = await loadTrustRoot(fs.readFileSync(path.join(tmp.dir, 'root.json'), 'utf8'));
-  env = { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN };
+  env = hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN });
 }, 120_000);
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 function run(args: string[]): Run {
   const r = keyhold(args, env);

@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyholdService } from '../../electron/core/service.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { KeyholdService } from '../../electron/core/service.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { rejectsWith } from '../token/helpers.js';
 import { addRecipient, addTokenSigner, filesIn, PASSPHRASE, pinProvider, snapshot } from './helpers.js';
 
@@ -18,21 +19,18 @@ let svc: KeyholdService;
 let vaultPath: string;
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'one' }, { label: 'two' }]);
-  tmp = makeTmpDir('keyhold-bundle-resend-');
-  svc = new KeyholdService({ tokens: { module: hsm.module }, askPin: pinProvider() });
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'one' }, { label: 'two' }],
+    tmpPrefix: 'keyhold-bundle-resend-',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ tokens: { module: h.module }, askPin: pinProvider() }),
+  }));
   await addRecipient(svc, 'gw', { verifies: ['payments'] });
   await svc.call('key.create', { name: 'pay', service: 'payments' });
   await addTokenSigner(svc, 'one', 'sig-one', 'ES256');
 });
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 describe('bundle files', () => {
   it('an existing file is never overwritten: FILE_EXISTS before any token work, nothing changed', async () => {

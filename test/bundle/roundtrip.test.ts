@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyholdService } from '../../electron/core/service.js';
+import type { KeyholdService } from '../../electron/core/service.js';
 import {
   applyBundle,
   checkPresentedKey,
@@ -25,8 +25,9 @@ import {
   type TrustRoot,
 } from '../../importer/src/index.js';
 import { DAY_MS, HOUR_MS, testClock } from '../helpers/clock.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { rejectsWith } from '../token/helpers.js';
 import { addRecipient, addTokenSigner, PASSPHRASE, pinProvider, readBundle, type Recipient } from './helpers.js';
 
@@ -73,10 +74,12 @@ const revokes = (changes: readonly Change[]): RevokeChange[] => changes.filter((
 const pairs = (changes: readonly Change[]): string[] => changes.map((c) => `${c.type}:${c.keyId}/${c.version}`);
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'card' }]);
-  tmp = makeTmpDir('keyhold-bundle-rt-');
-  svc = new KeyholdService({ clock: clock.now, tokens: { module: hsm.module }, askPin: pinProvider() });
-  await svc.call('vault.create', { path: path.join(tmp.dir, 'vault.db'), passphrase: PASSPHRASE, kdf: FAST_KDF });
+  ({ hsm, tmp, svc } = await openTokenVault({
+    tokens: [{ label: 'card' }],
+    tmpPrefix: 'keyhold-bundle-rt-',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ clock: clock.now, tokens: { module: h.module }, askPin: pinProvider() }),
+  }));
   kid = await addTokenSigner(svc, 'card', 'signer1', 'ES256');
   const t = await svc.call('trust.export', { out: path.join(tmp.dir, 'root.json') });
   expect(t).toMatchObject({ version: 1, threshold: 1, signers: [kid], signatures: [kid] });
@@ -90,11 +93,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 describe('round trip: export through the service, verify and apply with the real importer', () => {
   it('a verifier (gateway) gets an issue with the right verifier for every key of its services, no secrets, and applies; presented keys check valid', async () => {

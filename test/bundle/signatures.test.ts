@@ -29,8 +29,9 @@ import {
   type TrustRoot,
 } from '../../importer/src/index.js';
 import { keyhold } from '../cli/run.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import { FAST_KDF, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { FaultInjector } from '../token/fault-driver.js';
 import { rejectsWith, verifiesWithOpenssl } from '../token/helpers.js';
 import { addRecipient, PASSPHRASE, PIN, pinProvider, readBundle, tokenKey, type BundleFile, type Recipient } from './helpers.js';
@@ -40,7 +41,6 @@ let tmp: TmpDir;
 const inj = new FaultInjector();
 let svc: KeyholdService;
 let vaultPath: string;
-let alphaDir: string;
 let a: { kid: string; jwk: PublicJwk };
 let b: { kid: string; jwk: PublicJwk };
 let r1: Recipient;
@@ -102,15 +102,10 @@ function checkAll(f: BundleFile, signers: readonly { kid: string; jwk: PublicJwk
 async function withoutBeta<T>(fn: () => Promise<T>): Promise<T> {
   const betaSlot = svc.tokens.scan().find((t) => t.label === 'beta')?.slot;
   expect(betaSlot).toBeDefined();
-  inj.onResult = (method, _args, result) => (method === 'C_GetSlotList'
-    ? (result as Buffer[]).filter((h) => (h.length === 8 ? h.readBigUInt64LE(0).toString() : h.toString('hex')) !== betaSlot)
-    : result);
-  try {
+  return inj.withoutSlot(betaSlot ?? '', () => {
     expect(svc.tokens.scan().filter((t) => t.flags.initialized).map((t) => t.label)).toEqual(['alpha']);
-    return await fn();
-  } finally {
-    inj.onResult = null;
-  }
+    return fn();
+  });
 }
 
 async function rootOf(text: string): Promise<TrustRoot> {
@@ -118,15 +113,12 @@ async function rootOf(text: string): Promise<TrustRoot> {
 }
 
 beforeAll(async () => {
-  hsm = setupSoftHsm();
-  // Token folders, one per token: note alpha's so that a process can be shown only alpha.
-  hsm.addToken({ label: 'alpha' });
-  alphaDir = fs.readdirSync(hsm.tokenDir)[0]!;
-  hsm.addToken({ label: 'beta' });
-  tmp = makeTmpDir('keyhold-bundle-sig-');
-  svc = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'alpha' }, { label: 'beta' }],
+    tmpPrefix: 'keyhold-bundle-sig-',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ tokens: { module: h.module, driverFactory: inj.factory }, askPin: pinProvider() }),
+  }));
   a = await tokenKey(svc, 'alpha', 'sig-a', 'ES256');
   b = await tokenKey(svc, 'beta', 'sig-b', 'EdDSA');
   await svc.call('signer.add', { token: 'alpha', keyLabel: 'sig-a' });
@@ -135,11 +127,7 @@ beforeAll(async () => {
   await svc.call('key.create', { name: 'one', service: 'svc1' });
 });
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 describe('signatures, checked without Keyhold or jose code', () => {
   it('trust root version 1 and an ES256 bundle: header canonical {alg,kid,typ}, kid = RFC 7638 thumbprint, payload canonical JSON, node:crypto (ieee-p1363) and openssl verify', async () => {
@@ -224,15 +212,9 @@ describe('signatures, checked without Keyhold or jose code', () => {
 describe('M-of-N: threshold 2, one token at a time', () => {
   /** A SoftHSM2 configuration whose token folder holds only alpha's token. */
   function alphaOnlyEnv(): Record<string, string> {
-    const dir = path.join(tmp.dir, 'alpha-only');
-    if (!fs.existsSync(dir)) {
-      fs.mkdirSync(path.join(dir, 'tokens'), { recursive: true });
-      // SoftHSM2 skips a symlinked token folder: a copy of alpha's (same keys, same serial) is the token "inserted" there.
-      fs.cpSync(path.join(hsm.tokenDir, alphaDir), path.join(dir, 'tokens', alphaDir), { recursive: true });
-      fs.writeFileSync(path.join(dir, 'softhsm2.conf'), `directories.tokendir = ${path.join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-    }
-    return { SOFTHSM2_CONF: path.join(dir, 'softhsm2.conf'), KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_PIN: PIN,
-      KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_VAULT: vaultPath };
+    // A copy of alpha's token folder (same keys, same serial) is the token "inserted" there.
+    return { ...hsm.cliEnv({ KEYHOLD_PIN: PIN, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_VAULT: vaultPath }),
+      ...hsm.envWithOnly(['alpha'], path.join(tmp.dir, 'alpha-only')) };
   }
 
   /** Exports in a CLI process that sees only alpha (the vault is locked here meanwhile). */

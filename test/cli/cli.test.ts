@@ -1,17 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKey } from '../../shared/apikey.js';
 import { SCHEMA_VERSION } from '../../electron/core/vault/schema.js';
 import type { KeyDetail, KeySummary, KeyslotInfo, RevealedKey, VaultInfo } from '../../shared/contract.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 import { cleanEnv, keyhold, keyholdJson, keyholdOnTty, ROOT } from './run.js';
 
 const PASS = 'cli test passphrase 1';
 const NEW_PASS = 'cli test passphrase 2';
 const FAST = ['--kdf-memory', '19', '--kdf-passes', '2'];
 
+let tmp: TmpDir;
 let dir: string;
 const outputs: string[] = [];
 
@@ -22,12 +23,11 @@ function run(args: string[], env: Record<string, string | undefined> = {}, input
 }
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-cli-'));
+  tmp = makeTmpDir('keyhold-cli-');
+  dir = tmp.dir;
 });
 
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => tmp.remove());
 
 describe('keyhold CLI', () => {
   it('prints help through npx after install', () => {

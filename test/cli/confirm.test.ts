@@ -260,7 +260,7 @@ describe('slot remove of the last passphrase keyslot', () => {
   /** A vault with passphrase keyslot 1 and token keyslot 2. */
   async function withTokenSlot(): Promise<{ file: string; env: Record<string, string> }> {
     const file = path.join(tmpDir('keyhold-confirm-token-'), 'v.db');
-    const env = { ...hsm.env, KEYHOLD_VAULT: file, KEYHOLD_PASSPHRASE: PASS, KEYHOLD_PIN: PIN, KEYHOLD_PKCS11_MODULE: hsm.module };
+    const env = hsm.cliEnv({ KEYHOLD_VAULT: file, KEYHOLD_PASSPHRASE: PASS, KEYHOLD_PIN: PIN });
     const svc = new KeyholdService({ tokens: { module: hsm.module } });
     try {
       await svc.call('vault.create', { path: file, passphrase: PASS, kdf: FAST_KDF });

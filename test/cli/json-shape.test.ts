@@ -15,6 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault } from '../helpers/token-vault.js';
 import { keyhold, type Run } from './run.js';
 
 const PASS = 'json shape passphrase';
@@ -28,14 +29,11 @@ let env: Record<string, string>;
 beforeAll(() => {
   hsm = setupSoftHsm([]);
   tmp = makeTmpDir('keyhold-json-shape-');
-  env = { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: path.join(tmp.dir, 'v.db'),
-    KEYHOLD_PASSPHRASE: PASS, KEYHOLD_NEW_PASSPHRASE: NEXT, KEYHOLD_OPERATOR: 'custodian' };
+  env = hsm.cliEnv({ KEYHOLD_VAULT: path.join(tmp.dir, 'v.db'),
+    KEYHOLD_PASSPHRASE: PASS, KEYHOLD_NEW_PASSPHRASE: NEXT, KEYHOLD_OPERATOR: 'custodian' });
 });
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 type Obj = Record<string, unknown>;
 

@@ -1,28 +1,28 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditVerifyReport, DueKey, EffectivePolicy, KeyDetail, KeySummary } from '../../shared/contract.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 import { keyhold, keyholdJson } from './run.js';
 
 const PASS = 'cli lifecycle passphrase';
 const FAST = ['--kdf-memory', '19', '--kdf-passes', '2'];
 
+let tmp: TmpDir;
 let dir: string;
 let vault: string;
 let env: Record<string, string>;
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-cli-life-'));
+  tmp = makeTmpDir('keyhold-cli-life-');
+  dir = tmp.dir;
   vault = path.join(dir, 'v.db');
   env = { KEYHOLD_PASSPHRASE: PASS, KEYHOLD_VAULT: vault, KEYHOLD_OPERATOR: 'custodian-a' };
   expect(keyhold(['init', ...FAST], env).code).toBe(0);
 });
 
-afterAll(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => tmp.remove());
 
 describe('keyhold lifecycle and audit commands', () => {
   it('sets a service policy, rotates, revokes with a reason and reports the time, destroys, and audits it all', () => {

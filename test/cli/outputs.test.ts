@@ -14,10 +14,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyholdService } from '../../electron/core/service.js';
+import type { KeyholdService } from '../../electron/core/service.js';
 import { addRecipient, addTokenSigner, PASSPHRASE, PIN, pinProvider, vaultDigest } from '../bundle/helpers.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { keyhold, type Run } from './run.js';
 
 let hsm: SoftHsm;
@@ -26,12 +27,15 @@ let vaultPath: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'one' }]);
-  tmp = makeTmpDir('keyhold-cli-outputs-');
-  vaultPath = path.join(tmp.dir, 'vault.khv');
-  const svc = new KeyholdService({ tokens: { module: hsm.module }, askPin: pinProvider() });
+  let svc: KeyholdService;
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'one' }],
+    tmpPrefix: 'keyhold-cli-outputs-',
+    vaultFile: 'vault.khv',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ tokens: { module: h.module }, askPin: pinProvider() }),
+  }));
   try {
-    await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
     await addRecipient(svc, 'gw', { verifies: ['payments'] });
     await svc.call('key.create', { name: 'pay', service: 'payments' });
     await addTokenSigner(svc, 'one', 'sig-one', 'ES256');
@@ -41,13 +45,10 @@ beforeAll(async () => {
   } finally {
     await svc.shutdown();
   }
-  env = { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN };
+  env = hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, KEYHOLD_PIN: PIN });
 }, 120_000);
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 function run(args: string[]): Run {
   const r = keyhold(['--json', ...args], env);

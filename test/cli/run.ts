@@ -8,7 +8,9 @@
  * the tests must run the compiled CLI, as users do: a missing or stale build
  * there is an error, not a silent run from source.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../electron/cli/keyhold.mjs', import.meta.url));
@@ -27,6 +29,13 @@ if (process.env.CI && chooseCli({ env: {} }).use !== 'compiled') {
 }
 
 export type Run = { code: number; stdout: string; stderr: string };
+
+/** The importer's bin runs its compiled code (npm run build makes it; CI's `npm test` builds first): builds it when missing. */
+export function ensureImporterBuilt(): void {
+  if (!fs.existsSync(path.join(ROOT, 'importer', 'dist', 'cli.js'))) {
+    execFileSync('npm', ['run', 'build', '-w', 'keyhold-import'], { cwd: ROOT, stdio: 'ignore' });
+  }
+}
 
 /** The environment a test run starts from: nothing of the caller's Keyhold settings. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {

@@ -5,14 +5,14 @@
  * server can compare them aloud. On a real SoftHSM2 token, with both real
  * commands in child processes.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyholdService } from '../../electron/core/service.js';
-import { cleanEnv, keyhold, ROOT } from './run.js';
-import { DEFAULT_PIN, setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { KeyholdService } from '../../electron/core/service.js';
+import { cleanEnv, ensureImporterBuilt, keyhold, ROOT } from './run.js';
+import { DEFAULT_PIN, type SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 
 const PASS = 'trust fingerprint passphrase';
 const IMPORTER_BIN = path.join(ROOT, 'importer', 'bin', 'keyhold-import.mjs');
@@ -22,15 +22,10 @@ let tmp: TmpDir;
 let vaultPath: string;
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'importer', 'dist', 'cli.js'))) {
-    execFileSync('npm', ['run', 'build', '-w', 'keyhold-import'], { cwd: ROOT, stdio: 'ignore' });
-  }
-  hsm = setupSoftHsm([{ label: 'custodian' }]);
-  tmp = makeTmpDir('keyhold-trust-fp-');
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  const svc = new KeyholdService({ tokens: { module: hsm.module } });
+  ensureImporterBuilt();
+  let svc: KeyholdService;
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({ tokens: [{ label: 'custodian' }], tmpPrefix: 'keyhold-trust-fp-', passphrase: PASS }));
   try {
-    await svc.call('vault.create', { path: vaultPath, passphrase: PASS, kdf: FAST_KDF });
     await svc.call('token.keygen', { token: 'custodian', label: 'signer1', alg: 'ES256', pin: DEFAULT_PIN });
     await svc.call('signer.add', { token: 'custodian', keyLabel: 'signer1' });
   } finally {
@@ -38,17 +33,13 @@ beforeAll(async () => {
   }
 });
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 describe('trust root fingerprint', () => {
   it('trust export (text) and keyhold-import trust show print the identical fingerprint line', () => {
     const root = path.join(tmp.dir, 'root.json');
-    const r = keyhold(['trust', 'export', '--out', root], {
-      ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASS, KEYHOLD_PIN: DEFAULT_PIN,
-    });
+    const r = keyhold(['trust', 'export', '--out', root],
+      hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASS, KEYHOLD_PIN: DEFAULT_PIN }));
     expect(r.code, r.stderr).toBe(0);
     const exported = r.stdout.split('\n').filter((l) => l.includes('fingerprint'));
     expect(exported).toHaveLength(1);

@@ -27,8 +27,8 @@ import { buildSync } from 'esbuild';
 import { type Browser, type BrowserContext, chromium, type ElectronApplication, type Frame, type Page, type Route } from 'playwright-core';
 import type { AppSettings, IpcEvent } from '../../shared/ipc.js';
 import { eventChannel } from '../../shared/ipc-names.js';
-import { FAST_KDF } from '../helpers/tmp.js';
-import { createIpcRouter, type IpcRouter, type NetworkInterfaceAddress } from '../../electron/main/router.js';
+import type { IpcRouter, NetworkInterfaceAddress } from '../../electron/main/router.js';
+import { makeTestRouter } from '../helpers/router.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const RENDERER_DIR = path.join(ROOT, 'out/renderer');
@@ -174,23 +174,12 @@ export class App {
 
   static async #launchBrowser(browser: Browser | null, opts: AppOptions): Promise<App> {
     if (!browser) throw new Error('e2e: browser mode needs a browser from launchBrowser()');
-    const clipboard = { text: '' };
     const requests: string[] = [];
-    const events: IpcEvent[] = [];
-    let interfaces = opts.interfaces ?? LOOPBACK_ONLY;
-    const router = createIpcRouter({
+    const { router, clipboard, events, setInterfaces } = makeTestRouter({
       vaultPath: opts.vaultPath,
       allowedOrigins: [APP_ORIGIN],
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
-      kdf: FAST_KDF,
-      airgapPollMs: 0,
-      platform: {
-        clipboardWriteText: (s) => {
-          clipboard.text = s;
-        },
-        clipboardReadText: () => clipboard.text,
-        networkInterfaces: () => interfaces,
-      },
+      interfaces: opts.interfaces ?? LOOPBACK_ONLY,
     });
     const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.route('**/*', function serve(route) {
@@ -211,7 +200,6 @@ export class App {
     await context.addInitScript({ content: pageBridge() });
     const page = await context.newPage();
     router.onEvent(function deliverEvent(e) {
-      events.push(e);
       for (const p of context.pages()) {
         p.evaluate(([fn, ch, payload]) => (globalThis as unknown as Record<string, (c: string, p: unknown) => void>)[fn]?.(ch, payload),
           [DELIVER, eventChannel(e.name), e.payload] as const).catch(() => undefined);
@@ -223,7 +211,7 @@ export class App {
       await context.close();
     });
     app.setInterfaces = (list) => {
-      interfaces = list;
+      setInterfaces(list);
       router.checkAirgap();
     };
     return app;

@@ -13,8 +13,9 @@ import { COMMAND_NAMES, type Result } from '../../shared/contract.js';
 import { ipcContract, type IpcEvent } from '../../shared/ipc.js';
 import { IPC_COMMANDS, IPC_METHODS, isIpcCommandName, methodName } from '../../shared/ipc-names.js';
 import { buildKeyholdApi } from '../../shared/ipc-bridge.js';
-import { createIpcRouter, type IpcRouter, type NetworkInterfaceAddress, type SenderInfo } from '../../electron/main/router.js';
-import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
+import type { IpcRouter, NetworkInterfaceAddress, SenderInfo } from '../../electron/main/router.js';
+import { makeTestRouter } from '../helpers/router.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const ORIGIN = 'app://keyhold';
 const ME: SenderInfo = { url: `${ORIGIN}/index.html`, isMainFrame: true };
@@ -24,25 +25,13 @@ type Harness = { router: IpcRouter; clip: { text: string }; events: IpcEvent[]; 
 
 function harness(settings = { autoLockMinutes: 5, clipboardClearSeconds: 30 }): Harness {
   const vaultPath = path.join(tmpDir('keyhold-router-'), 'vault.db');
-  const clip = { text: '' };
-  let ifaces: NetworkInterfaceAddress[] = [{ name: 'lo', family: 'IPv4', internal: true, address: '127.0.0.1' }];
-  const router = createIpcRouter({
+  const t = makeTestRouter({
     vaultPath,
     allowedOrigins: [ORIGIN],
     settings,
-    kdf: FAST_KDF,
-    airgapPollMs: 0,
-    platform: {
-      clipboardWriteText: (s) => {
-        clip.text = s;
-      },
-      clipboardReadText: () => clip.text,
-      networkInterfaces: () => ifaces,
-    },
+    interfaces: [{ name: 'lo', family: 'IPv4', internal: true, address: '127.0.0.1' }],
   });
-  const events: IpcEvent[] = [];
-  router.onEvent((e) => events.push(e));
-  return { router, clip, events, vaultPath, setIfaces: (l) => (ifaces = l) };
+  return { router: t.router, clip: t.clipboard, events: t.events, vaultPath, setIfaces: t.setInterfaces };
 }
 
 async function ok<T = unknown>(p: Promise<Result<unknown>>): Promise<T> {

@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidApiKey } from '../../shared/apikey.js';
 import { buildKeyholdApi } from '../../shared/ipc-bridge.js';
 import { eventChannel } from '../../shared/ipc-names.js';
-import { createIpcRouter, type IpcRouter } from '../../electron/main/router.js';
+import type { IpcRouter } from '../../electron/main/router.js';
 import type { KeySummary, RevealedKey } from '../../shared/contract.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { makeTestRouter } from '../helpers/router.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 
 // The renderer's modules belong to the web project (tsconfig.web.json), not the Node one this
 // file is checked in; they are loaded by path at run time and described here by what the test uses.
@@ -56,21 +57,7 @@ let router: IpcRouter;
 
 beforeAll(() => {
   tmp = makeTmpDir('keyhold-e2e-stores-');
-  const clip = { text: '' };
-  router = createIpcRouter({
-    vaultPath: path.join(tmp.dir, 'vault.db'),
-    allowedOrigins: ['app://keyhold'],
-    settings: { autoLockMinutes: 5, clipboardClearSeconds: 30 },
-    kdf: FAST_KDF,
-    airgapPollMs: 0,
-    platform: {
-      clipboardWriteText: (s) => {
-        clip.text = s;
-      },
-      clipboardReadText: () => clip.text,
-      networkInterfaces: () => [],
-    },
-  });
+  router = makeTestRouter({ vaultPath: path.join(tmp.dir, 'vault.db') }).router;
   const listeners = new Map<string, Set<(p: unknown) => void>>();
   router.onEvent((e) => {
     for (const l of listeners.get(eventChannel(e.name)) ?? []) l(e.payload);

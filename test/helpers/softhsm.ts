@@ -15,8 +15,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { makeTmpDir } from './tmp.js';
 
 const MODULE_CANDIDATES = [
   '/usr/lib/softhsm/libsofthsm2.so',
@@ -81,6 +81,8 @@ export type SoftHsm = Readonly<{
   module: string;
   /** Environment for child processes (SOFTHSM2_CONF). */
   env: Readonly<Record<string, string>>;
+  /** Environment for a `keyhold` child process: `env`, KEYHOLD_PKCS11_MODULE (this module), then `extra`. */
+  cliEnv: (extra?: Readonly<Record<string, string>>) => Record<string, string>;
   /** Initialises a token in the free slot; returns its serial. */
   addToken: (spec: TokenSpec) => string;
   /** Deletes a token by label (its files go; a process that initialised SoftHSM2 keeps the slot, answering errors). */
@@ -89,6 +91,13 @@ export type SoftHsm = Readonly<{
   serial: (label: string) => string;
   /** Tokens present, as softhsm2-util reports them (a fresh process: always up to date). */
   tokens: () => { label: string; serial: string }[];
+  /**
+   * Environment (SOFTHSM2_CONF) for a child process that sees only the tokens
+   * named: a second configuration in `dir` whose token folder holds copies of
+   * theirs (same keys, same serials), made on the first call. SoftHSM2 skips a
+   * symlinked token folder, hence copies.
+   */
+  envWithOnly: (labels: readonly string[], dir: string) => Readonly<Record<string, string>>;
   /** Removes the folder and restores SOFTHSM2_CONF. Idempotent. */
   cleanup: () => void;
 }>;
@@ -104,16 +113,10 @@ function util(env: NodeJS.ProcessEnv, args: string[]): string {
   }
 }
 
-/**
- * Makes a SoftHSM2 configuration and token directory in a temporary folder,
- * points this process at it (process.env.SOFTHSM2_CONF, so call this before
- * any PKCS#11 module is opened) and initialises the tokens given.
- */
-export function setupSoftHsm(tokens: readonly TokenSpec[] = []): SoftHsm {
-  const module = softhsmModulePath();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-softhsm-'));
+/** Writes `dir`/softhsm2.conf over an empty `dir`/tokens folder. */
+function writeConf(dir: string): { conf: string; tokenDir: string } {
   const tokenDir = path.join(dir, 'tokens');
-  fs.mkdirSync(tokenDir, { mode: 0o700 });
+  fs.mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
   const conf = path.join(dir, 'softhsm2.conf');
   fs.writeFileSync(conf, [
     `directories.tokendir = ${tokenDir}`,
@@ -121,6 +124,19 @@ export function setupSoftHsm(tokens: readonly TokenSpec[] = []): SoftHsm {
     'log.level = ERROR',
     '',
   ].join('\n'));
+  return { conf, tokenDir };
+}
+
+/**
+ * Makes a SoftHSM2 configuration and token directory in a temporary folder,
+ * points this process at it (process.env.SOFTHSM2_CONF, so call this before
+ * any PKCS#11 module is opened) and initialises the tokens given.
+ */
+export function setupSoftHsm(tokens: readonly TokenSpec[] = []): SoftHsm {
+  const module = softhsmModulePath();
+  const tmp = makeTmpDir('keyhold-softhsm-');
+  const dir = tmp.dir;
+  const { conf, tokenDir } = writeConf(dir);
   const previous = process.env.SOFTHSM2_CONF;
   process.env.SOFTHSM2_CONF = conf;
   const env = { ...process.env, SOFTHSM2_CONF: conf };
@@ -141,9 +157,26 @@ export function setupSoftHsm(tokens: readonly TokenSpec[] = []): SoftHsm {
     if (!t) throw new Error(`softhsm: no token labelled ${label}`);
     return t.serial;
   };
+  /** Each token's folder under tokenDir, by label. */
+  const folders = new Map<string, string>();
   const addToken = (spec: TokenSpec): string => {
+    const before = new Set(fs.readdirSync(tokenDir));
     util(env, ['--init-token', '--free', '--label', spec.label, '--so-pin', spec.soPin ?? DEFAULT_SO_PIN, '--pin', spec.pin ?? DEFAULT_PIN]);
+    const folder = fs.readdirSync(tokenDir).find((f) => !before.has(f));
+    if (folder !== undefined) folders.set(spec.label, folder);
     return serial(spec.label);
+  };
+  const envWithOnly = (labels: readonly string[], only: string): Readonly<Record<string, string>> => {
+    const onlyConf = path.join(only, 'softhsm2.conf');
+    if (!fs.existsSync(only)) {
+      const made = writeConf(only);
+      for (const label of labels) {
+        const folder = folders.get(label);
+        if (folder === undefined) throw new Error(`softhsm: no token labelled ${label} made by this setup`);
+        fs.cpSync(path.join(tokenDir, folder), path.join(made.tokenDir, folder), { recursive: true });
+      }
+    }
+    return { SOFTHSM2_CONF: onlyConf };
   };
   let cleaned = false;
   const h: SoftHsm = {
@@ -152,18 +185,20 @@ export function setupSoftHsm(tokens: readonly TokenSpec[] = []): SoftHsm {
     tokenDir,
     module,
     env: { SOFTHSM2_CONF: conf },
+    cliEnv: (extra = {}) => ({ SOFTHSM2_CONF: conf, KEYHOLD_PKCS11_MODULE: module, ...extra }),
     addToken,
     deleteToken: (label) => {
       util(env, ['--delete-token', '--token', label]);
     },
     serial,
     tokens: list,
+    envWithOnly,
     cleanup: () => {
       if (cleaned) return;
       cleaned = true;
       if (previous === undefined) delete process.env.SOFTHSM2_CONF;
       else process.env.SOFTHSM2_CONF = previous;
-      fs.rmSync(dir, { recursive: true, force: true });
+      tmp.remove();
     },
   };
   try {

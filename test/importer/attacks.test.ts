@@ -4,7 +4,7 @@
  * created) after the refusal.
  */
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createHmac, generateKeyPairSync, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +21,8 @@ import {
   softwareSigner,
   type Signer,
 } from '../../importer/src/index.js';
-import { es256Signer, fixture, issue, makeBundle, NOW, removeDir, snapshot, tempDir, VAULT_ID, type Fixture, type MadeBundle } from './helpers.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { es256Signer, fixture, issue, makeBundle, NOW, snapshot, VAULT_ID, type Fixture, type MadeBundle } from './helpers.js';
 
 let f: Fixture;
 let root: string;
@@ -30,12 +31,11 @@ let first: MadeBundle;
 
 beforeEach(async () => {
   f = await fixture();
-  root = tempDir();
+  root = tmpDir('kh-import-');
   dir = join(root, 'state');
   first = await makeBundle(f);
   await applyBundle(dir, first.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.privateJwk });
 });
-afterEach(() => removeDir(root));
 
 /** Applies bundle text to the prepared state and expects a refusal with `code` and no change at all. */
 async function refused(text: string | Uint8Array, code: string, opts: { maxBytes?: number; trustRootText?: string; now?: Date; stateDir?: string } = {}): Promise<void> {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync, statSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -13,16 +13,11 @@ import {
   ImportError,
   type Change,
 } from '../../importer/src/index.js';
-import { fixture, issue, makeApiKey, makeBundle, NOW, removeDir, snapshot, tempDir, VAULT_ID } from './helpers.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { fixture, issue, makeApiKey, makeBundle, NOW, snapshot, VAULT_ID } from './helpers.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) removeDir(d);
-});
 function stateDir(): string {
-  const d = tempDir();
-  dirs.push(d);
-  return join(d, 'state');
+  return join(tmpDir('kh-import-'), 'state');
 }
 
 describe('verify and apply', () => {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../importer/src/cli.js';
-import { fixture, makeBundle, removeDir, tempDir, type Fixture } from './helpers.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { fixture, makeBundle, type Fixture } from './helpers.js';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -14,14 +15,16 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 let f: Fixture;
+let tmp: TmpDir;
 let dir: string;
 // The CLI uses the real clock: bundles here are valid around now.
 beforeAll(async () => {
   f = await fixture();
-  dir = tempDir();
+  tmp = makeTmpDir('kh-import-');
+  dir = tmp.dir;
   writeFileSync(join(dir, 'root.json'), f.trustText);
 });
-afterAll(() => removeDir(dir));
+afterAll(() => tmp.remove());
 
 describe('keyhold-import CLI', () => {
   it('--help, per-command --help, and usage errors exit 2', async () => {

@@ -26,7 +26,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_MAX_BUNDLE_BYTES, isImportError } from '../../importer/src/index.js';
 import { READ_LIMITS, readFileBounded } from 'keyhold-format';
-import { fixture, makeBundle, removeDir, tempDir, type Fixture } from './helpers.js';
+import { ensureImporterBuilt } from '../cli/run.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { fixture, makeBundle, type Fixture } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = pathToFileURL(join(ROOT, 'importer', 'dist', 'cli.js')).href;
@@ -66,6 +68,7 @@ function expectRefused(r: Run, code: string, exit = 1): void {
 }
 
 let f: Fixture;
+let tmp: TmpDir;
 let dir: string;
 let root: string;
 let key: string;
@@ -75,9 +78,10 @@ let fifo: string;
 
 beforeAll(async () => {
   // The bin runs the compiled importer (CI builds it first; `npm run build -w keyhold-import` locally).
-  if (!existsSync(join(ROOT, 'importer', 'dist', 'cli.js'))) execFileSync('npm', ['run', 'build', '-w', 'keyhold-import'], { cwd: ROOT, stdio: 'ignore' });
+  ensureImporterBuilt();
   f = await fixture();
-  dir = tempDir();
+  tmp = makeTmpDir('kh-import-');
+  dir = tmp.dir;
   root = join(dir, 'root.json');
   writeFileSync(root, f.trustText);
   key = join(dir, 'private.jwk');
@@ -91,7 +95,7 @@ beforeAll(async () => {
   fifo = join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
 });
-afterAll(() => removeDir(dir));
+afterAll(() => tmp.remove());
 
 describe('keyhold-import reads only regular files, and only up to a limit (D3)', () => {
   it('a symlink to /dev/zero as the bundle, trust root, key or state file fails at once with NOT_A_FILE', () => {

@@ -35,7 +35,8 @@ import {
   type Signer,
 } from '../../importer/src/index.js';
 import { main } from '../../importer/src/cli.js';
-import { ed25519Signer, es256Signer, fixture, issue, makeBundle, NOW, removeDir, tempDir, VAULT_ID } from './helpers.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { ed25519Signer, es256Signer, fixture, issue, makeBundle, NOW, VAULT_ID } from './helpers.js';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const BUNDLE_TYP = 'keyhold-bundle+json';
@@ -78,23 +79,19 @@ describe('a byte order mark before the JSON is refused', () => {
 
   it('keyhold-import refuses a bundle or trust root file that starts with one', async () => {
     const f = await fixture();
-    const dir = tempDir();
-    try {
-      const now = new Date();
-      const b = await makeBundle(f, { issuedAt: new Date(now.getTime() - 60_000), expiresAt: new Date(now.getTime() + 86400_000) });
-      writeFileSync(join(dir, 'root.json'), f.trustText);
-      writeFileSync(join(dir, 'bom-root.json'), Buffer.concat([BOM, Buffer.from(f.trustText)]));
-      writeFileSync(join(dir, 'b.json'), Buffer.concat([BOM, Buffer.from(b.text)]));
-      let err = '';
-      const io = { out: () => undefined, err: (s: string) => (err += s) };
-      expect(await main(['verify', '--trust', join(dir, 'root.json'), join(dir, 'b.json')], io)).toBe(1);
-      expect(err).toMatch(/byte order mark.*\[BUNDLE_MALFORMED\]/);
-      err = '';
-      expect(await main(['trust', 'show', join(dir, 'bom-root.json')], io)).toBe(1);
-      expect(err).toMatch(/byte order mark.*\[TRUST_ROOT_INVALID\]/);
-    } finally {
-      removeDir(dir);
-    }
+    const dir = tmpDir('kh-import-');
+    const now = new Date();
+    const b = await makeBundle(f, { issuedAt: new Date(now.getTime() - 60_000), expiresAt: new Date(now.getTime() + 86400_000) });
+    writeFileSync(join(dir, 'root.json'), f.trustText);
+    writeFileSync(join(dir, 'bom-root.json'), Buffer.concat([BOM, Buffer.from(f.trustText)]));
+    writeFileSync(join(dir, 'b.json'), Buffer.concat([BOM, Buffer.from(b.text)]));
+    let err = '';
+    const io = { out: () => undefined, err: (s: string) => (err += s) };
+    expect(await main(['verify', '--trust', join(dir, 'root.json'), join(dir, 'b.json')], io)).toBe(1);
+    expect(err).toMatch(/byte order mark.*\[BUNDLE_MALFORMED\]/);
+    err = '';
+    expect(await main(['trust', 'show', join(dir, 'bom-root.json')], io)).toBe(1);
+    expect(err).toMatch(/byte order mark.*\[TRUST_ROOT_INVALID\]/);
   });
 });
 

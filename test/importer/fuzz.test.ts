@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { applyBundle, isImportError, verifyBundle, type VerifiedBundle } from '../../importer/src/index.js';
 import { findDuplicateMember } from 'keyhold-format';
-import { fixture, makeBundle, NOW, removeDir, snapshot, tempDir, type Fixture, type MadeBundle } from './helpers.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { fixture, makeBundle, NOW, snapshot, type Fixture, type MadeBundle } from './helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
@@ -83,15 +84,17 @@ function coversSame(original: string, mutated: string): boolean {
 let f: Fixture;
 let b: MadeBundle;
 let expected: VerifiedBundle;
+let tmp: TmpDir;
 let root: string;
 
 beforeAll(async () => {
   f = await fixture();
   b = await makeBundle(f);
   expected = await verifyBundle(b.text, f.trust, { now: NOW, recipient: f.recipient.recipientId });
-  root = tempDir();
+  tmp = makeTmpDir('kh-import-');
+  root = tmp.dir;
 });
-afterAll(() => removeDir(root));
+afterAll(() => tmp.remove());
 
 describe('fuzz: mutations of a valid bundle', () => {
   it(`verify: ${RUNS} mutations, each refused or (when nothing signed changed) identical`, async () => {

@@ -5,8 +5,7 @@
  */
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildPayload,
@@ -136,13 +135,6 @@ export async function makeBundle(
   return { text, hash: encodePayload(payload).hash, issued };
 }
 
-export function tempDir(prefix = 'kh-import-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
 
 /** Every entry under a directory with its bytes (files) or target (symlinks): to compare before and after. */
 export function snapshot(dir: string): Record<string, string> {

@@ -19,7 +19,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, wri
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, makeBundle, removeDir, tempDir, type Fixture } from './helpers.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { fixture, makeBundle, type Fixture } from './helpers.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -38,12 +39,14 @@ function tarball(dir: string, name: string): string {
 }
 
 describe('npm pack of the importer', () => {
+  let tmp: TmpDir;
   let work: string;
   let server: string;
   let f: Fixture;
 
   beforeAll(async () => {
-    work = tempDir('kh-pack-');
+    tmp = makeTmpDir('kh-pack-');
+    work = tmp.dir;
     // The workspace as npm sees it: the two packages, the base tsconfig, and the root's node_modules (tsc, jose).
     const src = join(work, 'src');
     mkdirSync(src);
@@ -64,7 +67,7 @@ describe('npm pack of the importer', () => {
     f = await fixture();
   }, 240_000);
 
-  afterAll(() => removeDir(work));
+  afterAll(() => tmp.remove());
 
   it('carries keyhold-format inside the tarball and leaves nothing behind in the package folder', () => {
     expect(existsSync(join(server, 'node_modules', 'keyhold-import', 'node_modules', 'keyhold-format', 'dist', 'index.js'))).toBe(true);

@@ -7,16 +7,12 @@
  * and the receipt say so. Issue 15, D1. Bundles are built and applied with
  * the real importer; every apply runs at the same clock, NOW.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyBundle, loadKeystore, type ApplyResult, type Change, type RevokeReason } from '../../importer/src/index.js';
-import { fixture, issue, makeBundle, NOW, removeDir, tempDir, type Fixture, type Issued } from './helpers.js';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) removeDir(d);
-});
+import { tmpDir } from '../helpers/tmp.js';
+import { fixture, issue, makeBundle, NOW, type Fixture, type Issued } from './helpers.js';
 
 const at = (ms: number): string => `${new Date(NOW.getTime() + ms).toISOString().slice(0, 19)}Z`;
 const HOUR = 3600_000;
@@ -32,9 +28,7 @@ type Held = { keyId: string; version: number; revokedAt: string | null; key: str
 /** A holder's state directory and its chain: each step makes the next bundle and applies it. */
 async function holder(format: 'json' | 'env') {
   const f: Fixture = await fixture();
-  const d = tempDir();
-  dirs.push(d);
-  const dir = join(d, 'state');
+  const dir = join(tmpDir('kh-import-'), 'state');
   let seq = 0;
   let prev: string | null = null;
   return {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {
   applyBundle,
@@ -12,12 +12,8 @@ import {
   type Signer,
   type TrustRoot,
 } from '../../importer/src/index.js';
-import { ed25519Signer, es256Signer, fixture, makeBundle, NOW, removeDir, snapshot, tempDir, VAULT_ID, type Fixture } from './helpers.js';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) removeDir(d);
-});
+import { tmpDir } from '../helpers/tmp.js';
+import { ed25519Signer, es256Signer, fixture, makeBundle, NOW, snapshot, VAULT_ID, type Fixture } from './helpers.js';
 
 /** Root version `version` with `members` and `threshold`, signed by `by` (in that order, repeats allowed). */
 async function root(version: number, members: Signer[], threshold: number, by: Signer[]): Promise<string> {
@@ -105,9 +101,7 @@ describe('trust root', () => {
 
   it('trust update pins, rotates, then bundles verify only under the new keys', async () => {
     const f: Fixture = await fixture();
-    const base = tempDir();
-    dirs.push(base);
-    const dir = join(base, 'state');
+    const dir = join(tmpDir('kh-import-'), 'state');
     expect(await updateTrustRoot(dir, f.trustText, NOW)).toMatchObject({ status: 'pinned', version: 1 });
     const b1 = await makeBundle(f);
     await applyBundle(dir, b1.text, { now: NOW, privateKey: f.recipient.privateJwk });
@@ -133,9 +127,7 @@ describe('trust root', () => {
 
   it('apply --trust with the successor root rotates and applies in one commit', async () => {
     const f = await fixture();
-    const base = tempDir();
-    dirs.push(base);
-    const dir = join(base, 'state');
+    const dir = join(tmpDir('kh-import-'), 'state');
     const b1 = await makeBundle(f);
     await applyBundle(dir, b1.text, { now: NOW, trustRootText: f.trustText, privateKey: f.recipient.privateJwk });
     const fresh = [es256Signer()];

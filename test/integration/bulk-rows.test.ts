@@ -26,30 +26,9 @@ import { KeyholdService } from '../../electron/core/service.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { fieldAad } from '../../electron/core/vault/vault.js';
 import { DAY_MS, testClock } from '../helpers/clock.js';
+import { referenceRow } from '../helpers/reference-row.js';
 import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
 import { copyVault, expectCode, newPassphrase, snapshot, unchangedSince } from './helpers/harness.js';
-
-/** canonicalRow written out the slow, obvious way (vault-format.md, section 1). */
-function referenceRow(table: string, fields: readonly unknown[]): Buffer {
-  const item = (tag: number, bytes: Uint8Array): Uint8Array => {
-    const h = Buffer.alloc(5);
-    h[0] = tag;
-    h.writeUInt32BE(bytes.length, 1);
-    return Buffer.concat([h, bytes]);
-  };
-  const parts: Uint8Array[] = [Buffer.from('KHR1', 'latin1')];
-  for (const v of [table, ...fields]) {
-    if (v === null || v === undefined) parts.push(item(0, Buffer.alloc(0)));
-    else if (Buffer.isBuffer(v)) parts.push(item(1, v));
-    else if (typeof v === 'string') parts.push(item(2, Buffer.from(v, 'utf8')));
-    else if (typeof v === 'number') {
-      const b = Buffer.alloc(8);
-      b.writeDoubleBE(v);
-      parts.push(item(3, b));
-    } else parts.push(item(9, Buffer.from(`?${typeof v}`, 'latin1')));
-  }
-  return Buffer.concat(parts);
-}
 
 describe('primitives against their reference', () => {
   it('canonicalRow matches the plain encoding, for ASCII and non-ASCII text, long text and every type', () => {

@@ -12,7 +12,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -30,19 +29,19 @@ function sh(cmd: string, args: string[]): boolean {
 
 /** Can this machine make a folder read-only in a private mount namespace? */
 function probeMount(): boolean {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-ro-probe-'));
+  const t = makeTmpDir('keyhold-ro-probe-');
   try {
     return sh('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
-      'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && ! touch "$1/probe" 2>/dev/null', 'sh', d]);
+      'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && ! touch "$1/probe" 2>/dev/null', 'sh', t.dir]);
   } finally {
-    fs.rmSync(d, { recursive: true, force: true });
+    t.remove();
   }
 }
 
 /** Can this machine make a file immutable (chattr +i), so that even root cannot write it? */
 function probeChattr(): boolean {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-ro-probe-'));
-  const f = path.join(d, 'f');
+  const t = makeTmpDir('keyhold-ro-probe-');
+  const f = path.join(t.dir, 'f');
   fs.writeFileSync(f, 'x');
   try {
     if (!sh('chattr', ['+i', f])) return false;
@@ -55,7 +54,7 @@ function probeChattr(): boolean {
       sh('chattr', ['-i', f]);
     }
   } finally {
-    fs.rmSync(d, { recursive: true, force: true });
+    t.remove();
   }
 }
 

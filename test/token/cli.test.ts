@@ -16,6 +16,7 @@ import { KeyholdService } from '../../electron/core/service.js';
 import { BIN, cleanEnv, ROOT, type Run } from '../cli/run.js';
 import { setupSoftHsm, spyModulePath, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault } from '../helpers/token-vault.js';
 
 const PIN = '739182';
 const WRONG_PIN = '000111';
@@ -108,10 +109,7 @@ beforeAll(async () => {
   unlockWrong = await viaSpy(WRONG_PIN, 'spy-wrong.log', []);
 }, 120_000);
 
-afterAll(() => {
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ hsm, tmp }));
 
 describe('keyhold token CLI (SoftHSM2)', () => {
   it('token keygen --json prints the public JWK and its RFC 7638 key id', async () => {

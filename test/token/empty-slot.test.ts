@@ -20,7 +20,7 @@ afterAll(() => {
 
 describe('token list: an uninitialised token is an empty slot', () => {
   it('JSON: empty true and pin null for the free slot; empty false and PIN flags for the token', () => {
-    const r = keyhold(['--json', 'token', 'list'], { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module });
+    const r = keyhold(['--json', 'token', 'list'], hsm.cliEnv());
     expect(r.code, r.stderr).toBe(0);
     const list = (JSON.parse(r.stdout) as { tokens: TokenInfo[] }).tokens;
     const free = list.filter((t) => !t.flags.initialized);
@@ -31,7 +31,7 @@ describe('token list: an uninitialised token is an empty slot', () => {
   });
 
   it('text: the free slot is shown as "(empty slot)" with no serial and no PIN state', () => {
-    const r = keyhold(['token', 'list'], { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module });
+    const r = keyhold(['token', 'list'], hsm.cliEnv());
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^LABEL\s+SERIAL\s+MANUFACTURER\s+MODEL\s+PIN\s+MECHANISMS$/);

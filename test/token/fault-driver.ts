@@ -55,6 +55,18 @@ export class FaultInjector {
     this.#fault = null;
   }
 
+  /** Runs fn with `slot` left out of C_GetSlotList's answer (onResult), as if its token were pulled out. */
+  async withoutSlot<T>(slot: string, fn: () => Promise<T>): Promise<T> {
+    this.onResult = (method, _args, result) => (method === 'C_GetSlotList'
+      ? (result as Buffer[]).filter((h) => (h.length === 8 ? h.readBigUInt64LE(0).toString() : h.toString('hex')) !== slot)
+      : result);
+    try {
+      return await fn();
+    } finally {
+      this.onResult = null;
+    }
+  }
+
   /** Faults injected since the last arm. */
   get injected(): readonly Injected[] {
     return this.#injected;

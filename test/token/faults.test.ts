@@ -15,6 +15,7 @@ import type { Token, PinProvider } from '../../electron/core/token/token.js';
 import { KeyholdError } from '../../shared/errors.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault } from '../helpers/token-vault.js';
 import { FaultInjector, type Fault, type Injected } from './fault-driver.js';
 import { rejectsWith, verifiesWithNode } from './helpers.js';
 
@@ -32,11 +33,7 @@ beforeAll(() => {
   svc = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory } });
 });
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 const given = (p: string) => vi.fn<PinProvider>(() => Promise.resolve(p));
 

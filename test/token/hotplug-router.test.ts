@@ -5,30 +5,26 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createIpcRouter, type IpcRouter } from '../../electron/main/router.js';
+import type { IpcRouter } from '../../electron/main/router.js';
 import type { IpcEvent } from '../../shared/ipc.js';
 import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import { makeTestRouter } from '../helpers/router.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 
 let hsm: SoftHsm;
 let tmp: TmpDir;
 let router: IpcRouter;
-const events: IpcEvent[] = [];
+let events: readonly IpcEvent[] = [];
 
 beforeAll(() => {
   hsm = setupSoftHsm([{ label: 'stays' }, { label: 'pulled' }]);
   tmp = makeTmpDir('keyhold-hotplug-router-');
-  router = createIpcRouter({
+  ({ router, events } = makeTestRouter({
     vaultPath: path.join(tmp.dir, 'vault.db'),
-    allowedOrigins: ['app://keyhold'],
     settings: { autoLockMinutes: 0, clipboardClearSeconds: 0 },
-    kdf: FAST_KDF,
-    airgapPollMs: 0,
-    platform: { clipboardWriteText: () => undefined, clipboardReadText: () => '', networkInterfaces: () => [] },
     service: { tokens: { module: hsm.module } },
     tokenWatch: { pollMs: 100, debounceMs: 10 },
-  });
-  router.onEvent((e) => events.push(e));
+  }));
 });
 
 afterAll(() => {

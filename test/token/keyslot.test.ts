@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import type { PinProvider } from '../../electron/core/token/token.js';
 import { slotChecksum, type KeyslotRow } from '../../electron/core/vault/keyslots.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { pkcs11Tool, rejectsWith } from './helpers.js';
 
 const PIN = '123456';
@@ -26,20 +27,16 @@ let keyId: string;
 let secret: string;
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'vaultcard' }, { label: 'spare' }]);
-  tmp = makeTmpDir('keyhold-keyslot-');
-  svc = new KeyholdService({ tokens: { module: hsm.module } });
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'vaultcard' }, { label: 'spare' }],
+    tmpPrefix: 'keyhold-keyslot-',
+    passphrase: PASSPHRASE,
+  }));
   keyId = (await svc.call('key.create', { name: 'gateway', service: 'payments' })).id;
   secret = (await svc.call('key.reveal', { id: keyId })).secret;
 });
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 /** A digest of every row of every table, read while the vault is closed. */
 function fileState(p: string): string {

@@ -13,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import type { PinProvider } from '../../electron/core/token/token.js';
 import { keyhold, keyholdOnTty, type Run } from '../cli/run.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { addRecipient, PASSPHRASE } from '../bundle/helpers.js';
 import { pkcs11Tool, rejectsWith } from './helpers.js';
 
@@ -44,7 +45,7 @@ function countLow(label: string): boolean {
 }
 
 function cli(args: string[], extra: Record<string, string> = {}): Run {
-  const r = keyhold(['--json', ...args], { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, ...extra });
+  const r = keyhold(['--json', ...args], hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE, ...extra }));
   for (const s of [r.stdout, r.stderr]) {
     for (const secret of [first.pin, second.pin, PASSPHRASE]) expect(s.includes(secret), 'no PIN or passphrase in the output').toBe(false);
   }
@@ -66,11 +67,11 @@ async function locked<T>(fn: () => Promise<T> | T): Promise<T> {
 }
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'tok-a', pin: '111111' }, { label: 'tok-b', pin: '222222' }]);
-  tmp = makeTmpDir('keyhold-pin-binding-');
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  svc = new KeyholdService({ tokens: { module: hsm.module } });
-  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'tok-a', pin: '111111' }, { label: 'tok-b', pin: '222222' }],
+    tmpPrefix: 'keyhold-pin-binding-',
+    passphrase: PASSPHRASE,
+  }));
   const cards: Card[] = [];
   for (const [label, pin] of [['tok-a', '111111'], ['tok-b', '222222']] as const) {
     const k = await svc.call('token.keygen', { token: label, label: 'signer', alg: 'ES256', pin });
@@ -86,11 +87,7 @@ beforeAll(async () => {
   await svc.call('vault.unlock', { path: vaultPath, passphrase: PASSPHRASE });
 }, 120_000);
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 describe('a PIN given is tried on the token it is for, and on no other', () => {
   it('KEYHOLD_PIN of one token, signers on two, no --token: trust export and bundle export refuse with TOKEN_AMBIGUOUS before any login; neither token spends a try', async () => {
@@ -144,7 +141,7 @@ describe('a PIN given is tried on the token it is for, and on no other', () => {
     const prompt = (c: Card) => `PIN for token '${c.label}' (serial ${c.serial})`;
     const r = await locked(() => keyholdOnTty(['trust', 'export', '--out', file],
       [{ prompt: prompt(first), reply: first.pin }, { prompt: prompt(second), reply: second.pin }],
-      { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE }));
+      hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE })));
     expect(r.code, r.stdout.slice(-400)).toBe(0);
     expect(r.stdout).toContain(`${prompt(first)} (to sign trust root version`);
     expect(r.stdout).toContain(`${prompt(second)} (to sign trust root version`);

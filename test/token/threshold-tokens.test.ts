@@ -15,8 +15,9 @@ import { KeyholdService } from '../../electron/core/service.js';
 import { keyhold } from '../cli/run.js';
 import { loadTrustRoot, verifyBundle } from 'keyhold-format';
 import { addRecipient, PASSPHRASE, pinProvider, readBundle, tokenKey, type Recipient } from '../bundle/helpers.js';
-import { setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
-import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
+import type { SoftHsm } from '../helpers/softhsm.js';
+import type { TmpDir } from '../helpers/tmp.js';
+import { closeTokenVault, openTokenVault } from '../helpers/token-vault.js';
 import { FaultInjector } from './fault-driver.js';
 import { rejectsWith } from './helpers.js';
 
@@ -34,22 +35,16 @@ const out = (): string => path.join(tmp.dir, `f${++n}.json`);
 async function withoutBeta<T>(fn: () => Promise<T>): Promise<T> {
   const betaSlot = svc.tokens.scan().find((t) => t.label === 'beta')?.slot;
   expect(betaSlot).toBeDefined();
-  inj.onResult = (method, _args, result) => (method === 'C_GetSlotList'
-    ? (result as Buffer[]).filter((h) => (h.length === 8 ? h.readBigUInt64LE(0).toString() : h.toString('hex')) !== betaSlot)
-    : result);
-  try {
-    return await fn();
-  } finally {
-    inj.onResult = null;
-  }
+  return inj.withoutSlot(betaSlot ?? '', fn);
 }
 
 beforeAll(async () => {
-  hsm = setupSoftHsm([{ label: 'alpha' }, { label: 'beta' }]);
-  tmp = makeTmpDir('keyhold-threshold-tokens-');
-  vaultPath = path.join(tmp.dir, 'vault.db');
-  svc = new KeyholdService({ tokens: { module: hsm.module, driverFactory: inj.factory }, askPin: pinProvider() });
-  await svc.call('vault.create', { path: vaultPath, passphrase: PASSPHRASE, kdf: FAST_KDF });
+  ({ hsm, tmp, svc, vaultPath } = await openTokenVault({
+    tokens: [{ label: 'alpha' }, { label: 'beta' }],
+    tmpPrefix: 'keyhold-threshold-tokens-',
+    passphrase: PASSPHRASE,
+    service: (h) => ({ tokens: { module: h.module, driverFactory: inj.factory }, askPin: pinProvider() }),
+  }));
   kid.a1 = (await tokenKey(svc, 'alpha', 'a1', 'ES256')).kid;
   kid.a2 = (await tokenKey(svc, 'alpha', 'a2', 'EdDSA')).kid;
   kid.b1 = (await tokenKey(svc, 'beta', 'b1', 'ES256')).kid;
@@ -57,11 +52,7 @@ beforeAll(async () => {
   await svc.call('key.create', { name: 'one', service: 'svc1' });
 }, 120_000);
 
-afterAll(async () => {
-  await svc?.shutdown();
-  hsm?.cleanup();
-  tmp?.remove();
-});
+afterAll(() => closeTokenVault({ svc, hsm, tmp }));
 
 describe('signers on one token count once', () => {
   it('signer add warns when the token already holds a signer; a threshold above the number of distinct tokens is THRESHOLD_UNREACHABLE, saying why', async () => {
@@ -134,7 +125,7 @@ describe('signers on one token count once', () => {
     await tokenKey(svc, 'alpha', 'a4', 'ES256');
     await svc.call('vault.lock', {});
     try {
-      const env = { ...hsm.env, KEYHOLD_PKCS11_MODULE: hsm.module, KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE };
+      const env = hsm.cliEnv({ KEYHOLD_VAULT: vaultPath, KEYHOLD_PASSPHRASE: PASSPHRASE });
       const text = keyhold(['signer', 'add', '--token', 'alpha', '--key', 'a3'], env);
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toMatch(/^Registered signer .*\nwarning: the token 'alpha' \(serial [0-9a-f]+\) already holds signer .*count once toward the threshold/m);

@@ -1,17 +1,14 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { rendererBundleReport } from '../bench/renderer.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 describe('rendererBundleReport', () => {
   let dir: string;
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-assets-'));
-  });
-  afterEach(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
+    dir = tmpDir('keyhold-assets-');
   });
 
   it('measures every .js file, raw and gzipped, and sums the gzipped sizes', () => {

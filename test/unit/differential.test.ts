@@ -28,6 +28,7 @@ import { canonicalRow, HexBytes, MacKey, rowHash, rowHashHex } from '../../elect
 import { keyCreateDetails } from '../../electron/core/keys/keys.js';
 import { keyRotateDetails } from '../../electron/core/keys/lifecycle.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
+import { referenceRow } from '../helpers/reference-row.js';
 
 const RUNS = 100_000;
 
@@ -196,29 +197,6 @@ describe('MacKey against createHmac', () => {
 });
 
 // ---- canonicalRow ---------------------------------------------------------------------
-
-/** canonicalRow written out the slow, obvious way (docs/vault-format.md, section 1). */
-function referenceRow(table: string, fields: readonly unknown[]): Buffer {
-  const item = (tag: number, bytes: Uint8Array): Buffer => {
-    const h = Buffer.alloc(5);
-    h[0] = tag;
-    h.writeUInt32BE(bytes.length, 1);
-    return Buffer.concat([h, bytes]);
-  };
-  const parts: Buffer[] = [Buffer.from('KHR1', 'latin1')];
-  for (const v of [table, ...fields]) {
-    if (v === null || v === undefined) parts.push(item(0, Buffer.alloc(0)));
-    else if (v instanceof HexBytes) parts.push(item(1, Buffer.from(v.hex, 'hex')));
-    else if (v instanceof Uint8Array) parts.push(item(1, v));
-    else if (typeof v === 'string') parts.push(item(2, Buffer.from(v, 'utf8')));
-    else if (typeof v === 'number') {
-      const b = Buffer.alloc(8);
-      b.writeDoubleBE(v);
-      parts.push(item(3, b));
-    } else parts.push(item(9, Buffer.from(`?${typeof v}`, 'latin1')));
-  }
-  return Buffer.concat(parts);
-}
 
 const TABLES = ['audit', 'keys', 'key_versions', 'vault_meta', 'policies', 'keyslots'];
 const LONG = ['a', 'é', '\u{1F511}', '\ud800'];

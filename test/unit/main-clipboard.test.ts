@@ -2,8 +2,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { trackedClipboard, type AsyncClipboard } from '../../electron/main/clipboard.js';
 import { APP_ENTRY_URL, APP_ORIGIN } from '../../electron/main/policy.js';
-import { createIpcRouter } from '../../electron/main/router.js';
-import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
+import { makeTestRouter } from '../helpers/router.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 /**
  * An in-memory clipboard with Electron 45's promise-based shape (the OS
@@ -60,7 +60,7 @@ describe('quit with a copied secret (the real router)', () => {
   it('dispose() starts the clear, settled() sees it reach the clipboard', async () => {
     const os = memoryClipboard('', 20);
     const clip = trackedClipboard(os);
-    const router = createIpcRouter({
+    const { router } = makeTestRouter({
       vaultPath: path.join(tmpDir(), 'vault.db'),
       allowedOrigins: [APP_ORIGIN],
       platform: {
@@ -68,9 +68,6 @@ describe('quit with a copied secret (the real router)', () => {
         clipboardReadText: clip.clipboardReadText,
         networkInterfaces: () => [],
       },
-      settings: { autoLockMinutes: 5, clipboardClearSeconds: 30 },
-      kdf: FAST_KDF,
-      airgapPollMs: 0,
     });
     const sender = { url: APP_ENTRY_URL, isMainFrame: true };
     const created = await router.handle('vault.create', sender, { passphrase: 'correct horse battery staple' });

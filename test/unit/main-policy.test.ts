@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveAppRequest } from '../../electron/main/app-protocol.js';
@@ -20,6 +19,7 @@ import {
   resolveAppFile,
   resolveVaultPath,
 } from '../../electron/main/policy.js';
+import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 
 const PROD = { dev: false } as const;
 const DEV = { dev: true } as const;
@@ -199,11 +199,13 @@ describe('resolveVaultPath', () => {
 });
 
 describe('serveAppRequest (real files)', () => {
+  let tmp: TmpDir;
   let dir: string;
   let root: string;
 
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-protocol-'));
+    tmp = makeTmpDir('keyhold-protocol-');
+    dir = tmp.dir;
     root = path.join(dir, 'renderer');
     fs.mkdirSync(path.join(root, 'assets'), { recursive: true });
     fs.writeFileSync(path.join(root, 'index.html'), '<!doctype html><title>k</title>');
@@ -212,9 +214,7 @@ describe('serveAppRequest (real files)', () => {
     fs.symlinkSync(path.join(dir, 'secret.txt'), path.join(root, 'assets', 'link.js'));
   });
 
-  afterAll(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tmp.remove());
 
   it('serves index.html for / with the CSP header', async () => {
     const res = await serveAppRequest(root, { url: 'app://keyhold/', method: 'GET' });

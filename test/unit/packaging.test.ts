@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tmpDir } from '../helpers/tmp.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const require = createRequire(import.meta.url);
@@ -80,10 +80,7 @@ describe('build/electron-builder.yml', () => {
 describe('build/fuses.mjs', () => {
   let dir: string;
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyhold-fuses-'));
-  });
-  afterEach(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
+    dir = tmpDir('keyhold-fuses-');
   });
 
   it('chooses every fuse the issue names', () => {
