@@ -34,12 +34,21 @@ function say(title: string): void {
   process.stdout.write(`\n\x1b[1m${step}. ${title}\x1b[0m\n`);
 }
 
+/** A key in demo output (logs, screenshots) shows its id and four characters, never its secret. */
+function mask(text: string): string {
+  return text.replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)');
+}
+
+/** What a command printed, as a terminal shows it: its notices (stderr) come as they happen, before the result. */
+function show(r: { stdout: string; stderr: string }): void {
+  const shown = mask(r.stderr + r.stdout).trimEnd();
+  if (shown) process.stdout.write(`${shown.replace(/^/gm, '  ')}\n`);
+}
+
 function keyhold(args: string[], extraEnv: Record<string, string> = {}, expectCode = 0): string {
   process.stdout.write(`$ keyhold ${args.join(' ')}\n`);
   const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', cwd: ROOT });
-  // A revealed secret is shown masked: demo output lands in logs and screenshots.
-  const shown = (r.stdout + r.stderr).trimEnd().replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)');
-  if (shown) process.stdout.write(`${shown.replace(/^/gm, '  ')}\n`);
+  show(r);
   if (r.status !== expectCode) {
     throw new Error(`demo: keyhold ${args[0] ?? ''} exited ${String(r.status)}, expected ${expectCode}`);
   }
@@ -49,10 +58,9 @@ function keyhold(args: string[], extraEnv: Record<string, string> = {}, expectCo
 /** The importer, as the stand-in server runs it (in its own folder, no vault, no token). */
 function importer(args: string[], expectCode = 0): string {
   // A key given on the command line (check) is shown masked too.
-  process.stdout.write(`server$ keyhold-import ${args.join(' ').replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)')}\n`);
+  process.stdout.write(`server$ keyhold-import ${mask(args.join(' '))}\n`);
   const r = spawnSync(process.execPath, [IMPORTER, ...args], { env: process.env, encoding: 'utf8', cwd: server });
-  const shown = (r.stdout + r.stderr).trimEnd().replace(/(khk_[0-9A-Za-z]{16}_[0-9A-Za-z]{4})[0-9A-Za-z]{45}/g, '$1…(masked)');
-  if (shown) process.stdout.write(`${shown.replace(/^/gm, '  ')}\n`);
+  show(r);
   if (r.status !== expectCode) throw new Error(`demo: keyhold-import ${args[0] ?? ''} exited ${String(r.status)}, expected ${expectCode}`);
   return r.stdout;
 }
