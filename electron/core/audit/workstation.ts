@@ -29,13 +29,29 @@ function machineId(host: string): string {
   return `${host}/${os.platform()}/${os.arch()}`;
 }
 
+// os.hostname() is a system call (several µs: a fifth of a key's creation in a
+// 100,000-key batch when asked per audit entry), so it is asked at most once a
+// second; a rename shows in the entries from then on.
+const HOST_RECHECK_MS = 1000;
+let hostAskedAt = -Infinity;
+let hostName = '';
+
+function currentHost(): string {
+  const now = performance.now();
+  if (now - hostAskedAt >= HOST_RECHECK_MS) {
+    hostName = os.hostname();
+    hostAskedAt = now;
+  }
+  return hostName;
+}
+
 /**
  * This machine's host name and workstation id. The answer is kept for the
  * host name it was made for (one entry): renamed while Keyhold runs, the
- * machine is named afresh in the entries that follow. `host` is the host name
- * to describe (os.hostname() unless a test names another).
+ * machine is named afresh in the entries that follow (within a second). `host`
+ * is the host name to describe (os.hostname() unless a test names another).
  */
-export function workstation(host: string = os.hostname()): Workstation {
+export function workstation(host: string = currentHost()): Workstation {
   if (cached?.host !== host) {
     cached = Object.freeze({
       host,
