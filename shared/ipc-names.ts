@@ -11,7 +11,8 @@
  * name to IPC_COMMANDS here: shared/ipc.ts then derives its schemas from the
  * contract. A command whose input names a file path must not be exposed as is
  * (the renderer never chooses paths): give it an IPC-specific input in
- * shared/ipc.ts, as vault.create and vault.unlock have.
+ * shared/ipc.ts (a file handle from dialog.open / dialog.save in place of the
+ * path, or nothing where main knows the path, as for vault.create).
  */
 
 import type { Result } from './contract.js';
@@ -21,11 +22,13 @@ import type { IpcEventPayload, IpcInput, IpcOutput } from './ipc.js';
 export const CORE_IPC_COMMANDS = [
   'vault.create',
   'vault.unlock',
+  'vault.unlockToken',
   'vault.lock',
   'vault.status',
   'vault.info',
   'slot.list',
   'slot.addPassphrase',
+  'slot.addToken',
   'slot.remove',
   'passphrase.change',
   'key.create',
@@ -41,10 +44,28 @@ export const CORE_IPC_COMMANDS = [
   'policy.show',
   'audit.list',
   'audit.verify',
+  'audit.recover',
+  'audit.export',
+  'recipient.add',
+  'recipient.list',
+  'signer.add',
+  'signer.list',
+  'signer.threshold',
+  'bundle.export',
+  'bundle.resend',
+  'bundle.sign',
+  'trust.export',
+  'token.list',
+  'token.keys',
+  'token.keygen',
 ] as const;
 
-/** Commands that main answers itself (they need the OS: clipboard, network interfaces). */
-export const APP_IPC_COMMANDS = ['app.environment', 'clipboard.copySecret'] as const;
+/**
+ * Commands that main answers itself (they need the OS: clipboard, network
+ * interfaces, file dialogs). A file dialog answers an opaque handle; commands
+ * that read or write a file take that handle, never a path (shared/ipc.ts).
+ */
+export const APP_IPC_COMMANDS = ['app.environment', 'clipboard.copySecret', 'dialog.open', 'dialog.save'] as const;
 
 export const IPC_COMMANDS = [...CORE_IPC_COMMANDS, ...APP_IPC_COMMANDS] as const;
 

@@ -7,15 +7,18 @@
  * Core commands take their schemas from shared/contract.ts unchanged, except
  * where the renderer must not choose something: vault.create and vault.unlock
  * take only the passphrase over IPC (main fills in the vault path from its
- * configuration, and the KDF cost), and commands that write a file the user
- * names (audit.export) are not exposed until main picks the file itself.
+ * configuration, and the KDF cost), and commands that read or write a file the
+ * user picks take a file handle: the renderer asks main for a dialog
+ * (dialog.open / dialog.save), main shows it and answers an opaque handle for
+ * the path chosen, and the command names that handle. The renderer never
+ * names a path.
  *
  * Names (channels, method names, the type of window.keyhold) are in
  * shared/ipc-names.ts, which has no zod, for the preload.
  */
 
 import { z } from 'zod';
-import { contract, newPassphraseSchema, passphraseSchema, tokenInfoSchema } from './contract.js';
+import { contract, freeText, newPassphraseSchema, passphraseSchema, tokenInfoSchema } from './contract.js';
 import {
   type AppIpcCommandName,
   type CoreIpcCommandName,
@@ -65,10 +68,49 @@ const empty = z.strictObject({});
  * the renderer must not choose. The router adds the rest (see `coreArgs` in
  * electron/main/router.ts).
  */
+/**
+ * A file the user chose in a dialog main showed (dialog.open / dialog.save):
+ * an opaque, single-use name for the path, valid for FILE_HANDLE_TTL_MS.
+ */
+export const fileHandleSchema = z.string().regex(/^fh_[A-Za-z0-9_-]{22}$/, 'the file handle is not one main gave (choose the file again)');
+export const FILE_HANDLE_TTL_MS = 30 * 60_000;
+
+/** What a dialog is for: the title, file name filters and default name main uses. */
+export const openPurposeSchema = z.enum(['public-key', 'bundle']);
+export const savePurposeSchema = z.enum(['bundle', 'trust', 'audit']);
+export type OpenPurpose = z.infer<typeof openPurposeSchema>;
+export type SavePurpose = z.infer<typeof savePurposeSchema>;
+
+/** A dialog's answer: the handle and the chosen file's path (shown to the user), or cancelled. */
+export const dialogResultSchema = z.union([
+  z.object({ cancelled: z.literal(true) }),
+  z.object({ cancelled: z.literal(false), handle: fileHandleSchema, path: z.string(), name: z.string() }),
+]);
+export type DialogResult = z.infer<typeof dialogResultSchema>;
+
+const c = contract;
 const coreOverrides = {
   'vault.create': z.strictObject({ passphrase: newPassphraseSchema }),
   'vault.unlock': z.strictObject({ passphrase: passphraseSchema }),
+  'vault.unlockToken': c['vault.unlockToken'].input.omit({ path: true }),
+  'audit.export': c['audit.export'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  'bundle.export': c['bundle.export'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  'bundle.resend': c['bundle.resend'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  'bundle.sign': c['bundle.sign'].input.omit({ file: true }).extend({ file: fileHandleSchema }),
+  'trust.export': c['trust.export'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  /** The public key comes from a file chosen in dialog.open('public-key'); main reads and parses it. */
+  'recipient.add': c['recipient.add'].input.omit({ publicKey: true }).extend({ publicKeyFile: fileHandleSchema }),
 } as const;
+
+/** The field of each override that is a file handle, and whether main reads it (open) or writes it (save). */
+export const FILE_HANDLE_FIELDS = {
+  'audit.export': { field: 'out', kind: 'save' },
+  'bundle.export': { field: 'out', kind: 'save' },
+  'bundle.resend': { field: 'out', kind: 'save' },
+  'bundle.sign': { field: 'file', kind: 'open' },
+  'trust.export': { field: 'out', kind: 'save' },
+  'recipient.add': { field: 'publicKeyFile', kind: 'open' },
+} as const satisfies Partial<Record<CoreIpcCommandName, { field: string; kind: 'open' | 'save' }>>;
 
 type CoreOverrides = typeof coreOverrides;
 
@@ -97,6 +139,17 @@ const appSpec = {
   'clipboard.copySecret': {
     input: contract['key.reveal'].input,
     output: z.object({ copied: z.literal(true), clearAfterSeconds: z.number().nonnegative() }),
+  },
+  /** Main shows an open-file dialog; the renderer gets a handle for the file chosen. */
+  'dialog.open': { input: z.strictObject({ purpose: openPurposeSchema }), output: dialogResultSchema },
+  /** Main shows a save dialog (a new file: Keyhold never replaces one) with a suggested name. */
+  'dialog.save': {
+    input: z.strictObject({
+      purpose: savePurposeSchema,
+      suggestedName: freeText('the file name', 128, { min: 1 })
+        .refine((n) => !/[\\/]/.test(n) && n !== '.' && n !== '..', 'the file name must not name a folder'),
+    }),
+    output: dialogResultSchema,
   },
 } as const satisfies Record<AppIpcCommandName, { input: z.ZodType; output: z.ZodType }>;
 

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { app, type BrowserWindow, clipboard, Menu, protocol, session } from 'electron';
+import { app, type BrowserWindow, clipboard, dialog, Menu, protocol, session } from 'electron';
 import { serveAppRequest } from './app-protocol.js';
 import { trackedClipboard, type TrackedClipboard } from './clipboard.js';
 import { connectIpc } from './ipc.js';
@@ -21,7 +21,7 @@ import {
   resolveSettings,
   resolveVaultPath,
 } from './policy.js';
-import { createIpcRouter, listInterfaces, type IpcRouter } from './router.js';
+import { createIpcRouter, type DialogRequest, listInterfaces, type IpcRouter } from './router.js';
 import { createMainWindow } from './window.js';
 
 const production = app.isPackaged;
@@ -78,6 +78,20 @@ function createRouter(): IpcRouter {
       // Read only, for the air-gap indicator; main opens no connection.
       networkInterfaces: function readInterfaces() {
         return listInterfaces(os.networkInterfaces());
+      },
+      // The renderer never names a path: main asks the user and the renderer gets a handle (router.ts).
+      showOpenDialog: async function showOpen(r: DialogRequest) {
+        if (!win) return null;
+        const res = await dialog.showOpenDialog(win, { title: r.title, filters: r.filters.map((f) => ({ ...f, extensions: [...f.extensions] })),
+          properties: ['openFile', 'dontAddToRecent'] });
+        return res.canceled ? null : (res.filePaths[0] ?? null);
+      },
+      showSaveDialog: async function showSave(r: DialogRequest) {
+        if (!win) return null;
+        const res = await dialog.showSaveDialog(win, { title: r.title, ...(r.defaultName ? { defaultPath: r.defaultName } : {}),
+          filters: r.filters.map((f) => ({ ...f, extensions: [...f.extensions] })),
+          properties: ['createDirectory', 'showOverwriteConfirmation', 'dontAddToRecent'] });
+        return res.canceled || !res.filePath ? null : res.filePath;
       },
     },
     settings: resolveSettings(process.env),

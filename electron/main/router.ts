@@ -53,19 +53,26 @@
  * airgapPollMs; a change goes out as `airgap.changed`.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
+import { READ_LIMITS, readTextFile } from '../core/fsutil.js';
 import type { KdfParams, Result } from '../../shared/contract.js';
 import { KeyholdError, toErrorInfo } from '../../shared/errors.js';
 import {
   type AirgapStatus,
   type AppEnvironment,
   type AppSettings,
+  type DialogResult,
+  FILE_HANDLE_FIELDS,
+  FILE_HANDLE_TTL_MS,
   type IpcArgs,
   type IpcEvent,
   ipcContract,
   type NetworkInterfaceInfo,
+  type OpenPurpose,
   parseIpcInput,
+  type SavePurpose,
 } from '../../shared/ipc.js';
 import {
   type CoreIpcCommandName,
@@ -91,7 +98,37 @@ export type PlatformAdapter = Readonly<{
   networkInterfaces: () => readonly NetworkInterfaceAddress[];
   /** process.platform when absent. */
   platform?: string;
+  /**
+   * File dialogs (Electron's dialog.showOpenDialog / showSaveDialog in main;
+   * the e2e test bridge answers them in tests): the path chosen, or null when
+   * cancelled. Without them, dialog.open and dialog.save fail.
+   */
+  showOpenDialog?: (request: DialogRequest) => Promise<string | null>;
+  showSaveDialog?: (request: DialogRequest) => Promise<string | null>;
 }>;
+
+/** What main's dialog shows: a title, file filters and, for a save dialog, the suggested file name. */
+export type DialogRequest = Readonly<{
+  purpose: OpenPurpose | SavePurpose;
+  title: string;
+  defaultName?: string;
+  filters: ReadonlyArray<Readonly<{ name: string; extensions: readonly string[] }>>;
+}>;
+
+const OPEN_DIALOGS: Readonly<Record<OpenPurpose, Omit<DialogRequest, 'purpose'>>> = {
+  'public-key': { title: 'Choose the server\'s public key', filters: [{ name: 'Public key (JWK)', extensions: ['json', 'jwk'] }] },
+  bundle: { title: 'Choose the bundle to co-sign', filters: [{ name: 'Keyhold bundle', extensions: ['khb', 'json'] }] },
+};
+const SAVE_TITLES: Readonly<Record<SavePurpose, string>> = {
+  bundle: 'Save the signed bundle',
+  trust: 'Save the trust root',
+  audit: 'Save the audit log export',
+};
+const SAVE_FILTERS: Readonly<Record<SavePurpose, DialogRequest['filters']>> = {
+  bundle: [{ name: 'Keyhold bundle', extensions: ['khb'] }],
+  trust: [{ name: 'Trust root', extensions: ['json'] }],
+  audit: [{ name: 'Audit log (JSON lines)', extensions: ['jsonl'] }],
+};
 
 export type IpcRouterOptions = Readonly<{
   /** The vault file: main's configuration, never the renderer's choice. */
@@ -322,6 +359,55 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
   }) : null;
   const tokenWatch = watcher ? watcher.start() : null;
 
+  // ---- file dialogs and handles -------------------------------------------------
+
+  /** Paths the user chose in a dialog, by handle; a handle is used once (on success) and expires. */
+  const handles = new Map<string, { path: string; kind: 'open' | 'save'; expires: number }>();
+
+  function newHandle(file: string, kind: 'open' | 'save'): DialogResult {
+    const now = Date.now();
+    for (const [h, e] of handles) if (e.expires <= now) handles.delete(h);
+    const handle = `fh_${randomBytes(16).toString('base64url')}`;
+    handles.set(handle, { path: file, kind, expires: now + FILE_HANDLE_TTL_MS });
+    return { cancelled: false, handle, path: file, name: path.basename(file) };
+  }
+
+  function pathOf(handle: string, kind: 'open' | 'save'): string {
+    const e = handles.get(handle);
+    if (!e || e.expires <= Date.now() || e.kind !== kind) {
+      throw new KeyholdError('INVALID_INPUT', 'The file chosen earlier is no longer known to the app.',
+        `Choose the file again (a choice is kept for ${FILE_HANDLE_TTL_MS / 60_000} minutes and used once).`);
+    }
+    return e.path;
+  }
+
+  async function openDialog(purpose: OpenPurpose): Promise<DialogResult> {
+    const show = opts.platform.showOpenDialog;
+    if (!show) throw new KeyholdError('INTERNAL', 'ipc: this window cannot show file dialogs');
+    const chosen = await show({ purpose, ...OPEN_DIALOGS[purpose] });
+    return chosen === null ? { cancelled: true } : newHandle(chosen, 'open');
+  }
+
+  async function saveDialog(purpose: SavePurpose, suggestedName: string): Promise<DialogResult> {
+    const show = opts.platform.showSaveDialog;
+    if (!show) throw new KeyholdError('INTERNAL', 'ipc: this window cannot show file dialogs');
+    const chosen = await show({ purpose, title: SAVE_TITLES[purpose], defaultName: suggestedName, filters: SAVE_FILTERS[purpose] });
+    return chosen === null ? { cancelled: true } : newHandle(chosen, 'save');
+  }
+
+  /** A JWK file chosen for recipient.add: a regular file of at most 64 KiB holding one JSON object. */
+  function readPublicKey(file: string): Record<string, unknown> {
+    const text = readTextFile(file, { prefix: 'recipient', what: 'public key', limit: READ_LIMITS.jwk });
+    try {
+      const v = JSON.parse(text) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {
+      // Reported below.
+    }
+    throw new KeyholdError('INVALID_INPUT', `The file ${path.basename(file)} is not a public key (a JSON object).`,
+      'Choose the public key file the server\'s keyhold-import keygen wrote.');
+  }
+
   // ---- commands --------------------------------------------------------------
 
   function environment(): AppEnvironment {
@@ -344,15 +430,42 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         const a = args as IpcArgs<'vault.unlock'>;
         return { path: opts.vaultPath, passphrase: a.passphrase };
       }
+      case 'vault.unlockToken':
+        return { ...(args as IpcArgs<'vault.unlockToken'>), path: opts.vaultPath };
+      case 'recipient.add': {
+        const { publicKeyFile, ...rest } = args as IpcArgs<'recipient.add'>;
+        return { ...rest, publicKey: readPublicKey(pathOf(publicKeyFile, 'open')) };
+      }
+      case 'audit.export':
+      case 'bundle.export':
+      case 'bundle.resend':
+      case 'bundle.sign':
+      case 'trust.export': {
+        const { field, kind } = FILE_HANDLE_FIELDS[command];
+        const a = args as Record<string, unknown>;
+        return { ...a, [field]: pathOf(String(a[field]), kind) };
+      }
       default:
         return args;
     }
+  }
+
+  /** After a command that used a file handle succeeded, the handle is spent. */
+  function spendHandle(command: CoreIpcCommandName, args: unknown): void {
+    const spec = (FILE_HANDLE_FIELDS as Partial<Record<CoreIpcCommandName, { field: string }>>)[command];
+    if (spec) handles.delete(String((args as Record<string, unknown>)[spec.field]));
   }
 
   async function run(command: IpcCommandName, args: unknown): Promise<unknown> {
     switch (command) {
       case 'app.environment':
         return environment();
+      case 'dialog.open':
+        return openDialog((args as IpcArgs<'dialog.open'>).purpose);
+      case 'dialog.save': {
+        const a = args as IpcArgs<'dialog.save'>;
+        return saveDialog(a.purpose, a.suggestedName);
+      }
       case 'clipboard.copySecret': {
         const revealed = await service.call('key.reveal', args);
         await copySecret(revealed.secret);
@@ -360,6 +473,7 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       }
       default: {
         const value = await service.call(command, coreArgs(command, args));
+        spendHandle(command, args);
         if (command === 'vault.lock') await afterLock('user');
         return value;
       }
@@ -413,6 +527,7 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       stopIdle();
       if (airgapTimer !== null) clearInterval(airgapTimer);
       watcher?.stop();
+      handles.clear();
       // Best effort: the app is going away; a pending clipboard answer may not arrive.
       void clearClipboardIfOurs();
       // Locks at once (keys wiped synchronously), then logs out of tokens and releases PKCS#11 modules.

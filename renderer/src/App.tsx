@@ -3,7 +3,7 @@ import { useEffect } from 'react';
 import { Header } from './components/Header';
 import { CreateVaultScreen } from './components/CreateVaultScreen';
 import { ErrorBlock, Loading } from './components/common';
-import { KeysScreen } from './components/KeysScreen';
+import { Shell } from './components/Shell';
 import { UnlockScreen } from './components/UnlockScreen';
 import { missingCase } from '../../shared/errors';
 import { useSession } from './stores/session';
@@ -38,7 +38,7 @@ function Body() {
     case 'locked':
       return <UnlockScreen />;
     case 'unlocked':
-      return <KeysScreen />;
+      return <Shell />;
     default:
       return missingCase(phase);
   }

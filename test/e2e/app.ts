@@ -27,7 +27,7 @@ import { buildSync } from 'esbuild';
 import { type Browser, type BrowserContext, chromium, type ElectronApplication, type Frame, type Page, type Route } from 'playwright-core';
 import type { AppSettings, IpcEvent } from '../../shared/ipc.js';
 import { eventChannel } from '../../shared/ipc-names.js';
-import type { IpcRouter, NetworkInterfaceAddress } from '../../electron/main/router.js';
+import type { DialogRequest, IpcRouter, NetworkInterfaceAddress } from '../../electron/main/router.js';
 import { makeTestRouter } from '../helpers/router.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -147,6 +147,9 @@ export class App {
   readonly requests: string[];
   /** Every router event, in order. */
   readonly events: IpcEvent[];
+  /** The file dialogs main would show (browser mode): answers queued by answerDialog, requests made. */
+  readonly dialogs: { answers: (string | null)[]; requests: DialogRequest[] };
+  #electron: ElectronApplication | null = null;
   readonly #close: () => Promise<void>;
 
   private constructor(
@@ -156,7 +159,9 @@ export class App {
     requests: string[],
     events: IpcEvent[],
     close: () => Promise<void>,
+    dialogs: { answers: (string | null)[]; requests: DialogRequest[] } = { answers: [], requests: [] },
   ) {
+    this.dialogs = dialogs;
     this.page = page;
     this.router = router;
     this.clipboard = clipboard;
@@ -175,7 +180,7 @@ export class App {
   static async #launchBrowser(browser: Browser | null, opts: AppOptions): Promise<App> {
     if (!browser) throw new Error('e2e: browser mode needs a browser from launchBrowser()');
     const requests: string[] = [];
-    const { router, clipboard, events, setInterfaces } = makeTestRouter({
+    const { router, clipboard, events, setInterfaces, dialogs } = makeTestRouter({
       vaultPath: opts.vaultPath,
       allowedOrigins: [APP_ORIGIN],
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
@@ -209,7 +214,7 @@ export class App {
     const app = new App(page, router, clipboard, requests, events, async () => {
       router.dispose();
       await context.close();
-    });
+    }, dialogs);
     app.setInterfaces = (list) => {
       setInterfaces(list);
       router.checkAirgap();
@@ -235,7 +240,9 @@ export class App {
       },
     });
     const page = await electronApp.firstWindow();
-    return new App(page, null, { text: '' }, [], [], () => electronApp.close());
+    const app = new App(page, null, { text: '' }, [], [], () => electronApp.close());
+    app.#electron = electronApp;
+    return app;
   }
 
   /** Browser mode: changes what os.networkInterfaces() reports, and re-reads it (as main's poll does). */
@@ -248,6 +255,23 @@ export class App {
   }
 
   // ---- waits -----------------------------------------------------------------
+
+  /**
+   * Answers the next file dialog as the user would: the path chosen, or null
+   * to cancel. Browser mode queues it for the router's dialog; Electron mode
+   * replaces Electron's dialog functions in main for the next call.
+   */
+  async answerDialog(answer: string | null): Promise<void> {
+    if (this.#electron) {
+      await this.#electron.evaluate(({ dialog }, chosen) => {
+        const once = <T>(result: T) => () => Promise.resolve(result);
+        dialog.showSaveDialog = once(chosen === null ? { canceled: true, filePath: '' } : { canceled: false, filePath: chosen });
+        dialog.showOpenDialog = once(chosen === null ? { canceled: true, filePaths: [] } : { canceled: false, filePaths: [chosen] });
+      }, answer);
+      return;
+    }
+    this.dialogs.answers.push(answer);
+  }
 
   async waitForScreen(screen: Screen, timeout = 15_000): Promise<void> {
     await this.page.waitForSelector(`main[data-screen="${screen}"]`, { timeout });

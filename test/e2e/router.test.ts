@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isValidApiKey } from '../../shared/apikey.js';
 import { COMMAND_NAMES, type Result } from '../../shared/contract.js';
-import { ipcContract, type IpcEvent } from '../../shared/ipc.js';
+import { FILE_HANDLE_FIELDS, ipcContract, type IpcEvent } from '../../shared/ipc.js';
 import { IPC_COMMANDS, IPC_METHODS, isIpcCommandName, methodName } from '../../shared/ipc-names.js';
 import { buildKeyholdApi } from '../../shared/ipc-bridge.js';
 import type { IpcRouter, NetworkInterfaceAddress, SenderInfo } from '../../electron/main/router.js';
@@ -62,14 +62,19 @@ describe('IPC names', () => {
   it('exposes core commands by name, none of them with a file path the renderer would choose', () => {
     const exposedCore = IPC_COMMANDS.filter((c) => (COMMAND_NAMES as readonly string[]).includes(c));
     expect(exposedCore).toContain('key.create');
-    expect(isIpcCommandName('audit.export')).toBe(false);
-    // Every exposed input is an object schema; none has a field that names a file.
+    expect(isIpcCommandName('audit.export')).toBe(true);
+    // Every exposed input is an object schema; a field that names a file takes a handle from a dialog main showed, never a path.
+    const handleFields = FILE_HANDLE_FIELDS as Readonly<Record<string, { field: string }>>;
     for (const c of IPC_COMMANDS) {
       const schema = ipcContract[c].input as unknown as { shape?: Record<string, unknown>; options?: Array<{ shape?: Record<string, unknown> }> };
       const shapes = schema.shape ? [schema.shape] : (schema.options ?? []).map((o) => o.shape ?? {});
       expect(shapes.length, c).toBeGreaterThan(0);
       for (const shape of shapes) {
-        expect(Object.keys(shape).filter((k) => /^(path|out|file|dir|module)$/i.test(k)), c).toEqual([]);
+        const fileFields = Object.keys(shape).filter((k) => /^(path|out|file|dir|module|publicKey|publicKeyFile)$/i.test(k));
+        expect(fileFields, c).toEqual(handleFields[c] ? [handleFields[c].field] : []);
+        for (const f of fileFields) {
+          expect((shape[f] as { safeParse: (x: unknown) => { success: boolean } }).safeParse('/tmp/chosen-by-the-page').success, `${c}.${f}`).toBe(false);
+        }
       }
     }
     const notExposed = COMMAND_NAMES.filter((c) => !isIpcCommandName(c));
@@ -102,7 +107,7 @@ describe('IPC router', () => {
   it('answers envelopes for unknown commands and bad payloads, naming the field but never the value', async () => {
     const { router } = harness();
     expect((await err(router.handle('fs.readFile', ME, {}))).code).toBe('INVALID_INPUT');
-    expect((await err(router.handle('audit.export', ME, { out: '/tmp/x' }))).message).toMatch(/unknown command/);
+    expect((await err(router.handle('audit.export', ME, { out: '/tmp/x' }))).message).toMatch(/file handle is not one main gave/);
     expect((await err(router.handle('__proto__', ME, {}))).code).toBe('INVALID_INPUT');
     const e = await err(router.handle('vault.create', ME, { passphrase: 'pw-short' }));
     expect(e.code).toBe('INVALID_INPUT');
@@ -261,5 +266,47 @@ describe('IPC router', () => {
     h.router.dispose();
     const after = await api.vaultStatus();
     expect(after.ok).toBe(false);
+  });
+
+  it('shows file dialogs in main and hands the renderer single-use handles, never taking a path from it', async () => {
+    const t = makeTestRouter({ vaultPath: path.join(tmpDir('keyhold-router-'), 'vault.db'), allowedOrigins: [ORIGIN] });
+    const dir = tmpDir('keyhold-dialogs-');
+    try {
+      await ok(t.router.handle('vault.create', ME, { passphrase: PASS }));
+      // Cancelled: nothing to use.
+      expect(await ok(t.router.handle('dialog.save', ME, { purpose: 'audit', suggestedName: 'audit.jsonl' }))).toEqual({ cancelled: true });
+      expect(t.dialogs.requests[0]).toMatchObject({ purpose: 'audit', defaultName: 'audit.jsonl' });
+      // A name that walks out of the folder main suggests in is refused before any dialog.
+      expect((await err(t.router.handle('dialog.save', ME, { purpose: 'audit', suggestedName: '../x.jsonl' }))).code).toBe('INVALID_INPUT');
+      expect(t.dialogs.requests).toHaveLength(1);
+
+      const out = path.join(dir, 'audit.jsonl');
+      t.dialogs.answers.push(out);
+      const chosen = await ok<{ cancelled: false; handle: string; path: string; name: string }>(
+        t.router.handle('dialog.save', ME, { purpose: 'audit', suggestedName: 'audit.jsonl' }));
+      expect(chosen).toMatchObject({ cancelled: false, path: out, name: 'audit.jsonl' });
+      // A save handle does not open a file for reading (recipient.add wants an open handle).
+      expect((await err(t.router.handle('recipient.add', ME, { name: 'srv', publicKeyFile: chosen.handle }))).message)
+        .toMatch(/no longer known/);
+      const exported = await ok<{ path: string; entries: number }>(t.router.handle('audit.export', ME, { out: chosen.handle }));
+      expect(exported.path).toBe(out);
+      // keyhold-audit/v1: a header line, then one line per entry.
+      expect(fs.readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(exported.entries + 1);
+      // Spent: the same handle cannot write a second file.
+      expect((await err(t.router.handle('audit.export', ME, { out: chosen.handle }))).message).toMatch(/no longer known/);
+      // A well-formed handle main never gave is refused too.
+      expect((await err(t.router.handle('audit.export', ME, { out: `fh_${'A'.repeat(22)}` }))).message).toMatch(/no longer known/);
+
+      // An open dialog for a public key: main reads the file; a file that is not a JSON object is refused by name.
+      const bad = path.join(dir, 'not-a-key.json');
+      fs.writeFileSync(bad, '[1, 2]');
+      t.dialogs.answers.push(bad);
+      const opened = await ok<{ handle: string }>(t.router.handle('dialog.open', ME, { purpose: 'public-key' }));
+      const e = await err(t.router.handle('recipient.add', ME, { name: 'srv', publicKeyFile: opened.handle }));
+      expect(e.code).toBe('INVALID_INPUT');
+      expect(e.message).toContain('not-a-key.json');
+    } finally {
+      t.router.dispose();
+    }
   });
 });

@@ -12,6 +12,7 @@
 import type { AppSettings, IpcEvent } from '../../shared/ipc.js';
 import {
   createIpcRouter,
+  type DialogRequest,
   type IpcRouter,
   type IpcRouterOptions,
   type NetworkInterfaceAddress,
@@ -39,12 +40,23 @@ export type TestRouter = Readonly<{
   events: IpcEvent[];
   /** Changes what networkInterfaces() answers from now on (call router.checkAirgap() to re-read at once). */
   setInterfaces: (list: readonly NetworkInterfaceAddress[]) => void;
+  /**
+   * The file dialogs, answered by the test as a user would: queue the path the
+   * next dialog returns (null: the user cancels). A dialog with nothing queued
+   * is cancelled. Every request main made is in `requests`.
+   */
+  dialogs: { answers: (string | null)[]; requests: DialogRequest[] };
 }>;
 
 export function makeTestRouter(opts: TestRouterOptions): TestRouter {
   const { interfaces: initial, ...options } = opts;
   const clipboard = { text: '' };
   let interfaces: readonly NetworkInterfaceAddress[] = initial ?? [];
+  const dialogs: { answers: (string | null)[]; requests: DialogRequest[] } = { answers: [], requests: [] };
+  const answer = (r: DialogRequest): Promise<string | null> => {
+    dialogs.requests.push(r);
+    return Promise.resolve(dialogs.answers.shift() ?? null);
+  };
   const router = createIpcRouter({
     allowedOrigins: [TEST_ORIGIN],
     settings: TEST_SETTINGS,
@@ -56,6 +68,8 @@ export function makeTestRouter(opts: TestRouterOptions): TestRouter {
       },
       clipboardReadText: () => clipboard.text,
       networkInterfaces: () => interfaces,
+      showOpenDialog: answer,
+      showSaveDialog: answer,
     },
     ...options,
   });
@@ -68,5 +82,6 @@ export function makeTestRouter(opts: TestRouterOptions): TestRouter {
     setInterfaces: (list) => {
       interfaces = list;
     },
+    dialogs,
   };
 }

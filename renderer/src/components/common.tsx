@@ -1,13 +1,16 @@
 /** Pieces every screen uses: error and loading blocks, and a heading that takes focus when its screen opens. */
 import { useEffect, useRef, type ReactNode } from 'react';
 import type { ApiError } from '../api';
+import { humanError } from '../errors';
 
+/** An error as people read it: the core's message without its prefix, and a hint for the app, not a terminal. */
 export function ErrorBlock({ error, title, children }: { error: ApiError; title?: string; children?: ReactNode }) {
+  const shown = humanError(error);
   return (
-    <div className="error-block" role="alert">
+    <div className="error-block" role="alert" data-testid="error" data-code={error.code}>
       <p className="error-title">{title ?? 'Something went wrong'}</p>
-      <p>{error.message}</p>
-      {error.hint ? <p className="hint">{error.hint}</p> : null}
+      <p>{shown.message}</p>
+      {shown.hint ? <p className="hint">{shown.hint}</p> : null}
       {children}
     </div>
   );
