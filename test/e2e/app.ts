@@ -403,6 +403,29 @@ export class App {
     await this.screenshot(name);
     return this.axe();
   }
+
+  /**
+   * The current screen in light and dark, at 1280 and 760 px wide: four
+   * screenshots (`<name>-light-1280.png` ...) and axe-core in each; returns
+   * every serious or critical violation, tagged with the variant. The page is
+   * left at 1280 px in the light scheme.
+   */
+  async recordMatrix(name: string): Promise<Array<AxeViolation & { variant: string }>> {
+    const found: Array<AxeViolation & { variant: string }> = [];
+    const height = this.page.viewportSize()?.height ?? 900;
+    for (const scheme of ['light', 'dark'] as const) {
+      await this.page.emulateMedia({ colorScheme: scheme });
+      for (const width of [1280, 760]) {
+        await this.page.setViewportSize({ width, height });
+        const variant = `${scheme}-${width}`;
+        await this.screenshot(`${name}-${variant}`);
+        for (const v of await this.axe()) found.push({ ...v, variant });
+      }
+    }
+    await this.page.emulateMedia({ colorScheme: 'light' });
+    await this.page.setViewportSize({ width: 1280, height });
+    return found;
+  }
 }
 
 async function serveRoute(route: Route, requests: string[], otherPages: Readonly<Record<string, string>>): Promise<void> {
