@@ -90,7 +90,7 @@ function createRouter(): IpcRouter {
         if (!win) return null;
         const res = await dialog.showSaveDialog(win, { title: r.title, ...(r.defaultName ? { defaultPath: r.defaultName } : {}),
           filters: r.filters.map((f) => ({ ...f, extensions: [...f.extensions] })),
-          properties: ['createDirectory', 'showOverwriteConfirmation', 'dontAddToRecent'] });
+          properties: ['createDirectory', 'dontAddToRecent'] });
         return res.canceled || !res.filePath ? null : res.filePath;
       },
     },

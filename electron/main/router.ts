@@ -56,7 +56,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { READ_LIMITS, readTextFile } from '../core/fsutil.js';
+import { checkNewFile, READ_LIMITS, readTextFile, vaultFiles } from '../core/fsutil.js';
 import type { KdfParams, Result } from '../../shared/contract.js';
 import { KeyholdError, toErrorInfo } from '../../shared/errors.js';
 import {
@@ -392,7 +392,9 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
     const show = opts.platform.showSaveDialog;
     if (!show) throw new KeyholdError('INTERNAL', 'ipc: this window cannot show file dialogs');
     const chosen = await show({ purpose, title: SAVE_TITLES[purpose], defaultName: suggestedName, filters: SAVE_FILTERS[purpose] });
-    return chosen === null ? { cancelled: true } : newHandle(chosen, 'save');
+    if (chosen === null) return { cancelled: true };
+    // Refused now, before a PIN is asked or anything signed: Keyhold never replaces a file (the command checks again).
+    return newHandle(checkNewFile(chosen, SAVE_TITLES[purpose].replace(/^Save /, ''), vaultFiles(opts.vaultPath)), 'save');
   }
 
   /** A JWK file chosen for recipient.add: a regular file of at most 64 KiB holding one JSON object. */

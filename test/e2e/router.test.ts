@@ -269,7 +269,8 @@ describe('IPC router', () => {
   });
 
   it('shows file dialogs in main and hands the renderer single-use handles, never taking a path from it', async () => {
-    const t = makeTestRouter({ vaultPath: path.join(tmpDir('keyhold-router-'), 'vault.db'), allowedOrigins: [ORIGIN] });
+    const vaultPath = path.join(tmpDir('keyhold-router-'), 'vault.db');
+    const t = makeTestRouter({ vaultPath, allowedOrigins: [ORIGIN] });
     const dir = tmpDir('keyhold-dialogs-');
     try {
       await ok(t.router.handle('vault.create', ME, { passphrase: PASS }));
@@ -292,6 +293,11 @@ describe('IPC router', () => {
       expect(exported.path).toBe(out);
       // keyhold-audit/v1: a header line, then one line per entry.
       expect(fs.readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(exported.entries + 1);
+      // A file that exists (or the vault itself) is refused when chosen, before any work: nothing is ever replaced.
+      for (const existing of [out, vaultPath]) {
+        t.dialogs.answers.push(existing);
+        expect((await err(t.router.handle('dialog.save', ME, { purpose: 'audit', suggestedName: 'audit.jsonl' }))).code).toBe('FILE_EXISTS');
+      }
       // Spent: the same handle cannot write a second file.
       expect((await err(t.router.handle('audit.export', ME, { out: chosen.handle }))).message).toMatch(/no longer known/);
       // A well-formed handle main never gave is refused too.
