@@ -4,10 +4,12 @@
  *
  *   node build/package.mjs [--dry-run] [--keep] [-- <electron-builder arguments, e.g. --linux deb>]
  *
- * Why a copy: electron-builder's npmRebuild rebuilds native modules
- * (better-sqlite3, argon2, pkcs11js, usb) for Electron's ABI in place, in the
- * node_modules of the folder it packages. Done in the dev tree, the Node tests
- * would then load addons built for another ABI and fail until `npm rebuild`.
+ * Why a copy: electron-builder's npmRebuild rebuilds native modules for
+ * Electron's ABI in place, in the node_modules of the folder it packages (it
+ * finds them itself among the production dependencies: the same ones
+ * build/start.mjs's nativeModules() lists for `npm start`, which builds them
+ * out of place instead). Done in the dev tree, the Node tests would then load
+ * addons built for another ABI and fail until `npm rebuild`.
  * The copy has its own `npm ci`; only the installers come back, to
  * dist/packages/.
  *
