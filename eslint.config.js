@@ -54,7 +54,7 @@ const LAYERS = [
     why: 'The renderer is untrusted browser code: it reaches the core only through window.keyhold (the preload), so it imports shared/ and browser packages only.',
   },
   {
-    name: 'shared', files: ['shared'], allow: ['format-text'], node: 'none', electron: 'none', packages: ['zod'],
+    name: 'shared', files: ['shared'], allow: ['format-text'], node: 'none', electron: 'none', packages: ['zod', '@scure/bip39', '@zxcvbn-ts/core', '@zxcvbn-ts/language-common'],
     why: 'shared/ is pure code used by main, the preload, the renderer and the CLI: no Node, no Electron, no DOM, no other layer but the pure part of the format (keyhold-format/text).',
   },
   {

@@ -64,6 +64,12 @@ export const passphraseSchema = z
   .min(1, 'passphrase is empty')
   .max(MAX_PASSPHRASE, `passphrase is longer than ${MAX_PASSPHRASE} characters`);
 
+/**
+ * A new passphrase's length. Its strength (zxcvbn score >= 3) is checked by the
+ * core on top of this (shared/strength.ts, requireStrongPassphrase in
+ * electron/core/service.ts): zxcvbn's dictionaries load on first use, which a
+ * synchronous schema cannot wait for.
+ */
 export const newPassphraseSchema = z
   .string()
   .min(MIN_NEW_PASSPHRASE, `a new passphrase needs at least ${MIN_NEW_PASSPHRASE} characters`)
@@ -181,6 +187,35 @@ export const dueKeySchema = keySummarySchema.extend({
   notAfter: z.string().nullable(),
 });
 export type DueKey = z.infer<typeof dueKeySchema>;
+
+/**
+ * A page of the key list as columns (key.table), for the app's list of up to
+ * hundreds of thousands of keys: each row i is id[i], name[i], and for every
+ * other column an index into `dict` (strings repeat: services, environments,
+ * times of a batch), so a page crosses IPC at a fraction of the size of
+ * key.list's objects. `scopes` indexes the scopes as JSON array text; `due` is
+ * the due status (dueStatusSchema) under the key's effective policy, `rotateAt`
+ * when its current version is due (-1: none). Every row is MAC-checked.
+ */
+export const keyTableSchema = z.object({
+  /** Keys in the vault, counted on a first page (no `after`); null on the pages after it. */
+  total: z.number().int().nullable(),
+  /** The `after` of the following page, or null on the last one. */
+  next: z.string().nullable(),
+  dict: z.array(z.string()),
+  id: z.array(z.string()),
+  name: z.array(z.string()),
+  service: z.array(z.number().int()),
+  environment: z.array(z.number().int()),
+  scopes: z.array(z.number().int()),
+  owner: z.array(z.number().int()),
+  state: z.array(z.number().int()),
+  currentVersion: z.array(z.number().int()),
+  createdAt: z.array(z.number().int()),
+  due: z.array(z.number().int()),
+  rotateAt: z.array(z.number().int()),
+});
+export type KeyTable = z.infer<typeof keyTableSchema>;
 
 export const rotationSchema = z.object({ id: z.string(), from: z.number().int(), to: z.number().int(), graceUntil: z.string() });
 
@@ -330,6 +365,41 @@ export const bundleExportSchema = z.object({
 });
 export type BundleExportReport = z.infer<typeof bundleExportSchema>;
 
+/** A prepared bundle's id (bundle.prepare): it names a payload kept in the service's memory only. */
+export const preparedIdSchema = z.string().regex(/^pb_[A-Za-z0-9_-]{22}$/, 'the prepared bundle id is not one bundle.prepare gave (prepare again)');
+
+/** What a bundle will carry, before anything is signed (bundle.prepare; docs/bundle-export.md, "Before signing"). */
+export const bundleSummarySchema = z.object({
+  /** Pass it to bundle.export as `prepared` to sign and record exactly this payload. */
+  prepared: z.string(),
+  recipient: z.object({ name: z.string(), id: z.string() }),
+  sequence: z.number().int(),
+  revocationsOnly: z.boolean(),
+  issued: z.number().int(),
+  revoked: z.number().int(),
+  secrets: z.number().int(),
+  /** The changes, sorted by service, environment, name and version; at most a few dozen (moreKeys: how many are not listed). */
+  keys: z.array(z.object({
+    keyId: z.string(), service: z.string(), environment: z.string(), name: z.string(), version: z.number().int(),
+    kind: z.enum(['issue', 'revoke']), reason: z.string().nullable(), secret: z.boolean(),
+  })),
+  moreKeys: z.number().int(),
+  issuedAt: z.string(),
+  expiresAt: z.string(),
+  checkpoint: z.object({ seq: z.number().int(), hash: z.string() }),
+  /** The bundle's identity: SHA-256 (hex) of its canonical payload, as bundle.export will report it. */
+  hash: z.string(),
+  /** The same hash as 24 words for reading aloud (shared/hash-words.ts). */
+  words: z.array(z.string()),
+  /** Size of the canonical payload in bytes (the file adds its signatures). */
+  payloadBytes: z.number().int(),
+  /** Signatures the bundle needs (distinct signer tokens). */
+  threshold: z.number().int(),
+  /** Until when bundle.export may sign this prepared payload. */
+  preparedUntil: z.string(),
+});
+export type BundleSummary = z.infer<typeof bundleSummarySchema>;
+
 const serviceList = z.array(ident('service')).max(256).refine((a) => new Set(a).size === a.length, 'services must not repeat');
 
 const durationText = z.string().max(16);
@@ -340,6 +410,23 @@ const policyScope = z.union([
   z.strictObject({ key: keyRefSchema }),
 ]);
 export type PolicyScope = z.infer<typeof policyScope>;
+
+/**
+ * The vault's custody settings (electron/core/settings.ts): the desktop app
+ * applies them after unlock. null: the vault does not set it and the
+ * workstation's setting applies (docs/desktop.md, Settings).
+ */
+export const vaultSettingsSchema = z.object({
+  /** Idle minutes before the app locks the vault; 0: never. */
+  autoLockMinutes: z.number().int().nullable(),
+  /** Seconds before a copied secret is cleared from the clipboard; 0: never. */
+  clipboardClearSeconds: z.number().int().nullable(),
+  /** Strict air gap: the app refuses to unlock (and locks) while a non-loopback network interface is up. */
+  airgapStrict: z.boolean().nullable(),
+});
+export type VaultSettings = z.infer<typeof vaultSettingsSchema>;
+export const MAX_AUTO_LOCK_MINUTES = 24 * 60;
+export const MAX_CLIPBOARD_CLEAR_SECONDS = 3600;
 
 // ---- commands --------------------------------------------------------------
 
@@ -429,6 +516,18 @@ export const contract = {
     }),
     output: z.array(keySummarySchema),
   },
+  'key.table': {
+    input: z.strictObject({
+      /** 'list': the first `limit` keys in key.list's order (service, environment, name), a first screenful; 'id': key id order, the fastest read, in pages. */
+      order: z.enum(['list', 'id']).default('id'),
+      /** Id order only: keys whose id sorts after this (the previous page's `next`, or a prefix: a range's start). */
+      after: z.string().regex(/^[0-9A-Za-z]{1,16}$/, 'after must be a key id or its first characters').optional(),
+      /** Id order only: keys whose id sorts before this (a range's end), so that ranges can be read side by side. */
+      before: z.string().regex(/^[0-9A-Za-z]{1,16}$/, 'before must be a key id or its first characters').optional(),
+      limit: z.number().int().min(1).max(100_000).default(25_000),
+    }),
+    output: keyTableSchema,
+  },
   'key.show': { input: z.strictObject({ id: keyRefSchema }), output: keyDetailSchema },
   'key.reveal': {
     input: z.strictObject({ id: keyRefSchema, version: z.number().int().positive().optional() }),
@@ -472,6 +571,21 @@ export const contract = {
   },
   'policy.clear': { input: z.strictObject({ scope: policyScope }), output: effectivePolicySchema },
   'policy.show': { input: z.strictObject({ scope: policyScope }), output: effectivePolicySchema },
+  'settings.show': { input: empty, output: vaultSettingsSchema },
+  /** Changes the fields given (null: back to the workstation's setting); audited as settings.set with old and new values. */
+  'settings.set': {
+    input: z.strictObject({
+      autoLockMinutes: z.number().int('auto-lock minutes must be a whole number')
+        .min(0, 'auto-lock minutes must be 0 (off) or more')
+        .max(MAX_AUTO_LOCK_MINUTES, `auto-lock minutes must be at most ${MAX_AUTO_LOCK_MINUTES} (a day)`).nullable().optional(),
+      clipboardClearSeconds: z.number().int('clipboard clearing seconds must be a whole number')
+        .min(0, 'clipboard clearing seconds must be 0 (never) or more')
+        .max(MAX_CLIPBOARD_CLEAR_SECONDS, `clipboard clearing seconds must be at most ${MAX_CLIPBOARD_CLEAR_SECONDS} (an hour)`)
+        .nullable().optional(),
+      airgapStrict: z.boolean().nullable().optional(),
+    }),
+    output: vaultSettingsSchema,
+  },
   'audit.list': {
     input: z.strictObject({
       key: keyRefSchema.optional(),
@@ -529,9 +643,20 @@ export const contract = {
       expires: durationText.default('7d'),
       /** Sign with the signers on this token only (label or serial); the PIN given is for it. */
       token: tokenSelector.optional(),
+      /** Sign and record this prepared payload (bundle.prepare), exactly; recipient, revocationsOnly and expires must be the ones it was prepared with. */
+      prepared: preparedIdSchema.optional(),
       ...pinInput,
     }),
     output: bundleExportSchema,
+  },
+  /** The first half of an export, for the app's summary before signing: nothing is signed or recorded (app-only, no CLI command). */
+  'bundle.prepare': {
+    input: z.strictObject({
+      recipient: ident('recipient name'),
+      revocationsOnly: z.boolean().default(false),
+      expires: durationText.default('7d'),
+    }),
+    output: bundleSummarySchema,
   },
   'bundle.resend': {
     input: z.strictObject({

@@ -85,6 +85,8 @@ export const ERRORS = {
   BUNDLE_NOT_FOUND: { exit: EXIT.notFound, meaning: 'the recipient has no bundle with that sequence' },
   /** A file given to sign is not a bundle of this vault: malformed, not canonical, or made by another vault. */
   BUNDLE_INVALID: { exit: EXIT.usage, meaning: 'a file given as a bundle is not a bundle of this vault' },
+  /** A prepared bundle (bundle.prepare) that can no longer be signed: expired, dropped at lock, or the recipient or keys moved on. */
+  BUNDLE_STALE: { exit: EXIT.refused, meaning: 'a prepared bundle that can no longer be signed as it was summarised' },
   TOKEN_MODULE: { exit: EXIT.token, meaning: 'the PKCS#11 module is missing, does not load or fails to initialise' },
   TOKEN_NOT_FOUND: { exit: EXIT.token, meaning: 'the token asked for (or a signer\'s, a keyslot\'s) is not present' },
   TOKEN_REMOVED: { exit: EXIT.token, meaning: 'the token went away during an operation' },
@@ -103,6 +105,8 @@ export const ERRORS = {
   THRESHOLD_UNREACHABLE: { exit: EXIT.refused, meaning: 'a threshold above the number of distinct signer tokens' },
   /** An IPC request from a sender other than the app's own main frame (electron/main/router.ts). */
   IPC_FORBIDDEN: { exit: EXIT.usage, meaning: 'an IPC request from a sender other than the app\'s own window' },
+  /** Strict air gap (the vault's or the workstation's setting): the app refuses to unlock while a network interface is up. */
+  AIRGAP_REQUIRED: { exit: EXIT.refused, meaning: 'an unlock refused by strict air gap while a network interface is up' },
   INTERNAL: { exit: EXIT.internal, meaning: 'anything unexpected (a bug)' },
 } as const satisfies Record<string, ErrorSpec>;
 

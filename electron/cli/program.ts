@@ -14,6 +14,7 @@ import { bundleCommands } from './commands/bundle.js';
 import { keyCommands } from './commands/key.js';
 import { policyCommands } from './commands/policy.js';
 import { recipientCommands } from './commands/recipient.js';
+import { settingsCommands } from './commands/settings.js';
 import { signerCommands } from './commands/signer.js';
 import { slotCommands } from './commands/slot.js';
 import { tokenCommands } from './commands/token.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Program {
   slotCommands(program, g); // slot ..., passphrase change
   keyCommands(program, g);
   policyCommands(program, g);
+  settingsCommands(program, g);
   recipientCommands(program, g);
   signerCommands(program, g);
   bundleCommands(program, g);

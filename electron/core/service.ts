@@ -15,14 +15,18 @@ import {
 } from '../../shared/contract.js';
 import { KeyholdError } from '../../shared/errors.js';
 import { parseCommandInput } from '../../shared/validate.js';
+import { requireStrongPassphrase } from '../../shared/strength.js';
 import { exportAudit, listAudit, recoverAudit, verifyAudit } from './audit/log.js';
-import { createKeys, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
+import { createKeys, keyTable, listKeys, revealKey, showKey, type Progress } from './keys/keys.js';
 import { destroyKey, dueKeys, housekeeping, revokeKey, rotateKeys } from './keys/lifecycle.js';
 import { setPolicy, showPolicy } from './keys/policy.js';
 import { resolveKeyRef } from './keys/rows.js';
-import { addRecipient, addSigner, exportBundle, exportTrust, resendBundle, setThreshold, signBundleFile } from './bundle/export.js';
+import { addRecipient, addSigner, exportBundle, exportTrust, prepareBundle, resendBundle, setThreshold, signBundleFile } from './bundle/export.js';
+import { PreparedBundles } from './bundle/prepare.js';
+import { hashWords } from '../../shared/hash-words.js';
 import { listRecipients, listSigners, recipientInfo, signerInfo, threshold } from './bundle/store.js';
 import { recoverPendingFiles, type RecoveryNote } from './bundle/recover.js';
+import { setSettings, showSettings } from './settings.js';
 import { keyslotKey, makeTokenSlot, tokenOpener } from './token/keyslot.js';
 import { PinPlan, TokenManager, type GivenPin, type PinProvider, type TokenManagerOptions } from './token/token.js';
 import { Vault, type Clock } from './vault/vault.js';
@@ -59,7 +63,7 @@ export type ServiceOptions = Readonly<{
 
 /** Read-only commands that still run when housekeeping cannot (a damaged row must not hide the audit log). */
 const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export',
-  'recipient.list', 'signer.list']);
+  'recipient.list', 'signer.list', 'settings.show']);
 
 /**
  * Commands that never change the vault: they run on a vault opened read-only
@@ -67,7 +71,7 @@ const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 
  * refused there before any work (Vault.writeRefusal), token logins included.
  */
 const READS: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
-  'vault.status', 'vault.info', 'slot.list', 'key.list', 'key.show', 'key.due', 'policy.show', 'audit.list', 'audit.verify',
+  'vault.status', 'vault.info', 'slot.list', 'key.list', 'key.table', 'key.show', 'key.due', 'policy.show', 'settings.show', 'audit.list', 'audit.verify',
   'audit.export', 'recipient.list', 'signer.list', 'token.list', 'token.keys']);
 
 /** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
@@ -83,6 +87,8 @@ export class KeyholdService {
   #tokens: TokenManager | null = null;
   /** The service's given PIN, bound once for all its commands. */
   #pinPlan: PinPlan | null = null;
+  /** Bundles prepared for a summary (bundle.prepare), in memory only: dropped at lock. */
+  readonly #prepared = new PreparedBundles();
   readonly #opts: ServiceOptions;
   readonly #handlers: Handlers;
 
@@ -92,6 +98,7 @@ export class KeyholdService {
       opts.onProgress ? (done, total) => opts.onProgress?.(c, done, total) : undefined;
     this.#handlers = {
       'vault.create': async (a) => {
+        await requireStrongPassphrase(a.passphrase, 'init', 'the passphrase');
         this.#close();
         this.#vault = await Vault.create(a.path, a.passphrase, { kdf: a.kdf, clock: opts.clock, actor: opts.actor,
           onNotice: opts.onNotice });
@@ -138,7 +145,11 @@ export class KeyholdService {
       'vault.status': () => ({ unlocked: this.#vault !== null, path: this.#vault?.path ?? null }),
       'vault.info': () => this.vault.info(),
       'slot.list': () => this.vault.listKeyslots(),
-      'slot.addPassphrase': (a) => this.vault.addPassphraseSlot(a.passphrase, a.label, a.kdf),
+      'slot.addPassphrase': async (a) => {
+        const vault = this.vault;
+        await requireStrongPassphrase(a.passphrase, 'slot add-passphrase', 'the passphrase');
+        return vault.addPassphraseSlot(a.passphrase, a.label, a.kdf);
+      },
       'slot.addToken': async (a) => {
         const vault = this.vault;
         const token = this.tokens.token(a.token);
@@ -157,9 +168,14 @@ export class KeyholdService {
         return { removed: a.id, slot: slots.find((s) => s.id === a.id) as KeyslotInfo,
           passphraseSlotsLeft: slots.filter((s) => s.type === 'passphrase' && s.id !== a.id).length };
       }),
-      'passphrase.change': (a) => this.vault.changePassphrase(a.current, a.next, a.kdf),
+      'passphrase.change': async (a) => {
+        const vault = this.vault;
+        await requireStrongPassphrase(a.next, 'passphrase change', 'the new passphrase');
+        return vault.changePassphrase(a.current, a.next, a.kdf);
+      },
       'key.create': (a) => createKeys(this.vault, [a])[0] as CommandOutput<'key.create'>,
       'key.list': (a) => listKeys(this.vault, a),
+      'key.table': (a) => keyTable(this.vault, a),
       'key.show': (a) => showKey(this.vault, this.#key(a.id)),
       'key.reveal': (a) => revealKey(this.vault, this.#key(a.id), a.version),
       'key.due': (a) => dueKeys(this.vault, a.all),
@@ -179,6 +195,8 @@ export class KeyholdService {
       }),
       'policy.clear': (a) => setPolicy(this.vault, this.#scope(a.scope), {}, true),
       'policy.show': (a) => showPolicy(this.vault, this.#scope(a.scope)),
+      'settings.show': () => showSettings(this.vault),
+      'settings.set': (a) => setSettings(this.vault, a),
       'audit.list': (a) => listAudit(this.vault, a.key === undefined ? a : { ...a, key: this.#key(a.key) }),
       'audit.verify': () => verifyAudit(this.vault),
       'audit.recover': (a) => recoverAudit(this.vault, a.reason),
@@ -188,8 +206,26 @@ export class KeyholdService {
       'signer.add': (a) => addSigner(this.vault, this.tokens, a.token, a.keyLabel),
       'signer.list': () => ({ threshold: threshold(this.vault), signers: listSigners(this.vault).map(signerInfo) }),
       'signer.threshold': (a) => setThreshold(this.vault, a.threshold),
-      'bundle.export': (a) => exportBundle(this.vault, this.tokens, { recipient: a.recipient, out: a.out,
-        revocationsOnly: a.revocationsOnly, expires: a.expires, token: a.token, pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'bundle.export': async (a) => {
+        const vault = this.vault;
+        const prepared = a.prepared === undefined ? undefined : this.#prepared.get(a.prepared, Date.parse(vault.now()));
+        const report = await exportBundle(vault, this.tokens, { recipient: a.recipient, out: a.out,
+          revocationsOnly: a.revocationsOnly, expires: a.expires, token: a.token, pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry,
+          prepared });
+        if (a.prepared !== undefined) this.#prepared.delete(a.prepared);
+        return report;
+      },
+      'bundle.prepare': async (a) => {
+        const vault = this.vault;
+        const p = await prepareBundle(vault, a);
+        this.#prepared.add(p);
+        return {
+          prepared: p.id, recipient: { name: p.recipient.name, id: p.recipient.id }, sequence: p.sequence, revocationsOnly: p.revocationsOnly,
+          issued: p.issued, revoked: p.revoked, secrets: p.secrets, keys: [...p.keys], moreKeys: p.moreKeys, issuedAt: p.issuedAt,
+          expiresAt: p.expiresAt, checkpoint: p.checkpoint, hash: p.hash, words: hashWords(p.hash), payloadBytes: p.bytes,
+          threshold: threshold(vault), preparedUntil: new Date(p.validUntil).toISOString(),
+        };
+      },
       'bundle.resend': (a) => resendBundle(this.vault, a),
       'bundle.sign': (a) => signBundleFile(this.#vault, this.tokens, { file: a.file, token: a.token, keyLabel: a.keyLabel,
         pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
@@ -318,6 +354,7 @@ export class KeyholdService {
   #close(): void {
     const v = this.#vault;
     this.#vault = null;
+    this.#prepared.clear();
     v?.lock();
   }
 

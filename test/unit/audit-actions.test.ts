@@ -1,5 +1,5 @@
 /**
- * The audit actions are one list (electron/core/audit/actions.ts): every
+ * The audit actions are one list (shared/audit-actions.ts, re-exported by electron/core/audit/actions.ts): every
  * action the core writes is in it, and it is exactly the table of
  * docs/audit-log.md section 2. `audit list --action` checks against it.
  */

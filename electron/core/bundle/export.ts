@@ -58,6 +58,15 @@ import {
   vaultFiles,
 } from '../fsutil.js';
 import { recoverPendingFiles, resendCommand, type RecoveryNote } from './recover.js';
+import {
+  newPreparedId,
+  PREPARED_TTL_MS,
+  sameItems,
+  SUMMARY_KEY_LIMIT,
+  type PreparedBundle,
+  type PreparedItem,
+  type SummaryKey,
+} from './prepare.js';
 import { secretAad, versionsOfServices } from '../keys/rows.js';
 import { toBuffer } from '../crypto/primitives.js';
 import { jwkThumbprint, type PublicJwk } from '../token/jwk.js';
@@ -83,7 +92,6 @@ import {
   sentItemsFor,
   signerInfo,
   threshold,
-  type ItemKind,
   type RecipientRow,
   type SignerRow,
 } from './store.js';
@@ -402,8 +410,15 @@ export type ExportOptions = Readonly<{
   out: string;
   revocationsOnly: boolean;
   expires: string;
+  /** Sign and record this prepared payload (prepareBundle) rather than a new one. */
+  prepared?: PreparedBundle | undefined;
 }> & SigningOptions;
 
+export type PrepareOptions = Readonly<{
+  recipient: string;
+  revocationsOnly: boolean;
+  expires: string;
+}>;
 
 /** States whose versions a revocations-only bundle looks at. */
 const ENDING_STATES = ['retiring', 'revoked', 'destroyed'] as const;
@@ -414,26 +429,40 @@ function iso(t: string): string {
   return t.length === 24 && t[23] === 'Z' && t[19] === '.' ? `${t.slice(0, 19)}Z` : `${new Date(t).toISOString().slice(0, 19)}Z`;
 }
 
-export async function exportBundle(vault: Vault, tokens: TokenManager, o: ExportOptions): Promise<BundleExportReport> {
-  const t0 = performance.now();
-  const validity = parseDuration(o.expires, 'bundle --expires');
+/** A bundle's validity (--expires) in seconds, between 1m and 90d. */
+function validityOf(expires: string): number {
+  const validity = parseDuration(expires, 'bundle --expires');
   if (validity < 60 || validity > MAX_VALIDITY_S) {
     throw new KeyholdError('INVALID_INPUT', 'bundle --expires: between 1m and 90d', 'A bundle expires so that a stale one cannot be applied late.');
   }
-  const recovered = recoverFirst(vault, path.resolve(o.out));
-  const target = checkNewFile(o.out, 'bundle', vaultFiles(vault.path));
-  const r = getRecipient(vault, o.recipient);
-  checkRecipientChain(vault, r);
+  return validity;
+}
+
+type Selection = {
+  changes: Change[];
+  secrets: SecretEntry[];
+  items: PreparedItem[];
+  keys: SummaryKey[];
+};
+
+/**
+ * What the recipient has not been sent yet (docs/bundle-export.md, 2). With
+ * `open`, the changes as the payload carries them, the secrets of held
+ * services read from the vault and what the summary lists; without, only
+ * the items (which versions, issued or revoked): no secret is opened.
+ */
+function selectChanges(vault: Vault, r: RecipientRow, revocationsOnly: boolean, open: boolean): Selection {
   const info = recipientInfo(r);
   const holds = new Set(info.holds);
   const changes: Change[] = [];
   const secrets: SecretEntry[] = [];
-  const items: { keyId: string; version: number; kind: ItemKind }[] = [];
+  const items: PreparedItem[] = [];
+  const keys: SummaryKey[] = [];
   const services = [...new Set([...info.verifies, ...info.holds])];
   // A revocations-only bundle (an incident) reads only versions that end, and
   // only their own records: it stays fast however many keys were sent before.
-  const candidates = versionsOfServices(vault, services, o.revocationsOnly ? ENDING_STATES : undefined);
-  const sent = o.revocationsOnly ? sentItemsFor(vault, r.id, candidates.map(([k, v]) => [k.id, v.version] as const)) : sentItems(vault, r.id);
+  const candidates = versionsOfServices(vault, services, revocationsOnly ? ENDING_STATES : undefined);
+  const sent = revocationsOnly ? sentItemsFor(vault, r.id, candidates.map(([k, v]) => [k.id, v.version] as const)) : sentItems(vault, r.id);
   // Many keys share one scope list: parse each distinct text once.
   const scopeLists = new Map<string, string[]>();
   const scopesOf = (text: string): string[] => {
@@ -444,19 +473,23 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   for (const [c, v] of candidates) {
     const issued = sent.has(`issue/${c.id}/${v.version}`);
     const live = v.state === 'pre-active' || v.state === 'active' || v.state === 'retiring';
-    if (live && !issued && !o.revocationsOnly && v.secret) {
-      const raw = vault.openSecret(secretAad(c.id, v.version), toBuffer(v.secret), `the secret of key ${c.id} version ${v.version}`);
-      const key = formatApiKey(c.id, raw.toString('ascii'));
-      raw.fill(0);
-      // A version first sent while retiring carries its grace end as not-after:
-      // one entry per key version per bundle, and it must stop being accepted then.
-      const end = v.state === 'retiring' && v.grace_until ? (v.not_after && v.not_after < v.grace_until ? v.not_after : v.grace_until) : v.not_after;
-      changes.push({
-        type: 'issue', keyId: c.id, version: v.version, name: c.name, service: c.service, environment: c.environment,
-        scopes: scopesOf(c.scopes), notBefore: iso(v.activated_at ?? v.created_at),
-        notAfter: end ? iso(end) : null, verifier: verifierOf(key),
-      });
-      if (holds.has(c.service)) secrets.push({ keyId: c.id, version: v.version, key });
+    const named = { keyId: c.id, service: c.service, environment: c.environment, name: c.name, version: v.version };
+    if (live && !issued && !revocationsOnly && v.secret) {
+      if (open) {
+        const raw = vault.openSecret(secretAad(c.id, v.version), toBuffer(v.secret), `the secret of key ${c.id} version ${v.version}`);
+        const key = formatApiKey(c.id, raw.toString('ascii'));
+        raw.fill(0);
+        // A version first sent while retiring carries its grace end as not-after:
+        // one entry per key version per bundle, and it must stop being accepted then.
+        const end = v.state === 'retiring' && v.grace_until ? (v.not_after && v.not_after < v.grace_until ? v.not_after : v.grace_until) : v.not_after;
+        changes.push({
+          type: 'issue', keyId: c.id, version: v.version, name: c.name, service: c.service, environment: c.environment,
+          scopes: scopesOf(c.scopes), notBefore: iso(v.activated_at ?? v.created_at),
+          notAfter: end ? iso(end) : null, verifier: verifierOf(key),
+        });
+        if (holds.has(c.service)) secrets.push({ keyId: c.id, version: v.version, key });
+        keys.push({ ...named, kind: 'issue', reason: null, secret: holds.has(c.service) });
+      }
       items.push({ keyId: c.id, version: v.version, kind: 'issue' });
       if (v.state === 'retiring') items.push({ keyId: c.id, version: v.version, kind: 'supersede' });
       continue;
@@ -466,43 +499,128 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
     // learn that time now and stop accepting it then. A version revoked later
     // (compromised, say) is sent again as a revocation: the earlier time wins.
     if (v.state === 'retiring' && v.grace_until && !sent.has(`supersede/${c.id}/${v.version}`)) {
-      changes.push({ type: 'revoke', keyId: c.id, version: v.version, reason: 'superseded', effectiveAt: iso(v.grace_until) });
+      if (open) {
+        changes.push({ type: 'revoke', keyId: c.id, version: v.version, reason: 'superseded', effectiveAt: iso(v.grace_until) });
+        keys.push({ ...named, kind: 'revoke', reason: 'superseded', secret: false });
+      }
       items.push({ keyId: c.id, version: v.version, kind: 'supersede' });
     } else if ((v.state === 'revoked' || v.state === 'destroyed') && v.revoked_at && !sent.has(`revoke/${c.id}/${v.version}`)) {
-      changes.push({ type: 'revoke', keyId: c.id, version: v.version, reason: v.revoke_reason ?? 'other', effectiveAt: iso(v.revoked_at) });
+      if (open) {
+        changes.push({ type: 'revoke', keyId: c.id, version: v.version, reason: v.revoke_reason ?? 'other', effectiveAt: iso(v.revoked_at) });
+        keys.push({ ...named, kind: 'revoke', reason: v.revoke_reason ?? 'other', secret: false });
+      }
       items.push({ keyId: c.id, version: v.version, kind: 'revoke' });
     }
   }
+  return { changes, secrets, items, keys };
+}
 
+function byKeyName(a: SummaryKey, b: SummaryKey): number {
+  return a.service.localeCompare(b.service) || a.environment.localeCompare(b.environment) || a.name.localeCompare(b.name) ||
+    a.version - b.version || a.kind.localeCompare(b.kind);
+}
+
+/**
+ * A bundle's payload for a recipient, made and encoded but not signed: the
+ * first half of an export (exportBundle signs and records it). The secrets
+ * it carries are encrypted to the recipient (one JWE) before it returns, and
+ * the plaintext entries are not kept: what it returns holds the payload, its
+ * hash and a summary, nothing that opens a key.
+ */
+async function preparePayload(vault: Vault, r: RecipientRow, o: PrepareOptions, validity: number): Promise<PreparedBundle> {
+  const info = recipientInfo(r);
+  const sel = selectChanges(vault, r, o.revocationsOnly, true);
   const bundleId = newBundleId();
   const now = new Date(vault.now());
   const head = vault.auditHead;
   const checkpoint = { seq: head.seq, hash: Buffer.from(head.hash).toString('hex') };
-  const jwe = secrets.length > 0 ? await encryptSecrets(info.publicJwk, bundleId, secrets) : undefined;
+  const secretsN = sel.secrets.length;
+  const jwe = secretsN > 0 ? await encryptSecrets(info.publicJwk, bundleId, sel.secrets) : undefined;
+  // The JWE holds them now; the plaintext entries go (a JS string cannot be wiped, but nothing refers to one after this).
+  sel.secrets.length = 0;
   const sequence = r.sequence + 1;
   const payload = fromImporter(() => buildPayload({
     bundleId, vaultId: vault.id, recipient: r.id, sequence, previous: r.last_hash, issuedAt: now,
-    expiresAt: new Date(now.getTime() + validity * 1000), changes, ...(jwe ? { secrets: jwe } : {}), checkpoint,
+    expiresAt: new Date(now.getTime() + validity * 1000), changes: sel.changes, ...(jwe ? { secrets: jwe } : {}), checkpoint,
   }));
   const encoded = encodePayload(payload);
-  const hash = encoded.hash;
+  const issuedN = sel.changes.filter((c) => c.type === 'issue').length;
+  const keys = sel.keys.sort(byKeyName);
+  const t = now.getTime();
+  return {
+    id: newPreparedId(), vaultId: vault.id,
+    recipient: { id: r.id, name: r.name, sequence: r.sequence, lastHash: r.last_hash, rowVersion: r.row_version },
+    revocationsOnly: o.revocationsOnly, expires: o.expires, sequence,
+    b64: encoded.b64, hash: encoded.hash, bytes: encoded.bytes.length,
+    issuedAt: payload.issuedAt, expiresAt: payload.expiresAt, checkpoint,
+    items: sel.items, issued: issuedN, revoked: sel.changes.length - issuedN, secrets: secretsN,
+    keys: keys.slice(0, SUMMARY_KEY_LIMIT), moreKeys: Math.max(0, keys.length - SUMMARY_KEY_LIMIT),
+    preparedAt: t, validUntil: t + PREPARED_TTL_MS,
+  };
+}
+
+/**
+ * Prepares a bundle for a recipient without signing it (`bundle.prepare`):
+ * what it will carry, its payload and the payload's hash, for a summary the
+ * custodians read before anything is signed. `bundle.export` with the
+ * prepared payload signs and records exactly it.
+ */
+export async function prepareBundle(vault: Vault, o: PrepareOptions): Promise<PreparedBundle> {
+  const validity = validityOf(o.expires);
+  const r = getRecipient(vault, o.recipient);
+  checkRecipientChain(vault, r);
+  return preparePayload(vault, r, o, validity);
+}
+
+/**
+ * A prepared payload may still be signed: made for this vault and recipient
+ * with these options, the recipient's row as it was (no bundle recorded for
+ * it since), and what a payload made now would carry the same versions
+ * (nothing revoked, rotated or sent meanwhile). BUNDLE_STALE otherwise,
+ * before any token is opened.
+ */
+function checkPrepared(vault: Vault, p: PreparedBundle, r: RecipientRow, o: ExportOptions): void {
+  if (p.vaultId !== vault.id || p.recipient.name !== o.recipient || p.revocationsOnly !== o.revocationsOnly || p.expires !== o.expires) {
+    throw new KeyholdError('INVALID_INPUT', 'bundle: the prepared bundle was made for another recipient or with other options',
+      'Sign it with the recipient, revocation-only choice and expiry it was prepared with, or prepare again.');
+  }
+  const was = p.recipient;
+  if (r.id !== was.id || r.sequence !== was.sequence || r.last_hash !== was.lastHash || r.row_version !== was.rowVersion) {
+    throw new KeyholdError('BUNDLE_STALE', `bundle: ${r.name} got bundle ${r.sequence} after this one was prepared (as bundle ${p.sequence})`,
+      'Prepare the bundle again and check the new summary before signing: nothing was signed.');
+  }
+  if (!sameItems(p.items, selectChanges(vault, r, p.revocationsOnly, false).items)) {
+    throw new KeyholdError('BUNDLE_STALE', `bundle: the keys changed after the bundle for ${r.name} was prepared (rotated, revoked or created)`,
+      'Prepare the bundle again and check the new summary before signing: nothing was signed.');
+  }
+}
+
+export async function exportBundle(vault: Vault, tokens: TokenManager, o: ExportOptions): Promise<BundleExportReport> {
+  const t0 = performance.now();
+  const validity = o.prepared ? 0 : validityOf(o.expires);
+  const recovered = recoverFirst(vault, path.resolve(o.out));
+  const target = checkNewFile(o.out, 'bundle', vaultFiles(vault.path));
+  const r = getRecipient(vault, o.recipient);
+  checkRecipientChain(vault, r);
+  if (o.prepared) checkPrepared(vault, o.prepared, r, o);
+  const p = o.prepared ?? await preparePayload(vault, r, o, validity);
+  const { sequence, hash } = p;
   const signers = await presentSigners(vault, tokens, { ...o, onePerToken: true }, `sign bundle ${sequence} for ${r.name}`);
   // One signature per signer over the payload encoded once, whatever its size.
-  const text = await signGeneralJws(encoded.b64, signers, BUNDLE_TYP);
+  const text = await signGeneralJws(p.b64, signers, BUNDLE_TYP);
   const need = threshold(vault);
 
-  const issuedN = changes.filter((c) => c.type === 'issue').length;
   const tmp = stageNoted(vault, target, text, 'bundle', r, sequence, hash);
   testPause('bundle.export:staged');
   try {
     vault.transaction(() => {
       // The recipient first: its row_version guard is what refuses a concurrent export, before the bundle row collides.
       advanceRecipient(vault, r, sequence, hash);
-      insertBundle(vault, r.id, sequence, hash, payload.issuedAt, Buffer.from(text, 'utf8'));
-      insertItems(vault, r.id, sequence, items);
+      insertBundle(vault, r.id, sequence, hash, p.issuedAt, Buffer.from(text, 'utf8'));
+      insertItems(vault, r.id, sequence, p.items);
       vault.audit({ action: 'bundle.export', subject: `recipient:${r.name}`, details: {
-        recipient: r.id, sequence, hash, issued: issuedN, revoked: changes.length - issuedN, secrets: secrets.length,
-        signers: signers.map((s) => s.kid), threshold: need, checkpoint, revocationsOnly: o.revocationsOnly,
+        recipient: r.id, sequence, hash, issued: p.issued, revoked: p.revoked, secrets: p.secrets,
+        signers: signers.map((s) => s.kid), threshold: need, checkpoint: p.checkpoint, revocationsOnly: o.revocationsOnly,
       } });
     });
   } catch (e) {
@@ -512,9 +630,9 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   testPause('bundle.export:recorded');
   publishRecorded(vault, tmp, target, `bundle ${sequence} for ${r.name} was recorded in the vault`, r.name, sequence);
   return {
-    path: target, recipient: r.name, recipientId: r.id, sequence, hash, issued: issuedN, revoked: changes.length - issuedN,
-    secrets: secrets.length, signatures: signers.map((s) => s.kid), threshold: need, bytes: Buffer.byteLength(text),
-    expiresAt: payload.expiresAt, checkpoint, tookMs: performance.now() - t0, ...(recovered.length > 0 ? { recovered } : {}),
+    path: target, recipient: r.name, recipientId: r.id, sequence, hash, issued: p.issued, revoked: p.revoked,
+    secrets: p.secrets, signatures: signers.map((s) => s.kid), threshold: need, bytes: Buffer.byteLength(text),
+    expiresAt: p.expiresAt, checkpoint: p.checkpoint, tookMs: performance.now() - t0, ...(recovered.length > 0 ? { recovered } : {}),
   };
 }
 

@@ -124,6 +124,11 @@ export function putSetting(vault: Vault, name: string, value: string): void {
     ON CONFLICT (name) DO UPDATE SET value = excluded.value, mac = excluded.mac`);
 }
 
+/** Removes a setting (its default applies again). */
+export function deleteSetting(vault: Vault, name: string): void {
+  run(vault.db, sql`DELETE FROM settings WHERE name = ${name}`);
+}
+
 /** How many distinct signers a bundle or trust root needs (default 1). */
 export function threshold(vault: Vault): number {
   const v = getSetting(vault, 'signer.threshold');

@@ -6,13 +6,14 @@
  */
 
 import { formatApiKey, KEY_ID_LENGTH, randomBase62, SECRET_LENGTH } from '../../../shared/apikey.js';
-import type { KeyCreateSpec, KeyDetail, KeySummary, RevealedKey } from '../../../shared/contract.js';
+import type { KeyCreateSpec, KeyDetail, KeySummary, KeyTable, RevealedKey } from '../../../shared/contract.js';
 import { canonicalJson } from '../../../shared/canonical-json.js';
 import { formatDuration } from '../../../shared/duration.js';
 import { parseTime, timePlus } from '../../../shared/time.js';
 import { errorCode, KeyholdError } from '../../../shared/errors.js';
 import { randomBytes } from '../crypto/primitives.js';
 import type { Vault } from '../vault/vault.js';
+import { get } from '../vault/db.js';
 import { sql, type Sql } from '../vault/sql.js';
 import { dueOf, effectivePolicy, loadPolicies } from './policy.js';
 import {
@@ -26,6 +27,8 @@ import {
   secretAad,
   summarize,
   versionInfo,
+  type AnyKeyRow,
+  type AnyVersionRow,
   type KeyRow,
   type VersionRow,
 } from './rows.js';
@@ -210,6 +213,71 @@ export function listKeys(vault: Vault, filter: KeyFilter = {}): KeySummary[] {
     out.push(s);
   }
   return out;
+}
+
+export type KeyTableQuery = Readonly<{ order: 'list' | 'id'; after?: string | undefined; before?: string | undefined; limit: number }>;
+
+/**
+ * A page of the key list as columns (shared/contract.ts keyTableSchema), with
+ * each key's due status under its effective policy: what the app's list needs,
+ * in a form that crosses IPC cheaply. Every row read is MAC-checked
+ * (keysWithCurrent), as for listKeys. Order 'list' gives the first `limit` keys
+ * in key.list's order and no `next`; order 'id' pages through the vault in key
+ * id order, the fastest read, `after` the previous page's `next`; `after` and
+ * `before` may also bound a range of ids (prefixes), so that a caller can ask
+ * for several ranges at once and read one while the next is being made.
+ */
+export function keyTable(vault: Vault, q: KeyTableQuery): KeyTable {
+  const byId = q.order === 'id';
+  const conditions: Sql[] = [];
+  if (byId && q.after !== undefined) conditions.push(sql`k.id > ${q.after}`);
+  if (byId && q.before !== undefined) conditions.push(sql`k.id < ${q.before}`);
+  const rows = keysWithCurrent(vault, conditions, { order: q.order, limit: q.limit });
+  const total = q.after !== undefined || q.before !== undefined ? null : vault.read((db) => get<{ n: number }>(db, sql`SELECT count(*) AS n FROM keys`))?.n ?? 0;
+  const policies = loadPolicies(vault);
+  const nowMs = vault.clock().getTime();
+  const dict: string[] = [];
+  const seen = new Map<string, number>();
+  const intern = (text: string): number => {
+    let at = seen.get(text);
+    if (at === undefined) {
+      at = dict.length;
+      dict.push(text);
+      seen.set(text, at);
+    }
+    return at;
+  };
+  // A batch of keys shares its activation time and policy: one due computation each.
+  const dues = new Map<string, readonly [number, number]>();
+  const n = rows.length;
+  const t: Omit<KeyTable, 'total' | 'next' | 'dict'> = {
+    id: new Array<string>(n), name: new Array<string>(n), service: new Array<number>(n), environment: new Array<number>(n),
+    scopes: new Array<number>(n), owner: new Array<number>(n), state: new Array<number>(n), currentVersion: new Array<number>(n),
+    createdAt: new Array<number>(n), due: new Array<number>(n), rotateAt: new Array<number>(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const [k, v] = rows[i] as [AnyKeyRow, AnyVersionRow];
+    const policy = effectivePolicy(policies, k);
+    const memo = `${v.state}\u0000${v.activated_at ?? ''}\u0000${v.not_after ?? ''}\u0000${policy.rotation}\u0000${policy.warn}`;
+    let due = dues.get(memo);
+    if (!due) {
+      const d = dueOf(v, policy, nowMs);
+      due = [intern(d.status), d.rotateAt === null ? -1 : intern(d.rotateAt)];
+      dues.set(memo, due);
+    }
+    t.id[i] = k.id;
+    t.name[i] = k.name;
+    t.service[i] = intern(k.service);
+    t.environment[i] = intern(k.environment);
+    t.scopes[i] = intern(k.scopes);
+    t.owner[i] = intern(k.owner);
+    t.state[i] = intern(v.state);
+    t.currentVersion[i] = k.current_version;
+    t.createdAt[i] = intern(k.created_at);
+    t.due[i] = due[0];
+    t.rotateAt[i] = due[1];
+  }
+  return { total, next: byId && n === q.limit ? (t.id[n - 1] as string) : null, dict, ...t };
 }
 
 export function showKey(vault: Vault, id: string): KeyDetail {

@@ -248,14 +248,20 @@ function versionOfRow(vault: Vault, r: readonly unknown[]): AnyVersionRow {
 /**
  * Every key with its current version, MAC-checked, in name order; with
  * conditions (fragments over k and v, such as sql`k.service = ${s}`), only
- * the keys meeting all of them. Read as raw arrays with BLOBs as hex
+ * the keys meeting all of them; with a page, in that order (or key id
+ * order) and at most `limit` of them. Read as raw arrays with BLOBs as hex
  * (AnyKeyRow, AnyVersionRow): at 100,000 keys, a Buffer per BLOB and an
  * object per joined row cost more than the MACs.
  */
-export function keysWithCurrent(vault: Vault, conditions: readonly Sql[] = []): [AnyKeyRow, AnyVersionRow][] {
+export function keysWithCurrent(vault: Vault, conditions: readonly Sql[] = [],
+  page?: Readonly<{ order: 'list' | 'id'; limit: number }>): [AnyKeyRow, AnyVersionRow][] {
+  // Key id order reads both tables in their own (primary key) order: about
+  // twice as fast at 100,000 keys as the (service, environment, name) index.
+  const order = page?.order === 'id' ? sql`ORDER BY k.id` : sql`ORDER BY k.service, k.environment, k.name`;
+  const limit = page ? sql`LIMIT ${page.limit}` : EMPTY;
   const rows = vault.read((db) => rawAll(db, sql`SELECT ${KEY_VERSION_COLUMNS}
     FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version
-    ${where(conditions)} ORDER BY k.service, k.environment, k.name`));
+    ${where(conditions)} ${order} ${limit}`));
   const out = new Array<[AnyKeyRow, AnyVersionRow]>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as unknown[];
