@@ -48,6 +48,8 @@ export const appSettingsSchema = z.object({
   autoLockMinutes: z.number().nonnegative(),
   /** Seconds before a copied secret is cleared from the clipboard (if still there); 0 never clears. */
   clipboardClearSeconds: z.number().nonnegative(),
+  /** Strict air gap: no unlock while a non-loopback interface is up (the workstation's KEYHOLD_AIRGAP_STRICT, or the vault's). */
+  airgapStrict: z.boolean().optional(),
 });
 export type AppSettings = z.infer<typeof appSettingsSchema>;
 
@@ -55,7 +57,10 @@ export const appEnvironmentSchema = z.object({
   platform: z.string(),
   vault: z.object({ path: z.string(), exists: z.boolean() }),
   airgap: airgapStatusSchema,
+  /** The settings in force: the unlocked vault's own where it sets them, else the workstation's. */
   settings: appSettingsSchema,
+  /** The workstation's own settings (main's configuration), which apply where the vault sets none. */
+  workstation: appSettingsSchema.optional(),
 });
 export type AppEnvironment = z.infer<typeof appEnvironmentSchema>;
 
@@ -167,11 +172,12 @@ export type IpcOutput<C extends IpcCommandName> = z.output<IpcContract[C]['outpu
 
 // ---- events --------------------------------------------------------------------
 
-export const lockReasonSchema = z.enum(['user', 'idle']);
+/** user: the Lock button or Ctrl+L; idle: auto-lock; airgap: strict air gap and a network interface came up. */
+export const lockReasonSchema = z.enum(['user', 'idle', 'airgap']);
 export type LockReason = z.infer<typeof lockReasonSchema>;
 
 export const ipcEvents = {
-  /** The vault was locked: by the user (vault.lock) or after idle time. */
+  /** The vault was locked: by the user (vault.lock), after idle time, or by strict air gap. */
   'vault.locked': z.object({ reason: lockReasonSchema }),
   /** Progress of long work (e.g. rotating many keys). */
   progress: z.object({ command: z.string(), done: z.number().int(), total: z.number().int() }),

@@ -208,7 +208,7 @@ export function activityThrottle(notify: () => void, intervalMs: number, now: ()
   };
 }
 
-export type ShellSettings = Readonly<{ autoLockMinutes: number; clipboardClearSeconds: number }>;
+export type ShellSettings = Readonly<{ autoLockMinutes: number; clipboardClearSeconds: number; airgapStrict?: boolean }>;
 
 export const DEFAULT_SETTINGS: ShellSettings = Object.freeze({ autoLockMinutes: 5, clipboardClearSeconds: 30 });
 
@@ -222,10 +222,15 @@ function nonNegative(raw: string | undefined, fallback: number, max: number): nu
  * Auto-lock and clipboard-clear times: KEYHOLD_AUTO_LOCK_MINUTES (0 = off, at
  * most a day) and KEYHOLD_CLIPBOARD_CLEAR_SECONDS (0 = never, at most an hour);
  * anything unparsable keeps the default rather than turning protection off.
+ * KEYHOLD_AIRGAP_STRICT (1, true, yes, on or strict) makes this workstation
+ * refuse every unlock while a non-loopback interface is up, whatever the
+ * vault says (a vault can ask for strict air gap too, never turn it off).
  */
 export function resolveSettings(env: Readonly<Record<string, string | undefined>>): ShellSettings {
+  const strict = /^(1|true|yes|on|strict)$/i.test(env.KEYHOLD_AIRGAP_STRICT?.trim() ?? '');
   return {
     autoLockMinutes: nonNegative(env.KEYHOLD_AUTO_LOCK_MINUTES, DEFAULT_SETTINGS.autoLockMinutes, 24 * 60),
     clipboardClearSeconds: nonNegative(env.KEYHOLD_CLIPBOARD_CLEAR_SECONDS, DEFAULT_SETTINGS.clipboardClearSeconds, 3600),
+    ...(strict ? { airgapStrict: true } : {}),
   };
 }

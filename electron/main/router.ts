@@ -51,13 +51,22 @@
  *
  * Air gap: the network interfaces are read at each app.environment and every
  * airgapPollMs; a change goes out as `airgap.changed`.
+ *
+ * Settings: the workstation's (opts.settings, main's configuration) apply
+ * while no vault is open; after an unlock the vault's own (settings.show:
+ * auto-lock minutes, clipboard clearing seconds) replace them, and after
+ * settings.set the new ones. Strict air gap (the workstation's or the
+ * vault's) refuses an unlock with AIRGAP_REQUIRED while a non-loopback
+ * interface is up: before the unlock for the workstation's, right after it
+ * (the vault locked again) for the vault's; an interface coming up while a
+ * strict vault is unlocked locks it (`vault.locked` { reason: 'airgap' }).
  */
 
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkNewFile, READ_LIMITS, readTextFile, vaultFiles } from '../core/fsutil.js';
-import type { KdfParams, Result } from '../../shared/contract.js';
+import type { KdfParams, Result, VaultSettings } from '../../shared/contract.js';
 import { KeyholdError, toErrorInfo } from '../../shared/errors.js';
 import {
   type AirgapStatus,
@@ -69,6 +78,7 @@ import {
   type IpcArgs,
   type IpcEvent,
   ipcContract,
+  type LockReason,
   type NetworkInterfaceInfo,
   type OpenPurpose,
   parseIpcInput,
@@ -210,7 +220,10 @@ function failure(e: unknown): Result<never> {
 export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
   const allowed = new Set(opts.allowedOrigins.map((o) => originOf(o)).filter((o): o is string => o !== null));
   const listeners = new Set<IpcEventListener>();
-  const settings: AppSettings = { ...opts.settings };
+  /** The workstation's settings (main's configuration); while a vault is unlocked its own settings apply over them. */
+  const workstation: AppSettings = { ...opts.settings };
+  /** The settings in force now: applySettings. */
+  const settings: AppSettings = { ...opts.settings, airgapStrict: opts.settings.airgapStrict === true };
   let disposed = false;
   let queue: Promise<unknown> = Promise.resolve();
   let idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -279,8 +292,9 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
     }
   }
 
-  async function afterLock(reason: 'user' | 'idle'): Promise<void> {
+  async function afterLock(reason: LockReason): Promise<void> {
     stopIdle();
+    applySettings(null);
     emitEvent('vault.locked', { reason });
     await clearClipboardIfOurs();
   }
@@ -334,8 +348,64 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       airgapKey = key;
       airgap = status;
       if (!first) emitEvent('airgap.changed', status);
+      if (!first && !status.isolated) lockForAirgap();
     }
     return airgap;
+  }
+
+  /** Strict air gap while unlocked: an interface came up, so the vault locks at once (`vault.locked` { reason: 'airgap' }). */
+  function lockForAirgap(): void {
+    if (settings.airgapStrict !== true || !isUnlocked()) return;
+    void serially(async function airgapLock() {
+      if (settings.airgapStrict !== true || airgap.isolated || !isUnlocked()) return;
+      await service.call('vault.lock', {});
+      await afterLock('airgap');
+    });
+  }
+
+  // ---- settings ----------------------------------------------------------------
+
+  /**
+   * The settings in force: the unlocked vault's own (settings.show) where it
+   * sets them, else the workstation's; strict air gap when either says so.
+   * null: no vault open, the workstation's alone.
+   */
+  function applySettings(v: VaultSettings | null): void {
+    settings.autoLockMinutes = v?.autoLockMinutes ?? workstation.autoLockMinutes;
+    settings.clipboardClearSeconds = v?.clipboardClearSeconds ?? workstation.clipboardClearSeconds;
+    settings.airgapStrict = workstation.airgapStrict === true || v?.airgapStrict === true;
+  }
+
+  function airgapRefusal(why: 'vault' | 'unreadable' | 'workstation' | 'turn-on'): KeyholdError {
+    const names = [...new Set(airgap.interfaces.map((i) => i.name))].join(', ');
+    const disconnect = `Disconnect the network (unplug the cable, turn off Wi-Fi) until only loopback is up${why === 'turn-on' ? ', then turn it on' : ', then unlock again'}.`;
+    if (why === 'turn-on') {
+      return new KeyholdError('AIRGAP_REQUIRED', `settings: strict air gap cannot be turned on while a network interface is up (${names})`,
+        `${disconnect} Turned on now, it would lock the vault at once.`);
+    }
+    return new KeyholdError('AIRGAP_REQUIRED', `vault: strict air gap: a network interface is up (${names}), so the vault stays locked`,
+      `${disconnect} ${why === 'vault' ? 'This vault requires an air-gapped workstation (Settings, strict air gap).'
+        : why === 'unreadable' ? 'This vault\'s settings fail their integrity check, so strict air gap is assumed.'
+          : 'This workstation is set to require it.'}`);
+  }
+
+  /** After an unlock: the vault's settings apply; a strict vault on a connected workstation is locked again at once. */
+  async function afterUnlock(): Promise<void> {
+    let own: VaultSettings | null = null;
+    let unreadable = false;
+    try {
+      own = await service.call('settings.show', {});
+    } catch {
+      // A settings row that fails its check (INTEGRITY): the workstation's times apply, and strict air gap is
+      // assumed (an edited row must not turn it off); the Settings screen shows the error.
+      unreadable = true;
+    }
+    applySettings(unreadable ? { autoLockMinutes: null, clipboardClearSeconds: null, airgapStrict: true } : own);
+    if (settings.airgapStrict === true && !checkAirgap().isolated) {
+      await service.call('vault.lock', {});
+      applySettings(null);
+      throw airgapRefusal(unreadable ? 'unreadable' : workstation.airgapStrict === true ? 'workstation' : 'vault');
+    }
   }
 
   checkAirgap();
@@ -418,6 +488,7 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       vault: { path: opts.vaultPath, exists: fs.existsSync(opts.vaultPath) },
       airgap: checkAirgap(),
       settings: { ...settings },
+      workstation: { ...workstation, airgapStrict: workstation.airgapStrict === true },
     };
   }
 
@@ -474,9 +545,17 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         return { copied: true, clearAfterSeconds: settings.clipboardClearSeconds };
       }
       default: {
+        const opens = command === 'vault.unlock' || command === 'vault.unlockToken' || command === 'vault.create';
+        // Strict air gap: refused before any passphrase or PIN is used.
+        if (opens && workstation.airgapStrict === true && !checkAirgap().isolated) throw airgapRefusal('workstation');
+        if (command === 'settings.set' && (args as IpcArgs<'settings.set'>).airgapStrict === true && !checkAirgap().isolated) {
+          throw airgapRefusal('turn-on');
+        }
         const value = await service.call(command, coreArgs(command, args));
         spendHandle(command, args);
         if (command === 'vault.lock') await afterLock('user');
+        if (opens) await afterUnlock();
+        if (command === 'settings.set') applySettings(value as VaultSettings);
         return value;
       }
     }

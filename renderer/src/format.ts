@@ -1,25 +1,11 @@
 /** Small display helpers shared by the screens. */
 
-/** A passphrase's rough strength: length times the alphabet it draws from, with repeats discounted. */
-export type Strength = Readonly<{ score: 0 | 1 | 2 | 3 | 4; label: string; bits: number }>;
-
-export function passphraseStrength(p: string, minLength: number): Strength {
-  if (p.length === 0) return { score: 0, label: 'empty', bits: 0 };
-  let pool = 0;
-  if (/[a-z]/.test(p)) pool += 26;
-  if (/[A-Z]/.test(p)) pool += 26;
-  if (/[0-9]/.test(p)) pool += 10;
-  if (/[^A-Za-z0-9]/.test(p)) pool += 33;
-  // Repeated characters add little: count each distinct one fully, repeats at a quarter.
-  const distinctChars = new Set(p).size;
-  const effective = distinctChars + (p.length - distinctChars) / 4;
-  const bits = Math.round(effective * Math.log2(Math.max(pool, 2)));
-  if (p.length < minLength) return { score: 0, label: `too short (at least ${minLength} characters)`, bits };
-  if (bits < 60) return { score: 1, label: 'weak', bits };
-  if (bits < 80) return { score: 2, label: 'fair', bits };
-  if (bits < 100) return { score: 3, label: 'strong', bits };
-  return { score: 4, label: 'very strong', bits };
-}
+/**
+ * A passphrase's strength: zxcvbn's estimate, the rule the core enforces too
+ * (shared/strength.ts). loadStrengthEstimator fetches zxcvbn and its
+ * dictionaries as a separate chunk; components/NewPassphrase.tsx shows it.
+ */
+export { loadStrengthEstimator, MIN_STRENGTH_SCORE, STRENGTH_LABELS, type Strength } from '../../shared/strength';
 
 /** Seconds as the largest whole unit that fits ("90 days", "12 hours"). */
 export function duration(seconds: number): string {

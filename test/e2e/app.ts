@@ -27,7 +27,7 @@ import { buildSync } from 'esbuild';
 import { type Browser, type BrowserContext, chromium, type ElectronApplication, type Frame, type Page, type Route } from 'playwright-core';
 import type { AppSettings, IpcEvent } from '../../shared/ipc.js';
 import { eventChannel } from '../../shared/ipc-names.js';
-import type { DialogRequest, IpcRouter, NetworkInterfaceAddress } from '../../electron/main/router.js';
+import type { DialogRequest, IpcRouter, IpcRouterOptions, NetworkInterfaceAddress } from '../../electron/main/router.js';
 import { makeTestRouter } from '../helpers/router.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -50,6 +50,10 @@ export type AppOptions = Readonly<{
   interfaces?: readonly NetworkInterfaceAddress[];
   /** Extra pages the route serves at OTHER_ORIGIN (path -> HTML), for the sender tests. */
   otherPages?: Readonly<Record<string, string>>;
+  /** Browser mode: more router options (a token module for the service, token hotplug polling). */
+  router?: Readonly<Pick<IpcRouterOptions, 'service' | 'tokenWatch'>>;
+  /** Browser mode: told the name of every command the page calls, before the router runs it. */
+  onCall?: (command: string) => void;
 }>;
 
 export const LOOPBACK_ONLY: readonly NetworkInterfaceAddress[] = [
@@ -185,6 +189,7 @@ export class App {
       allowedOrigins: [APP_ORIGIN],
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
       interfaces: opts.interfaces ?? LOOPBACK_ONLY,
+      ...opts.router,
     });
     const context: BrowserContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.route('**/*', function serve(route) {
@@ -199,6 +204,7 @@ export class App {
       } catch {
         payload = payloadJson;
       }
+      opts.onCall?.(command);
       const result = await router.handle(command, { url: source.frame.url(), isMainFrame: source.frame.parentFrame() === null }, payload);
       return JSON.stringify(result);
     });

@@ -10,7 +10,7 @@ import { isValidApiKey } from '../../shared/apikey.js';
 import { buildKeyholdApi } from '../../shared/ipc-bridge.js';
 import { eventChannel } from '../../shared/ipc-names.js';
 import type { IpcRouter } from '../../electron/main/router.js';
-import type { KeySummary, RevealedKey } from '../../shared/contract.js';
+import type { KeySummary } from '../../shared/contract.js';
 import { makeTestRouter } from '../helpers/router.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 
@@ -18,18 +18,34 @@ import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 // file is checked in; they are loaded by path at run time and described here by what the test uses.
 type Err = { code: string; message: string } | null;
 type KeyForm = { name: string; service: string; environment: string; scopes: string };
+type KeyRow = KeySummary & { due: string; rotateAt: string | null };
 type KeysState = {
-  all: KeySummary[];
+  all: KeyRow[];
   visible: number[];
-  haystack: string[];
+  total: number;
+  partial: boolean;
+  status: string;
   fieldErrors: Partial<Record<keyof KeyForm, string>>;
-  detail: { name: string } | null;
-  revealed: RevealedKey | null;
+  sort: { column: string; dir: string };
   createKey: (f: KeyForm) => Promise<KeySummary | null>;
-  setFilter: (p: Partial<{ query: string; service: string; environment: string; state: string }>) => void;
+  load: () => Promise<void>;
+  setFilter: (p: Partial<{ query: string; service: string; environment: string; state: string; due: string }>) => void;
+  clearFilters: () => void;
+  setSort: (column: string) => void;
+};
+type KeyDetailState = {
+  selectedId: string | null;
+  detail: { name: string; currentVersion: number; versions: Array<{ version: number; state: string; revokeReason: string | null }> } | null;
+  revealed: { version: number; secret: string; hideAt: number } | null;
+  copied: { version: number; clearAt: number | null } | null;
+  actionError: Err;
   select: (id: string | null) => Promise<void>;
-  reveal: () => Promise<void>;
-  closeDetail: () => void;
+  reveal: (version: number) => Promise<void>;
+  copy: (version: number) => Promise<void>;
+  close: () => void;
+  rotate: () => Promise<boolean>;
+  revoke: (reason: string, version?: number) => Promise<boolean>;
+  destroy: (version: number) => Promise<boolean>;
 };
 type SessionState = {
   phase: string;
@@ -46,10 +62,11 @@ const { useKeys, validateForm } = (await import(path.join(RENDERER, 'stores/keys
   useKeys: Store<KeysState>;
   validateForm: (f: KeyForm) => Record<string, string>;
 };
-const { useSession } = (await import(path.join(RENDERER, 'stores/session.ts'))) as { useSession: Store<SessionState> };
-const { passphraseStrength } = (await import(path.join(RENDERER, 'format.ts'))) as {
-  passphraseStrength: (p: string, min: number) => { score: number };
+const { useKeyDetail, groupSecret } = (await import(path.join(RENDERER, 'stores/keyDetail.ts'))) as {
+  useKeyDetail: Store<KeyDetailState>;
+  groupSecret: (s: string) => string[];
 };
+const { useSession } = (await import(path.join(RENDERER, 'stores/session.ts'))) as { useSession: Store<SessionState> };
 
 const PASS = 'correct horse battery staple';
 let tmp: TmpDir;
@@ -112,27 +129,64 @@ describe('renderer stores over the real router', () => {
     expect(useKeys.getState().visible.map((i) => useKeys.getState().all[i]!.name)).toEqual(['ledger']);
     useKeys.getState().setFilter({ query: '' });
 
+    // Sorting: by name both ways, by service; the filter keeps the sort; due is the core's (new keys are fine).
+    const names = (): string[] => useKeys.getState().visible.map((i) => useKeys.getState().all[i]!.name);
+    expect(useKeys.getState().all.map((k) => k.due)).toEqual(['ok', 'ok']);
+    useKeys.getState().setSort('name');
+    expect(names()).toEqual(['checkout', 'ledger']);
+    useKeys.getState().setSort('name');
+    expect(useKeys.getState().sort).toEqual({ column: 'name', dir: 'desc' });
+    expect(names()).toEqual(['ledger', 'checkout']);
+    useKeys.getState().setFilter({ due: 'overdue' });
+    expect(names()).toEqual([]);
+    useKeys.getState().clearFilters();
+    expect(names()).toEqual(['ledger', 'checkout']);
+
     // Reveal, then select another key: the secret is gone from the store.
-    await useKeys.getState().select(a!.id);
-    expect(useKeys.getState().detail?.name).toBe('checkout');
-    await useKeys.getState().reveal();
-    expect(isValidApiKey(useKeys.getState().revealed?.secret ?? '')).toBe(true);
-    await useKeys.getState().select(b!.id);
+    const detail = useKeyDetail.getState;
+    await detail().select(a!.id);
+    expect(detail().detail?.name).toBe('checkout');
+    await detail().reveal(1);
+    expect(isValidApiKey(detail().revealed?.secret ?? '')).toBe(true);
+    expect(groupSecret(detail().revealed?.secret ?? '').join('')).toBe(detail().revealed?.secret);
+    // It hides itself: the time is set (30 s from the reveal).
+    expect((detail().revealed?.hideAt ?? 0) - Date.now()).toBeGreaterThan(25_000);
+    await detail().select(b!.id);
     // Compared as booleans: a failure message must not print a secret.
-    expect(useKeys.getState().revealed === null, 'secret left after selecting another key').toBe(true);
+    expect(detail().revealed === null, 'secret left after selecting another key').toBe(true);
     // Reveal, then close the detail.
-    await useKeys.getState().reveal();
-    expect(useKeys.getState().revealed !== null).toBe(true);
-    useKeys.getState().closeDetail();
-    expect(useKeys.getState().revealed === null, 'secret left after closing the detail').toBe(true);
+    await detail().reveal(1);
+    expect(detail().revealed !== null).toBe(true);
+    detail().close();
+    expect(detail().revealed === null, 'secret left after closing the detail').toBe(true);
+
+    // Rotate, revoke the old version, destroy it; the list row follows each change.
+    await detail().select(a!.id);
+    expect(await detail().rotate()).toBe(true);
+    expect(detail().detail?.currentVersion).toBe(2);
+    expect(useKeys.getState().all.find((k) => k.id === a!.id)?.currentVersion).toBe(2);
+    expect(await detail().destroy(1)).toBe(false); // still retiring: only revoked versions are destroyed
+    expect(detail().actionError?.code).toBeDefined();
+    expect(await detail().revoke('superseded', 1)).toBe(true);
+    expect(detail().detail?.versions.find((v) => v.version === 1)).toMatchObject({ state: 'revoked', revokeReason: 'superseded' });
+    // An older, revoked version can still be revealed (with a warning on screen); a destroyed one cannot.
+    await detail().reveal(1);
+    expect(detail().revealed?.version).toBe(1);
+    expect(await detail().destroy(1)).toBe(true);
+    expect(detail().revealed === null, 'secret left after the version changed').toBe(true);
+    await detail().reveal(1);
+    expect(detail().revealed === null).toBe(true);
+    await detail().copy(2);
+    expect(detail().copied?.version).toBe(2);
+
     // Reveal, then the vault locks (as the idle timer would): everything of the vault is cleared.
-    await useKeys.getState().select(a!.id);
-    await useKeys.getState().reveal();
+    await detail().reveal(2);
+    expect(detail().revealed !== null).toBe(true);
     await useSession.getState().lock();
     expect(useSession.getState().phase).toBe('locked');
     const after = useKeys.getState();
-    expect(after.revealed === null, 'secret left after lock').toBe(true);
-    expect([after.detail, after.all.length, after.visible.length, after.haystack.length]).toEqual([null, 0, 0, 0]);
+    expect(detail().revealed === null, 'secret left after lock').toBe(true);
+    expect([detail().detail, detail().selectedId, after.all.length, after.visible.length]).toEqual([null, null, 0, 0]);
 
     // A wrong passphrase is an error on the screen, not a crash; the right one unlocks.
     expect(await useSession.getState().unlock('not the passphrase')).toBe(false);
@@ -142,12 +196,9 @@ describe('renderer stores over the real router', () => {
     unsubscribe();
   });
 
-  it('validates the key form with the contract schema and rates passphrases', () => {
+  it('validates the key form with the contract schema', () => {
     expect(validateForm({ name: 'ok', service: 'svc', environment: '', scopes: 'a:b, c' })).toEqual({});
     const e = validateForm({ name: '', service: 'bad service', environment: 'x'.repeat(65), scopes: 'a a' });
     expect(Object.keys(e).sort()).toEqual(['environment', 'name', 'scopes', 'service']);
-    expect(passphraseStrength('short', 12).score).toBe(0);
-    expect(passphraseStrength('aaaaaaaaaaaaaaaa', 12).score).toBe(1);
-    expect(passphraseStrength('correct horse battery staple', 12).score).toBeGreaterThanOrEqual(3);
   });
 });

@@ -1,6 +1,7 @@
 /** New key: name, service, environment, scopes; each field checked with the contract's schema and its message shown at the field. */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { useKeyDetail } from '../stores/keyDetail';
 import { useKeys, validateForm, type KeyForm } from '../stores/keys';
 import { useUi } from '../stores/ui';
 import { ErrorBlock } from './common';
@@ -17,7 +18,8 @@ export function CreateKeyForm() {
   const { fieldErrors, createError, createStatus } = useKeys(
     useShallow((s) => ({ fieldErrors: s.fieldErrors, createError: s.createError, createStatus: s.createStatus })),
   );
-  const { createKey, resetCreate, select } = useKeys(useShallow((s) => ({ createKey: s.createKey, resetCreate: s.resetCreate, select: s.select })));
+  const { createKey, resetCreate } = useKeys(useShallow((s) => ({ createKey: s.createKey, resetCreate: s.resetCreate })));
+  const select = useKeyDetail((s) => s.select);
   const showView = useUi((s) => s.showView);
   const [form, setForm] = useState<KeyForm>(EMPTY);
   const [touched, setTouched] = useState<Partial<Record<keyof KeyForm, boolean>>>({});

@@ -1,10 +1,10 @@
-/** First run: choose a passphrase (twice) for a new vault; its strength is shown as it is typed. */
+/** First run: choose a passphrase (twice) for a new vault; its strength is shown as it is typed (NewPassphrase). */
 import { useId, useState, type FormEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { MIN_NEW_PASSPHRASE, newPassphraseSchema } from '../../../shared/contract';
-import { passphraseStrength } from '../format';
+import { MIN_NEW_PASSPHRASE } from '../../../shared/contract';
 import { useSession } from '../stores/session';
 import { ErrorBlock, ScreenTitle } from './common';
+import { checkNewPassphrase, NewPassphrase } from './NewPassphrase';
 
 export function CreateVaultScreen() {
   const { busy, actionError, env } = useSession(useShallow((s) => ({ busy: s.busy, actionError: s.actionError, env: s.env })));
@@ -13,17 +13,17 @@ export function CreateVaultScreen() {
   const [confirm, setConfirm] = useState('');
   const [errors, setErrors] = useState<{ passphrase?: string; confirm?: string }>({});
   const id = useId();
-  const strength = passphraseStrength(passphrase, MIN_NEW_PASSPHRASE);
+  const ids = { passphrase: `${id}-pass`, confirm: `${id}-confirm` };
 
   async function onSubmit(e: FormEvent<HTMLFormElement>): Promise<void> {
     e.preventDefault();
     const next: { passphrase?: string; confirm?: string } = {};
-    const r = newPassphraseSchema.safeParse(passphrase);
-    if (!r.success) next.passphrase = r.error.issues[0]?.message ?? 'passphrase is not valid';
+    const weak = await checkNewPassphrase(passphrase);
+    if (weak) next.passphrase = weak;
     if (confirm !== passphrase) next.confirm = 'the two passphrases differ';
     setErrors(next);
-    if (next.passphrase) return document.getElementById(`${id}-pass`)?.focus();
-    if (next.confirm) return document.getElementById(`${id}-confirm`)?.focus();
+    if (next.passphrase) return document.getElementById(ids.passphrase)?.focus();
+    if (next.confirm) return document.getElementById(ids.confirm)?.focus();
     const ok = await createVault(passphrase);
     if (ok) {
       setPassphrase('');
@@ -36,51 +36,19 @@ export function CreateVaultScreen() {
       <ScreenTitle focus={false}>Create your vault</ScreenTitle>
       <p>
         Keys are kept encrypted in one vault file on this workstation. Choose a passphrase of at least {MIN_NEW_PASSPHRASE}{' '}
-        characters; a few unrelated words are strong and easy to type.
+        characters that the strength meter rates at least strong; four or five unrelated words are strong and easy to type.
       </p>
       {env ? <p className="hint">Vault file: <code>{env.vault.path}</code></p> : null}
       <form noValidate onSubmit={(e) => void onSubmit(e)} className="form">
-        <div className="field">
-          <label htmlFor={`${id}-pass`}>Passphrase</label>
-          <input
-            id={`${id}-pass`}
-            type="password"
-            autoComplete="new-password"
-            value={passphrase}
-            onChange={(e) => setPassphrase(e.target.value)}
-            aria-invalid={errors.passphrase ? true : undefined}
-            aria-describedby={`${id}-strength${errors.passphrase ? ` ${id}-pass-error` : ''}`}
-            autoFocus
-            data-testid="new-passphrase"
-          />
-          <div className="strength" id={`${id}-strength`}>
-            <meter min={0} max={4} low={2} high={3} optimum={4} value={strength.score} aria-label="Passphrase strength" />
-            <span data-testid="strength-label">Strength: {strength.label}</span>
-          </div>
-          {errors.passphrase ? (
-            <p className="field-error" id={`${id}-pass-error`}>
-              {errors.passphrase}
-            </p>
-          ) : null}
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-confirm`}>Passphrase again</label>
-          <input
-            id={`${id}-confirm`}
-            type="password"
-            autoComplete="new-password"
-            value={confirm}
-            onChange={(e) => setConfirm(e.target.value)}
-            aria-invalid={errors.confirm ? true : undefined}
-            aria-describedby={errors.confirm ? `${id}-confirm-error` : undefined}
-            data-testid="confirm-passphrase"
-          />
-          {errors.confirm ? (
-            <p className="field-error" id={`${id}-confirm-error`}>
-              {errors.confirm}
-            </p>
-          ) : null}
-        </div>
+        <NewPassphrase
+          value={passphrase}
+          onChange={setPassphrase}
+          confirm={confirm}
+          onConfirmChange={setConfirm}
+          errors={errors}
+          ids={ids}
+          autoFocus
+        />
         {actionError ? <ErrorBlock error={actionError} title="The vault was not created" /> : null}
         <button type="submit" className="button primary" disabled={busy} data-testid="create-vault">
           {busy ? 'Creating the vault…' : 'Create vault'}

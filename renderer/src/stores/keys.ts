@@ -1,54 +1,99 @@
 /**
- * Keys store: the list (filtered here, in the browser, so a keystroke in the
- * search box costs one pass over precomputed lowercase text, not an IPC round
- * trip), the selected key's detail, a revealed secret, and key creation.
+ * Keys store: the list of the vault's keys with their due status, filtered and
+ * sorted here, in the browser (a keystroke or a header click costs a pass over
+ * arrays, not an IPC round trip), and key creation. The selected key's detail,
+ * its secrets and its actions live in stores/keyDetail.ts.
  *
- * A revealed secret lives only in `revealed`, which hideSecret(), select(),
- * closeDetail() and clear() (at lock) all drop: no secret outlives the view
- * that asked for it.
+ * Loading (key.table, shared/contract.ts): first a screenful in the list's own
+ * order, drawn at once; then the whole vault in pages in key id order (the
+ * core's fastest read), put in order here. Every row is MAC-checked by the core
+ * on the way; nothing is shown that was not.
+ *
+ * Sorting: each column's rank of every row is computed once, when the column is
+ * first sorted on (or in idle time after loading), and kept; a sort is then one
+ * typed-array sort of numbers. Filtering keeps the sort: it scans the sorted
+ * order. Search text is built lazily too, on the first query.
  */
 import { create } from 'zustand';
 import {
+  dueStatusSchema,
   keyCreateInput,
+  keyStateSchema,
+  type DueStatus,
   type KeyDetail,
   type KeyState,
   type KeySummary,
-  type RevealedKey,
+  type KeyTable,
 } from '../../../shared/contract';
 import { call, type ApiError } from '../api';
+import { useKeyDetail } from './keyDetail';
 import { useUi } from './ui';
 
 export type Status = 'idle' | 'loading' | 'ready' | 'error';
 
-export type KeyFilter = Readonly<{ query: string; service: string; environment: string; state: KeyState | '' }>;
+/** One row of the list: a key's summary with its due status. */
+export type KeyRow = Readonly<{
+  id: string;
+  name: string;
+  service: string;
+  environment: string;
+  scopes: readonly string[];
+  owner: string;
+  state: KeyState;
+  currentVersion: number;
+  createdAt: string;
+  due: DueStatus;
+  rotateAt: string | null;
+}>;
 
-export const NO_FILTER: KeyFilter = { query: '', service: '', environment: '', state: '' };
+export type KeyFilter = Readonly<{ query: string; service: string; environment: string; state: KeyState | ''; due: DueStatus | '' }>;
+
+export const NO_FILTER: KeyFilter = { query: '', service: '', environment: '', state: '', due: '' };
+
+export const SORT_COLUMNS = ['name', 'service', 'environment', 'state', 'due'] as const;
+export type SortColumn = (typeof SORT_COLUMNS)[number];
+export type Sort = Readonly<{ column: SortColumn | 'default'; dir: 'asc' | 'desc' }>;
+/** The core's own order: service, environment, name. */
+export const DEFAULT_SORT: Sort = { column: 'default', dir: 'asc' };
 
 export type KeyForm = Readonly<{ name: string; service: string; environment: string; scopes: string }>;
 
 export type FieldErrors = Partial<Record<keyof KeyForm, string>>;
 
+/** Keys drawn before the rest of a large vault has arrived. */
+export const FIRST_PAGE = 100;
+/** Keys per page after the first: big enough to amortise a call, small enough to report progress. */
+export const PAGE = 50_000;
+
+/**
+ * Key id ranges read side by side: ids are random base62 (0-9, A-Z, a-z, in
+ * that byte order), so each range holds about a quarter of the keys.
+ */
+const ID_RANGES: ReadonlyArray<readonly [string | null, string | null]> = [[null, 'G'], ['G', 'V'], ['V', 'l'], ['l', null]];
+
+/** Lifecycle order, for sorting by state. */
+const STATE_ORDER: readonly KeyState[] = keyStateSchema.options;
+/** Urgency order, for sorting by due status. */
+export const DUE_ORDER: readonly DueStatus[] = ['overdue', 'due-soon', 'ok', 'inactive'];
+
 type KeysState = Readonly<{
   status: Status;
   error: ApiError | null;
-  all: readonly KeySummary[];
-  /** Lowercased search text of each key in `all`, same order. */
-  haystack: readonly string[];
+  all: readonly KeyRow[];
+  /** Keys in the vault; more than all.length while the rest is still loading. */
+  total: number;
+  /** True while pages after the first are arriving. */
+  partial: boolean;
+  /** Keys read so far by those pages. */
+  read: number;
   services: readonly string[];
   environments: readonly string[];
   filter: KeyFilter;
-  /** Indices into `all` that pass the filter. */
+  sort: Sort;
+  /** Indices into `all` that pass the filter, in the sort's order. */
   visible: readonly number[];
-
-  selectedId: string | null;
-  detail: KeyDetail | null;
-  detailStatus: Status;
-  detailError: ApiError | null;
-
-  revealed: RevealedKey | null;
-  revealStatus: Status;
-  revealError: ApiError | null;
-  copyStatus: Status;
+  /** Bumped whenever `visible` is recomputed, so the list resets its scroll. */
+  version: number;
 
   createStatus: Status;
   createError: ApiError | null;
@@ -56,50 +101,252 @@ type KeysState = Readonly<{
 
   load: () => Promise<void>;
   setFilter: (patch: Partial<KeyFilter>) => void;
-  select: (id: string | null) => Promise<void>;
-  closeDetail: () => void;
-  reveal: () => Promise<void>;
-  hideSecret: () => void;
-  copy: () => Promise<void>;
+  clearFilters: () => void;
+  setSort: (column: SortColumn) => void;
+  /** Puts a key's fresh state (from key.show) into the list, adding it if new. */
+  upsert: (detail: KeyDetail) => void;
   createKey: (form: KeyForm) => Promise<KeySummary | null>;
   resetCreate: () => void;
   clear: () => void;
 }>;
 
-function searchText(k: KeySummary): string {
-  return `${k.name}\n${k.service}\n${k.environment}\n${k.state}\n${k.id}\n${k.scopes.join('\n')}`.toLowerCase();
+// ---- derived data, kept outside the store (large, and rebuilt only when `all` changes) ----
+
+type Derived = {
+  all: readonly KeyRow[];
+  /** Position of each row in the default order (service, environment, name). */
+  defaultPos: Int32Array | null;
+  /** Rows in the default order. */
+  defaultOrder: Int32Array | null;
+  ranks: Map<SortColumn, Int32Array>;
+  haystack: string[] | null;
+  /** All rows in the current sort's order. */
+  sorted: { sort: Sort; order: Int32Array } | null;
+};
+
+let derived: Derived = { all: [], defaultPos: null, defaultOrder: null, ranks: new Map(), haystack: null, sorted: null };
+
+function derivedFor(all: readonly KeyRow[]): Derived {
+  if (derived.all !== all) derived = { all, defaultPos: null, defaultOrder: null, ranks: new Map(), haystack: null, sorted: null };
+  return derived;
+}
+
+/** Rank of each row by a text value (UTF-16 code unit order, as sort() with no comparator): equal text, equal rank. */
+function rankByText(all: readonly KeyRow[], value: (r: KeyRow) => string): Int32Array {
+  const n = all.length;
+  const values = new Array<string>(n);
+  for (let i = 0; i < n; i++) values[i] = value(all[i] as KeyRow);
+  const distinctValues = [...new Set(values)].sort();
+  const at = new Map<string, number>();
+  distinctValues.forEach((v, i) => at.set(v, i));
+  const rank = new Int32Array(n);
+  for (let i = 0; i < n; i++) rank[i] = at.get(values[i] as string) as number;
+  return rank;
+}
+
+function rankOf(d: Derived, column: SortColumn): Int32Array {
+  let r = d.ranks.get(column);
+  if (r) return r;
+  const all = d.all;
+  switch (column) {
+    case 'name':
+      r = rankByText(all, (k) => k.name);
+      break;
+    case 'service':
+      r = rankByText(all, (k) => k.service);
+      break;
+    case 'environment':
+      r = rankByText(all, (k) => k.environment);
+      break;
+    case 'state': {
+      const n = all.length;
+      r = new Int32Array(n);
+      for (let i = 0; i < n; i++) r[i] = STATE_ORDER.indexOf((all[i] as KeyRow).state);
+      break;
+    }
+    case 'due':
+      // Most urgent first; within a status, the earliest rotation date first.
+      r = rankByText(all, (k) => `${DUE_ORDER.indexOf(k.due)}${k.rotateAt ?? '~'}`);
+      break;
+  }
+  d.ranks.set(column, r);
+  return r;
+}
+
+function defaultOrderOf(d: Derived): { pos: Int32Array; order: Int32Array } {
+  if (d.defaultPos && d.defaultOrder) return { pos: d.defaultPos, order: d.defaultOrder };
+  const n = d.all.length;
+  const s = rankOf(d, 'service');
+  const e = rankOf(d, 'environment');
+  const m = rankOf(d, 'name');
+  const top = (r: Int32Array): number => r.reduce((a, b) => Math.max(a, b), -1) + 1;
+  const [ns, ne, nm] = [top(s), top(e), top(m)];
+  const width = 2 ** Math.ceil(Math.log2(n + 1));
+  let order: Int32Array;
+  if (ns * ne * nm * width < 2 ** 53) {
+    // One number per row (service, environment, name, then the row itself), sorted natively as a typed array.
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (((s[i] as number) * ne + (e[i] as number)) * nm + (m[i] as number)) * width + i;
+    keys.sort();
+    order = new Int32Array(n);
+    for (let p = 0; p < n; p++) order[p] = (keys[p] as number) % width;
+  } else {
+    const idx = Array.from({ length: n }, (_, i) => i);
+    idx.sort((a, b) => (s[a] as number) - (s[b] as number) || (e[a] as number) - (e[b] as number) || (m[a] as number) - (m[b] as number));
+    order = Int32Array.from(idx);
+  }
+  const pos = new Int32Array(n);
+  for (let p = 0; p < n; p++) pos[order[p] as number] = p;
+  d.defaultOrder = order;
+  d.defaultPos = pos;
+  return { pos, order };
+}
+
+/** Every row in the sort's order; ties keep the default order (in either direction). */
+export function sortedOrder(all: readonly KeyRow[], sort: Sort): Int32Array {
+  const d = derivedFor(all);
+  if (d.sorted && d.sorted.sort.column === sort.column && d.sorted.sort.dir === sort.dir) return d.sorted.order;
+  const { pos, order: byDefault } = defaultOrderOf(d);
+  const n = all.length;
+  let order: Int32Array;
+  if (sort.column === 'default') {
+    order = sort.dir === 'asc' ? byDefault : byDefault.slice().reverse();
+  } else {
+    const rank = rankOf(d, sort.column);
+    let max = 0;
+    for (let i = 0; i < n; i++) if ((rank[i] as number) > max) max = rank[i] as number;
+    // One number per row, rank then default position, sorted natively as a typed array.
+    const m = 2 ** Math.ceil(Math.log2(n + 1));
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = sort.dir === 'asc' ? (rank[i] as number) : max - (rank[i] as number);
+      keys[i] = r * m + (pos[i] as number);
+    }
+    keys.sort();
+    order = new Int32Array(n);
+    for (let p = 0; p < n; p++) order[p] = byDefault[(keys[p] as number) % m] as number;
+  }
+  d.sorted = { sort, order };
+  return order;
+}
+
+function searchText(k: KeyRow): string {
+  return `${k.name}\n${k.service}\n${k.environment}\n${k.state}\n${k.id}\n${k.owner}\n${k.scopes.join('\n')}`.toLowerCase();
+}
+
+/** The lowercase search text of every row (built on the first query, then kept). */
+export function haystackOf(all: readonly KeyRow[]): readonly string[] {
+  const d = derivedFor(all);
+  d.haystack ??= all.map(searchText);
+  return d.haystack;
+}
+
+/** Builds what sorting and searching need ahead of time, in small steps that leave the page responsive. */
+function warmUp(all: readonly KeyRow[]): void {
+  const steps: Array<() => void> = [
+    () => void haystackOf(all),
+    ...SORT_COLUMNS.map((c) => () => void rankOf(derivedFor(all), c)),
+  ];
+  const idle = (globalThis as { requestIdleCallback?: (cb: () => void) => number }).requestIdleCallback;
+  const next = (): void => {
+    const step = steps.shift();
+    if (!step || derived.all !== all) return;
+    step();
+    if (idle) idle(next);
+  };
+  if (idle) idle(next);
+}
+
+/**
+ * Indices of the rows that pass the filter, in `order`'s order. `within`, when
+ * given, is a previous result known to contain every match (the user typed more
+ * of the same query), so only it is scanned.
+ */
+export function applyFilter(all: readonly KeyRow[], order: ArrayLike<number>, f: KeyFilter, within?: readonly number[]): number[] {
+  const q = f.query.trim().toLowerCase();
+  const src = within ?? order;
+  const n = src.length;
+  // No criterion: every row, without testing each against nothing.
+  if (!q && !f.service && !f.environment && !f.state && !f.due) return Array.from(order);
+  const hay = q ? haystackOf(all) : null;
+  const out: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const i = src[j] as number;
+    const k = all[i] as KeyRow;
+    if (f.service && k.service !== f.service) continue;
+    if (f.environment && k.environment !== f.environment) continue;
+    if (f.state && k.state !== f.state) continue;
+    if (f.due && k.due !== f.due) continue;
+    if (hay && !(hay[i] as string).includes(q)) continue;
+    out.push(i);
+  }
+  return out;
+}
+
+/** A key.table page as rows. The dictionary's scopes (JSON text) are parsed once each. */
+export function rowsOf(t: KeyTable): KeyRow[] {
+  const dict = t.dict;
+  const scopes = new Map<number, readonly string[]>();
+  const scopesAt = (at: number): readonly string[] => {
+    let s = scopes.get(at);
+    if (!s) {
+      let parsed: unknown = [];
+      try {
+        parsed = JSON.parse(dict[at] ?? '[]');
+      } catch {
+        // Shown as no scopes; the core checked the row, so this does not happen.
+      }
+      s = Object.freeze(Array.isArray(parsed) ? parsed.map(String) : []);
+      scopes.set(at, s);
+    }
+    return s;
+  };
+  const stateOf = (at: number): KeyState => {
+    const p = keyStateSchema.safeParse(dict[at]);
+    return p.success ? p.data : 'destroyed';
+  };
+  const dueOf = (at: number): DueStatus => {
+    const p = dueStatusSchema.safeParse(dict[at]);
+    return p.success ? p.data : 'inactive';
+  };
+  const states = new Map<number, KeyState>();
+  const dues = new Map<number, DueStatus>();
+  const n = t.id.length;
+  const out = new Array<KeyRow>(n);
+  for (let i = 0; i < n; i++) {
+    const st = t.state[i] as number;
+    const du = t.due[i] as number;
+    let state = states.get(st);
+    if (state === undefined) states.set(st, (state = stateOf(st)));
+    let due = dues.get(du);
+    if (due === undefined) dues.set(du, (due = dueOf(du)));
+    const rot = t.rotateAt[i] as number;
+    out[i] = {
+      id: t.id[i] as string,
+      name: t.name[i] as string,
+      service: dict[t.service[i] as number] ?? '',
+      environment: dict[t.environment[i] as number] ?? '',
+      scopes: scopesAt(t.scopes[i] as number),
+      owner: dict[t.owner[i] as number] ?? '',
+      state,
+      currentVersion: t.currentVersion[i] as number,
+      createdAt: dict[t.createdAt[i] as number] ?? '',
+      due,
+      rotateAt: rot < 0 ? null : (dict[rot] ?? null),
+    };
+  }
+  return out;
+}
+
+export function rowOfDetail(d: KeyDetail): KeyRow {
+  return {
+    id: d.id, name: d.name, service: d.service, environment: d.environment, scopes: d.scopes, owner: d.owner, state: d.state,
+    currentVersion: d.currentVersion, createdAt: d.createdAt, due: d.due.status, rotateAt: d.due.rotateAt,
+  };
 }
 
 function distinct(values: Iterable<string>): string[] {
   return [...new Set(values)].sort((a, b) => a.localeCompare(b));
-}
-
-/**
- * Indices of the keys that pass the filter. `within`, when given, is a previous
- * result known to contain every match (the user typed more of the same query),
- * so only it is scanned: typing narrows a 100,000-key list without rescanning it.
- */
-export function applyFilter(
-  all: readonly KeySummary[],
-  haystack: readonly string[],
-  f: KeyFilter,
-  within?: readonly number[],
-): number[] {
-  const q = f.query.trim().toLowerCase();
-  // No criterion: every index, without testing 100,000 rows against nothing.
-  if (!q && !f.service && !f.environment && !f.state) return Array.from({ length: all.length }, (_, i) => i);
-  const out: number[] = [];
-  const n = within ? within.length : all.length;
-  for (let j = 0; j < n; j++) {
-    const i = within ? (within[j] as number) : j;
-    const k = all[i] as KeySummary;
-    if (f.service && k.service !== f.service) continue;
-    if (f.environment && k.environment !== f.environment) continue;
-    if (f.state && k.state !== f.state) continue;
-    if (q && !(haystack[i] as string).includes(q)) continue;
-    out.push(i);
-  }
-  return out;
 }
 
 /** The form as the contract's key.create input; scopes are typed comma- or space-separated. */
@@ -127,138 +374,173 @@ export function validateForm(form: KeyForm): FieldErrors {
   return errors;
 }
 
-/** No key selected: nothing shown, nothing revealed. */
-const NO_DETAIL = {
-  selectedId: null,
-  detail: null,
-  detailStatus: 'idle',
-  detailError: null,
-  revealed: null,
-  revealStatus: 'idle',
-  revealError: null,
-  copyStatus: 'idle',
-} as const;
-
 const CLEARED = {
   status: 'idle',
   error: null,
   all: [],
-  haystack: [],
+  total: 0,
+  partial: false,
+  read: 0,
   services: [],
   environments: [],
   filter: NO_FILTER,
+  sort: DEFAULT_SORT,
   visible: [],
-  ...NO_DETAIL,
+  version: 0,
   createStatus: 'idle',
   createError: null,
   fieldErrors: {},
 } as const;
 
-export const useKeys = create<KeysState>()((set, get) => ({
-  ...CLEARED,
+/** Each load has a number; a load overtaken by a later one (or by a lock) stops and sets nothing. */
+let loadSeq = 0;
 
-  load: async () => {
-    set({ status: 'loading', error: null });
-    const r = await call((api) => api.keyList());
-    if (!r.ok) {
-      set({ status: 'error', error: r.error });
-      return;
-    }
-    const all = r.value;
-    const haystack = all.map(searchText);
+export const useKeys = create<KeysState>()((set, get) => {
+  /** New rows: the lists of services and environments, the sort, the filter. */
+  function show(all: readonly KeyRow[], extra: Partial<KeysState> = {}): void {
+    const { filter, sort, version } = get();
     set({
-      status: 'ready',
       all,
-      haystack,
       services: distinct(all.map((k) => k.service)),
       environments: distinct(all.map((k) => k.environment)),
-      visible: applyFilter(all, haystack, get().filter),
+      visible: applyFilter(all, sortedOrder(all, sort), filter),
+      version: version + 1,
+      ...extra,
     });
-  },
+  }
 
-  setFilter: (patch) => {
-    const { filter: before, all, haystack, visible } = get();
-    const filter = { ...before, ...patch };
-    const oldQ = before.query.trim().toLowerCase();
-    const newQ = filter.query.trim().toLowerCase();
-    // A longer query with the same selects only narrows: the current matches hold every new one.
-    const narrows = oldQ !== '' && newQ.includes(oldQ) && filter.service === before.service
-      && filter.environment === before.environment && filter.state === before.state;
-    set({ filter, visible: applyFilter(all, haystack, filter, narrows ? visible : undefined) });
-  },
+  return {
+    ...CLEARED,
 
-  select: async (id) => {
-    // Changing the selection closes the previous detail, and with it any revealed secret.
-    set({ ...NO_DETAIL, selectedId: id, detailStatus: id ? 'loading' : 'idle' });
-    if (!id) return;
-    const r = await call((api) => api.keyShow({ id }));
-    if (get().selectedId !== id) return;
-    if (r.ok) set({ detail: r.value, detailStatus: 'ready' });
-    else set({ detailStatus: 'error', detailError: r.error });
-  },
-
-  closeDetail: () => set({ ...NO_DETAIL }),
-
-  reveal: async () => {
-    const id = get().selectedId;
-    if (!id) return;
-    set({ revealStatus: 'loading', revealError: null, revealed: null });
-    const r = await call((api) => api.keyReveal({ id }));
-    // The user may have closed the view while main answered: drop the secret then.
-    if (get().selectedId !== id) return;
-    if (r.ok) set({ revealed: r.value, revealStatus: 'ready' });
-    else set({ revealStatus: 'error', revealError: r.error });
-  },
-
-  hideSecret: () => set({ revealed: null, revealStatus: 'idle', revealError: null }),
-
-  copy: async () => {
-    const id = get().selectedId;
-    if (!id) return;
-    set({ copyStatus: 'loading', revealError: null });
-    const r = await call((api) => api.clipboardCopySecret({ id }));
-    if (get().selectedId !== id) return;
-    if (r.ok) {
-      set({ copyStatus: 'ready' });
-      const after = r.value.clearAfterSeconds;
-      useUi.getState().announce(after > 0 ? `Secret copied. The clipboard clears in ${after} seconds.` : 'Secret copied.');
-    } else {
-      set({ copyStatus: 'error', revealError: r.error });
-    }
-  },
-
-  createKey: async (form) => {
-    const fieldErrors = validateForm(form);
-    if (Object.keys(fieldErrors).length > 0) {
-      set({ fieldErrors, createError: null, createStatus: 'error' });
-      return null;
-    }
-    set({ fieldErrors: {}, createError: null, createStatus: 'loading' });
-    const r = await call((api) => api.keyCreate(formToInput(form) as Parameters<typeof api.keyCreate>[0]));
-    if (!r.ok) {
-      set({
-        createStatus: 'error',
-        createError: r.error,
-        fieldErrors: r.error.code === 'KEY_EXISTS' ? { name: 'a key with this name already exists in this service and environment' } : {},
+    load: async () => {
+      const seq = ++loadSeq;
+      const reloading = get().all.length > 0 && !get().partial;
+      if (!reloading) set({ status: 'loading', error: null });
+      const fail = (error: ApiError): void => {
+        if (seq !== loadSeq) return;
+        // A reload that fails leaves the list as it was and says so.
+        set(reloading ? { error } : { status: 'error', error, partial: false });
+      };
+      if (!reloading) {
+        // A first screenful in the list's own order, shown before the rest is read.
+        const first = await call((api) => api.keyTable({ order: 'list', limit: FIRST_PAGE }));
+        if (seq !== loadSeq) return;
+        if (!first.ok) return fail(first.error);
+        const rows = rowsOf(first.value);
+        const total = first.value.total ?? rows.length;
+        if (total <= rows.length) {
+          show(rows, { status: 'ready', total: rows.length, partial: false });
+          warmUp(get().all);
+          return;
+        }
+        show(rows, { status: 'ready', total, partial: true, read: 0 });
+      }
+      // The rest as ranges of key ids (ids are uniformly random), all asked at once: main reads one range
+      // while the page receives the one before. A range larger than a page continues from its `next`.
+      const ranges = ID_RANGES.map(async ([from, to]): Promise<KeyRow[] | ApiError> => {
+        const out: KeyRow[][] = [];
+        let after: string | null = from;
+        do {
+          const r = await call((api) => api.keyTable({ order: 'id', limit: PAGE, ...(after !== null ? { after } : {}), ...(to !== null ? { before: to } : {}) }));
+          if (seq !== loadSeq) return out.flat();
+          if (!r.ok) return r.error;
+          out.push(rowsOf(r.value));
+          after = r.value.next;
+          if (!reloading) set({ read: get().read + r.value.id.length });
+        } while (after !== null);
+        return out.flat();
       });
-      return null;
-    }
-    const key = r.value;
-    const all = [...get().all, key];
-    const haystack = [...get().haystack, searchText(key)];
-    set({
-      createStatus: 'ready',
-      all,
-      haystack,
-      services: distinct(all.map((k) => k.service)),
-      environments: distinct(all.map((k) => k.environment)),
-      visible: applyFilter(all, haystack, get().filter),
-    });
-    useUi.getState().announce(`Key ${key.name} created.`);
-    return key;
-  },
+      const chunks: KeyRow[][] = [];
+      for (const got of await Promise.all(ranges)) {
+        if (seq !== loadSeq) return;
+        if (!Array.isArray(got)) return fail(got);
+        chunks.push(got);
+      }
+      const all = chunks.length === 1 ? (chunks[0] as KeyRow[]) : chunks.flat();
+      show(all, { status: 'ready', error: null, total: all.length, partial: false });
+      warmUp(all);
+    },
 
-  resetCreate: () => set({ createStatus: 'idle', createError: null, fieldErrors: {} }),
+    setFilter: (patch) => {
+      const { filter: before, all, sort, visible, version } = get();
+      const filter = { ...before, ...patch };
+      const oldQ = before.query.trim().toLowerCase();
+      const newQ = filter.query.trim().toLowerCase();
+      // A longer query with the same selects only narrows: the current matches hold every new one.
+      const narrows = oldQ !== '' && newQ.includes(oldQ) && filter.service === before.service
+        && filter.environment === before.environment && filter.state === before.state && filter.due === before.due;
+      set({ filter, visible: applyFilter(all, sortedOrder(all, sort), filter, narrows ? visible : undefined), version: version + 1 });
+    },
 
-  clear: () => set({ ...CLEARED }),
-}));
+    clearFilters: () => {
+      const { all, sort, version } = get();
+      set({ filter: NO_FILTER, visible: applyFilter(all, sortedOrder(all, sort), NO_FILTER), version: version + 1 });
+    },
+
+    setSort: (column) => {
+      const { all, sort: before, visible, version } = get();
+      const sort: Sort = { column, dir: before.column === column && before.dir === 'asc' ? 'desc' : 'asc' };
+      const order = sortedOrder(all, sort);
+      // The same rows in the new order: no need to test the filter again when every row passes.
+      const everything = visible.length === all.length;
+      let next: number[];
+      if (everything) {
+        next = Array.from(order);
+      } else {
+        const keep = new Uint8Array(all.length);
+        for (const i of visible) keep[i] = 1;
+        next = [];
+        for (let p = 0; p < order.length; p++) if (keep[order[p] as number]) next.push(order[p] as number);
+      }
+      set({ sort, visible: next, version: version + 1 });
+    },
+
+    upsert: (detail) => {
+      const { all } = get();
+      const row = rowOfDetail(detail);
+      const at = all.findIndex((k) => k.id === row.id);
+      const old = at >= 0 ? all[at] : undefined;
+      if (old && old.state === row.state && old.due === row.due && old.rotateAt === row.rotateAt
+        && old.currentVersion === row.currentVersion && old.owner === row.owner) return;
+      const next = at >= 0 ? all.map((k, i) => (i === at ? row : k)) : [...all, row];
+      // The same list with one row changed: the list keeps its scroll position.
+      show(next, { total: Math.max(get().total, next.length), version: get().version });
+    },
+
+    createKey: async (form) => {
+      const fieldErrors = validateForm(form);
+      if (Object.keys(fieldErrors).length > 0) {
+        set({ fieldErrors, createError: null, createStatus: 'error' });
+        return null;
+      }
+      set({ fieldErrors: {}, createError: null, createStatus: 'loading' });
+      const r = await call((api) => api.keyCreate(formToInput(form) as Parameters<typeof api.keyCreate>[0]));
+      if (!r.ok) {
+        set({
+          createStatus: 'error',
+          createError: r.error,
+          fieldErrors: r.error.code === 'KEY_EXISTS' ? { name: 'a key with this name already exists in this service and environment' } : {},
+        });
+        return null;
+      }
+      const key = r.value;
+      // Its due status comes from the core with its detail; until then it is not yet active or due.
+      const shown = await call((api) => api.keyShow({ id: key.id }));
+      if (shown.ok) get().upsert(shown.value);
+      else show([...get().all, { ...key, due: 'inactive', rotateAt: null }]);
+      set({ createStatus: 'ready' });
+      useUi.getState().announce(`Key ${key.name} created.`);
+      return key;
+    },
+
+    resetCreate: () => set({ createStatus: 'idle', createError: null, fieldErrors: {} }),
+
+    clear: () => {
+      loadSeq++;
+      derived = { all: [], defaultPos: null, defaultOrder: null, ranks: new Map(), haystack: null, sorted: null };
+      // At lock: the open key, and any secret it shows, go with the list.
+      useKeyDetail.getState().clear();
+      set({ ...CLEARED });
+    },
+  };
+});

@@ -27,6 +27,13 @@ type SessionState = Readonly<{
   init: () => Promise<void>;
   createVault: (passphrase: string) => Promise<boolean>;
   unlock: (passphrase: string) => Promise<boolean>;
+  /**
+   * Unlocks with a token keyslot: the token named by serial, its PIN (null
+   * where Keyhold gives none: a PIN pad, no login needed). The PIN goes to that
+   * token only and is not kept. Resolves null on success, else the error, for
+   * the PIN prompt to show (actionError is left to the passphrase form).
+   */
+  unlockToken: (token: string, pin: string | null, allowFinalTry: boolean) => Promise<ApiError | null>;
   lock: () => Promise<void>;
   locked: (reason: LockReason) => void;
   setAirgap: (status: AirgapStatus) => void;
@@ -91,6 +98,19 @@ export const useSession = create<SessionState>()((set, get) => ({
     return true;
   },
 
+  unlockToken: async (token, pin, allowFinalTry) => {
+    set({ busy: true, actionError: null });
+    const r = await call((api) => api.vaultUnlockToken({ token, allowFinalTry, ...(pin !== null ? { pin } : {}) }));
+    if (!r.ok) {
+      set({ busy: false });
+      return r.error;
+    }
+    set({ busy: false, phase: 'unlocked', info: r.value, lockReason: null });
+    useUi.getState().announce('Vault unlocked with the token.');
+    void useKeys.getState().load();
+    return null;
+  },
+
   lock: async () => {
     set({ busy: true, actionError: null });
     const r = await call((api) => api.vaultLock());
@@ -105,7 +125,8 @@ export const useSession = create<SessionState>()((set, get) => ({
     useUi.getState().reset();
     if (get().phase === 'locked') return;
     set({ phase: 'locked', info: null, lockReason: reason, actionError: null, busy: false });
-    useUi.getState().announce(reason === 'idle' ? 'Vault locked after idle time.' : 'Vault locked.');
+    useUi.getState().announce(reason === 'idle' ? 'Vault locked after idle time.'
+      : reason === 'airgap' ? 'Vault locked: a network interface came up.' : 'Vault locked.');
   },
 
   setAirgap: (status) => set({ airgap: status }),
