@@ -24,6 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
+import { expect } from 'vitest';
 import { type Browser, type BrowserContext, chromium, type ElectronApplication, type Frame, type Page, type Route } from 'playwright-core';
 import type { AppSettings, IpcEvent } from '../../shared/ipc.js';
 import { eventChannel } from '../../shared/ipc-names.js';
@@ -64,6 +65,12 @@ export const LOOPBACK_ONLY: readonly NetworkInterfaceAddress[] = [
 export const DEFAULT_SETTINGS: AppSettings = { autoLockMinutes: 5, clipboardClearSeconds: 30 };
 
 export type AxeViolation = Readonly<{ id: string; impact: string | null; help: string; targets: string[] }>;
+
+/** Fails with every serious or critical axe-core violation found on a screen (recordMatrix tags each with its variant). */
+export function expectAccessible(screen: string, violations: ReadonlyArray<AxeViolation & { variant?: string }>): void {
+  expect(violations.map((v) => `${screen}${v.variant ? ` ${v.variant}` : ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.slice(0, 3).join(' ')}`))
+    .toEqual([]);
+}
 
 /** Shared by every App of a test file: one browser per file. */
 export async function launchBrowser(): Promise<Browser> {

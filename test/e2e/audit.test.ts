@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import { DAY_MS, testClock } from '../helpers/clock.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 const KEYS = 150;
@@ -38,10 +38,6 @@ afterAll(async () => {
   await browser?.close();
   tmp?.remove();
 });
-
-function expectAccessible(screen: string, violations: ReadonlyArray<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.slice(0, 3).join(' ')}`)).toEqual([]);
-}
 
 /** A datetime-local value for a time, in this machine's zone (the browser's too). */
 function localInput(ms: number): string {

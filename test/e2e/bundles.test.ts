@@ -27,7 +27,7 @@ import { hashWords } from '../../shared/hash-words.js';
 import { ensureImporterBuilt, ROOT } from '../cli/run.js';
 import { DEFAULT_PIN, setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 /** The importer's command (its bin runs the compiled importer/dist, which ensureImporterBuilt makes). */
@@ -41,10 +41,6 @@ let serial = '';
 let serial2 = '';
 /** Every command the page called, in order (names only). */
 const calls: string[] = [];
-
-function expectAccessible(screen: string, violations: Array<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' ')}`)).toEqual([]);
-}
 
 function importer(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [IMPORTER, ...args], { encoding: 'utf8', timeout: 60_000 });

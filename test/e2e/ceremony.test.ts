@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureImporterBuilt, ROOT } from '../cli/run.js';
 import { DEFAULT_PIN, setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { App, type AxeViolation, electronMode, launchBrowser } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 const IMPORTER = path.join(ROOT, 'importer', 'bin', 'keyhold-import.mjs');
@@ -43,10 +43,6 @@ const calls: string[] = [];
 function importer(args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [IMPORTER, ...args], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectAccessible(screen: string, violations: readonly AxeViolation[]): void {
-  expect(violations.map((v) => `${screen}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' ')}`)).toEqual([]);
 }
 
 beforeAll(async () => {

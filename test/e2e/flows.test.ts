@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidApiKey } from '../../shared/apikey.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 import type { PageGlobal } from './page-types.js';
 
 const PASS = 'correct horse battery staple';
@@ -26,10 +26,6 @@ afterAll(async () => {
 
 function vaultIn(dir: string): string {
   return path.join(dir, 'vault.db');
-}
-
-function expectAccessible(screen: string, violations: AxeViolation[]): void {
-  expect(violations.map((v) => `${screen}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' ')}`)).toEqual([]);
 }
 
 describe('first screens', () => {

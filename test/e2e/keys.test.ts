@@ -12,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidApiKey } from '../../shared/apikey.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 const DAY = 86_400_000;
@@ -26,10 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-function expectAccessible(screen: string, violations: Array<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' ')}`)).toEqual([]);
-}
 
 // The core's clock is the harness's to move (browser mode only: under Electron, main owns the service).
 describe.skipIf(electronMode())('keys area', () => {

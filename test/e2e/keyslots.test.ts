@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PIN, setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 const BACKUP_PASS = 'lantern quarry velvet orbit thistle';
@@ -28,10 +28,6 @@ let serial = '';
 /** Every command the page called, in order (names only). */
 const calls: string[] = [];
 const pageErrors: string[] = [];
-
-function expectAccessible(screen: string, violations: Array<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' ')}`)).toEqual([]);
-}
 
 async function rows(page: Page): Promise<number> {
   return page.getByTestId('keyslot-row').count();

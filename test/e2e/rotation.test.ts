@@ -19,7 +19,7 @@ import { createKeys } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { DAY_MS, testClock } from '../helpers/clock.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 const BIG = 3000;
@@ -36,10 +36,6 @@ afterAll(async () => {
   await browser?.close();
   tmp?.remove();
 });
-
-function expectAccessible(screen: string, violations: ReadonlyArray<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.slice(0, 3).join(' ')}`)).toEqual([]);
-}
 
 /**
  * 5 keys created 100 days ago (overdue under the default 90-day policy), 3

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyholdService } from '../../electron/core/service.js';
 import type { NetworkInterfaceAddress } from '../../electron/main/router.js';
 import { FAST_KDF, makeTmpDir, type TmpDir } from '../helpers/tmp.js';
-import { App, electronMode, launchBrowser, LOOPBACK_ONLY, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, LOOPBACK_ONLY, expectAccessible } from './app.js';
 
 const PASS = 'correct horse battery staple';
 const UP: readonly NetworkInterfaceAddress[] = [...LOOPBACK_ONLY, { name: 'eth0', family: 'IPv4', internal: false, address: '192.0.2.10' }];
@@ -32,10 +32,6 @@ afterAll(async () => {
   await browser?.close();
   tmp?.remove();
 });
-
-function expectAccessible(screen: string, violations: ReadonlyArray<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.slice(0, 3).join(' ')}`)).toEqual([]);
-}
 
 async function prepareVault(file: string): Promise<void> {
   const svc = new KeyholdService({ actor: 'alice' });

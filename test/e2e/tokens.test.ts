@@ -22,7 +22,7 @@ import type { TokenInfo } from '../../shared/contract.js';
 import { DEFAULT_PIN, setupSoftHsm, type SoftHsm } from '../helpers/softhsm.js';
 import { makeTmpDir, type TmpDir } from '../helpers/tmp.js';
 import { FaultInjector } from '../token/fault-driver.js';
-import { App, electronMode, launchBrowser, type AxeViolation } from './app.js';
+import { App, electronMode, launchBrowser, expectAccessible } from './app.js';
 import type { PageGlobal } from './page-types.js';
 
 const PASS = 'correct horse battery staple';
@@ -36,10 +36,6 @@ let serialA = '';
 const inj = new FaultInjector();
 /** Every command the page called, in order (names only). */
 const calls: string[] = [];
-
-function expectAccessible(screen: string, violations: Array<AxeViolation & { variant?: string }>): void {
-  expect(violations.map((v) => `${screen} ${v.variant ?? ''}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' ')}`)).toEqual([]);
-}
 
 /** The core's view of a token, straight from the router's service (not through the page). */
 async function coreToken(serial: string): Promise<TokenInfo> {
