@@ -62,6 +62,14 @@ export type FieldErrors = Partial<Record<keyof KeyForm, string>>;
 
 /** Keys drawn before the rest of a large vault has arrived. */
 export const FIRST_PAGE = 100;
+/** Resolves after the next frame is painted (at once where there are no frames: the stores' Node tests). */
+function nextPaint(): Promise<void> {
+  const raf = (globalThis as { requestAnimationFrame?: (cb: () => void) => number }).requestAnimationFrame;
+  if (!raf) return Promise.resolve();
+  // requestAnimationFrame runs before the paint; the timeout after it runs once the frame is out.
+  return new Promise((resolve) => raf(() => setTimeout(resolve, 0)));
+}
+
 /** Keys per page after the first: big enough to amortise a call, small enough to report progress. */
 export const PAGE = 50_000;
 
@@ -434,6 +442,9 @@ export const useKeys = create<KeysState>()((set, get) => {
           return;
         }
         show(rows, { status: 'ready', total, partial: true, read: 0 });
+        // Let the first screenful paint before the rest arrives and keeps the page busy decoding it.
+        await nextPaint();
+        if (seq !== loadSeq) return;
       }
       // The rest as ranges of key ids (ids are uniformly random), all asked at once: main reads one range
       // while the page receives the one before. A range larger than a page continues from its `next`.
