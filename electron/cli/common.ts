@@ -142,8 +142,18 @@ export function passphrase(g: GlobalOpts, prompt = 'Vault passphrase: '): Promis
   return readSecret({ envVar: 'KEYHOLD_PASSPHRASE', file: g.passphraseFile, prompt });
 }
 
-export function newPassphrase(file: string | undefined, envVar: string, prompt: string): Promise<string> {
-  return readSecret({ envVar, file, prompt, confirm: true }, 'new passphrase');
+/**
+ * A new passphrase: from the file or the environment as given, or typed twice
+ * on a terminal, its strength checked before it is asked again (the core
+ * checks every new passphrase anyway; this saves typing a refused one twice).
+ */
+export function newPassphrase(file: string | undefined, envVar: string, prompt: string, command: string): Promise<string> {
+  return readSecret({ envVar, file, prompt, confirm: true, check: (p) => checkStrength(p, command) }, 'new passphrase');
+}
+
+export async function checkStrength(passphrase: string, command: string): Promise<void> {
+  const { requireStrongPassphrase } = await import('../../shared/strength.js');
+  await requireStrongPassphrase(passphrase, command, command === 'passphrase change' ? 'the new passphrase' : 'the passphrase');
 }
 
 /** --wait SECONDS (or KEYHOLD_WAIT) in milliseconds: how long an unlock waits for a vault another process holds. */

@@ -12,6 +12,8 @@ export type SecretSource = Readonly<{
   file?: string | undefined;
   prompt: string;
   confirm?: boolean;
+  /** Checks a typed secret before it is asked again (a new passphrase's strength): a refusal ends the prompt at once. */
+  check?: ((secret: string) => Promise<void>) | undefined;
 }>;
 
 async function readSecretFile(file: string, what: string): Promise<string> {
@@ -84,6 +86,7 @@ export async function readSecret(src: SecretSource, what = 'passphrase'): Promis
         : `Set ${src.envVar}, or pass a file with the matching --*-file option.`);
   }
   const first = await promptHidden(src.prompt);
+  if (src.check) await src.check(first);
   if (src.confirm) {
     const again = await promptHidden('Repeat it: ');
     if (again !== first) throw new KeyholdError('INVALID_INPUT', `cli: the two ${what}s differ`);

@@ -148,3 +148,21 @@ describe('the core enforces the minimum', () => {
     expect(isKeyholdError(thrown)).toBe(true);
   });
 });
+
+describe('the CLI checks a typed passphrase before asking for it again', () => {
+  it('init on a terminal: a weak passphrase is refused at once (no "Repeat it", no calibration, no vault); a strong one is asked twice', async () => {
+    const { keyholdOnTty } = await import('../cli/run.js');
+    const file = path.join(tmp.dir, 'weak.db');
+    const weak = await keyholdOnTty(['--vault', file, 'init', '--kdf-memory', '19', '--kdf-passes', '2', '--kdf-parallelism', '1'],
+      [{ prompt: 'New vault passphrase: ', reply: WEAK[0] as string }]);
+    expect(weak.code).toBe(2);
+    expect(weak.stdout).toMatch(/too easy to guess/);
+    expect(weak.stdout).not.toContain('Repeat it');
+    expect(weak.stdout).not.toContain(WEAK[0] as string);
+    expect(fs.existsSync(file)).toBe(false);
+    const strong = await keyholdOnTty(['--vault', file, 'init', '--kdf-memory', '19', '--kdf-passes', '2', '--kdf-parallelism', '1'],
+      [{ prompt: 'New vault passphrase: ', reply: STRONG }, { prompt: 'Repeat it: ', reply: STRONG }]);
+    expect(strong.code, strong.stdout.slice(-300)).toBe(0);
+    expect(fs.existsSync(file)).toBe(true);
+  }, 60_000);
+});

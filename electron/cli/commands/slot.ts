@@ -18,7 +18,7 @@ export function slotCommands(program: Program, g: Globals): void {
     .option('--new-passphrase-file <file>', 'read the new passphrase from a file (else KEYHOLD_NEW_PASSPHRASE or a prompt)')
     .action(async function slotAddPassphraseAction(o) {
       await withVault(g(), async (svc) => {
-        const next = await newPassphrase(o.newPassphraseFile, 'KEYHOLD_NEW_PASSPHRASE', 'New passphrase for the slot: ');
+        const next = await newPassphrase(o.newPassphraseFile, 'KEYHOLD_NEW_PASSPHRASE', 'New passphrase for the slot: ', 'slot add-passphrase');
         const kdf = await kdfFrom(o);
         const s = await svc.call('slot.addPassphrase', defined({ passphrase: next, label: o.label, kdf }));
         out<'slot.addPassphrase'>(g(), s, (v) => `Added keyslot ${v.id} (${v.type}).`);
@@ -63,7 +63,7 @@ export function slotCommands(program: Program, g: Globals): void {
     .option('--new-passphrase-file <file>', 'read the new passphrase from a file (else KEYHOLD_NEW_PASSPHRASE or a prompt)')
     .action(async function passphraseChangeAction(o) {
       const current = await passphrase(g(), 'Current passphrase: ');
-      const next = await newPassphrase(o.newPassphraseFile, 'KEYHOLD_NEW_PASSPHRASE', 'New passphrase: ');
+      const next = await newPassphrase(o.newPassphraseFile, 'KEYHOLD_NEW_PASSPHRASE', 'New passphrase: ', 'passphrase change');
       const kdf = await kdfFrom(o);
       const svc = await service(g());
       try {

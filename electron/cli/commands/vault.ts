@@ -1,6 +1,6 @@
 /** `keyhold init` and `keyhold info`: the vault itself (docs/cli.md 3.1, 3.2). */
 
-import { defined, engine, kdfFrom, out, service, vaultPath, withKdfOptions, withVault, type Globals, type Program } from '../common.js';
+import { checkStrength, defined, engine, kdfFrom, out, service, vaultPath, withKdfOptions, withVault, type Globals, type Program } from '../common.js';
 import { esc, formatInfo } from '../output.js';
 import { readSecret } from '../prompt.js';
 
@@ -13,6 +13,7 @@ export function vaultCommands(program: Program, g: Globals): void {
       (await engine()).checkNewVaultPath(path);
       const pass = await readSecret({
         envVar: 'KEYHOLD_PASSPHRASE', file: g().passphraseFile, prompt: 'New vault passphrase: ', confirm: true,
+        check: (p) => checkStrength(p, 'init'),
       }, 'new passphrase');
       if (!g().json && !kdf) process.stderr.write('Calibrating Argon2id for this machine...\n');
       const svc = await service(g());
