@@ -503,6 +503,10 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         const a = args as IpcArgs<'vault.unlock'>;
         return { path: opts.vaultPath, passphrase: a.passphrase };
       }
+      // A new passphrase keyslot costs what main's KDF setting says (tests: the schema's minimum); calibrated when absent.
+      case 'slot.addPassphrase':
+      case 'passphrase.change':
+        return { ...(opts.kdf ? { kdf: opts.kdf } : {}), ...(args as object) };
       case 'vault.unlockToken':
         return { ...(args as IpcArgs<'vault.unlockToken'>), path: opts.vaultPath };
       case 'recipient.add': {

@@ -238,6 +238,11 @@ export class App {
   static async #launchElectron(opts: AppOptions): Promise<App> {
     const bin = electronBinary();
     if ('missing' in bin) throw new Error(`e2e: no Electron binary: ${bin.missing}`);
+    // Main loads its native modules built for Electron's ABI from out/main/node_modules (build/start.mjs);
+    // a plain build (npm run build, npm run e2e) empties out/main, and the Node builds would crash there.
+    if (!fs.existsSync(path.join(ROOT, 'out/main/node_modules/.keyhold-electron-natives.json'))) {
+      throw new Error('e2e: out/main has no native modules built for Electron: run `node build/start.mjs --prepare-only` after the build');
+    }
     const { _electron } = await import('playwright-core');
     const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
     // Main reads its vault path and settings from these (electron/main/policy.ts). A vault created
