@@ -82,6 +82,9 @@ export function Shell() {
             e.preventDefault();
             showScreen(target.id);
           }
+        } else if (e.key === 'Escape' && !e.defaultPrevented && document.querySelector('dialog[open]') === null) {
+          // A modal <dialog> closes itself on Esc; otherwise Esc leaves the new-key form, wherever the focus is.
+          if (useUi.getState().screen === 'keys' && useUi.getState().view === 'create') useUi.getState().showView('list');
         } else if (e.key === 'F1' || (e.key === '?' && !isTextField(e.target))) {
           e.preventDefault();
           setHelp(true);
