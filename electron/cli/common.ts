@@ -261,11 +261,16 @@ export async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => P
       await svc.call('vault.unlockToken', defined({ path, allowFinalTry: g.allowFinalTry === true, token: g.unlockToken }));
     }
     else await svc.call('vault.unlock', { path, passphrase: await passphrase(g) });
+    // Strict air gap (the vault's setting, or KEYHOLD_AIRGAP_STRICT) holds for the CLI as for the app.
+    const { enforceStrictAirgap, listInterfaces, strictFromEnv } = await engine();
+    const { networkInterfaces } = await import('node:os');
+    await enforceStrictAirgap(svc, strictFromEnv(process.env.KEYHOLD_AIRGAP_STRICT), listInterfaces(networkInterfaces()));
     return await fn(svc);
   } finally {
     await svc.shutdown();
   }
 }
+
 
 /** Runs a command that needs tokens but no vault. */
 export async function withTokens<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {

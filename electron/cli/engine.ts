@@ -11,6 +11,7 @@ import type { CommandName, CommandOutput } from '../../shared/contract.js';
 import { KeyholdService, type ServiceOptions } from '../core/service.js';
 
 export { parseCommandInput } from '../../shared/validate.js';
+export { enforceStrictAirgap, listInterfaces, refuseStrictWhileConnected, strictFromEnv } from '../core/airgap.js';
 export { verifyAuditFile } from '../core/audit/log.js';
 export { READ_LIMITS, readTextFile } from '../core/fsutil.js';
 export { pinStateText, tokenName } from '../core/token/token.js';

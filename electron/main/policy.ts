@@ -6,6 +6,7 @@
  */
 
 import path from 'node:path';
+import { strictFromEnv } from '../core/airgap.js';
 
 /** The renderer is served from `app://keyhold/`, never file:// (file:// pages share one origin with every local file). */
 export const APP_SCHEME = 'app';
@@ -227,7 +228,7 @@ function nonNegative(raw: string | undefined, fallback: number, max: number): nu
  * vault says (a vault can ask for strict air gap too, never turn it off).
  */
 export function resolveSettings(env: Readonly<Record<string, string | undefined>>): ShellSettings {
-  const strict = /^(1|true|yes|on|strict)$/i.test(env.KEYHOLD_AIRGAP_STRICT?.trim() ?? '');
+  const strict = strictFromEnv(env.KEYHOLD_AIRGAP_STRICT);
   return {
     autoLockMinutes: nonNegative(env.KEYHOLD_AUTO_LOCK_MINUTES, DEFAULT_SETTINGS.autoLockMinutes, 24 * 60),
     clipboardClearSeconds: nonNegative(env.KEYHOLD_CLIPBOARD_CLEAR_SECONDS, DEFAULT_SETTINGS.clipboardClearSeconds, 3600),

@@ -90,6 +90,7 @@ import {
   type IpcEventName,
   isIpcCommandName,
 } from '../../shared/ipc-names.js';
+import { type AirgapReason, airgapRefusal as coreAirgapRefusal, settingsInForce } from '../core/airgap.js';
 import { KeyholdService, type ServiceOptions } from '../core/service.js';
 import { TokenWatcher, type HotplugMode, type UsbEventSource } from '../core/token/hotplug.js';
 
@@ -182,16 +183,8 @@ export type IpcRouter = Readonly<{
 /** Commands a UI may call on a timer; they do not count as the user being active. */
 const PASSIVE: ReadonlySet<IpcCommandName> = new Set<IpcCommandName>(['app.environment', 'vault.status']);
 
-/** Flattens os.networkInterfaces() into the adapter's list. */
-export function listInterfaces(
-  byName: Readonly<Record<string, ReadonlyArray<{ family: string | number; internal: boolean; address: string }> | undefined>>,
-): NetworkInterfaceAddress[] {
-  const out: NetworkInterfaceAddress[] = [];
-  for (const [name, addrs] of Object.entries(byName)) {
-    for (const a of addrs ?? []) out.push({ name, family: a.family, internal: a.internal, address: a.address });
-  }
-  return out;
-}
+/** os.networkInterfaces() flattened (electron/core/airgap.ts), for main's adapter. */
+export { listInterfaces } from '../core/airgap.js';
 
 /** scheme://host[:port] of a URL; WHATWG gives 'null' as the origin of custom schemes, so it is built here. */
 function originOf(url: string): string | null {
@@ -376,31 +369,17 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
     settings.airgapStrict = workstation.airgapStrict === true || v?.airgapStrict === true;
   }
 
-  function airgapRefusal(why: 'vault' | 'unreadable' | 'workstation' | 'turn-on'): KeyholdError {
-    const names = [...new Set(airgap.interfaces.map((i) => i.name))].join(', ');
-    const disconnect = `Disconnect the network (unplug the cable, turn off Wi-Fi) until only loopback is up${why === 'turn-on' ? ', then turn it on' : ', then unlock again'}.`;
-    if (why === 'turn-on') {
-      return new KeyholdError('AIRGAP_REQUIRED', `settings: strict air gap cannot be turned on while a network interface is up (${names})`,
-        `${disconnect} Turned on now, it would lock the vault at once.`);
-    }
-    return new KeyholdError('AIRGAP_REQUIRED', `vault: strict air gap: a network interface is up (${names}), so the vault stays locked`,
-      `${disconnect} ${why === 'vault' ? 'This vault requires an air-gapped workstation (Settings, strict air gap).'
-        : why === 'unreadable' ? 'This vault\'s settings fail their integrity check, so strict air gap is assumed.'
-          : 'This workstation is set to require it.'}`);
+  function airgapRefusal(why: AirgapReason): KeyholdError {
+    return coreAirgapRefusal([...new Set(airgap.interfaces.map((i) => i.name))], why);
   }
+
 
   /** After an unlock: the vault's settings apply; a strict vault on a connected workstation is locked again at once. */
   async function afterUnlock(): Promise<void> {
-    let own: VaultSettings | null = null;
-    let unreadable = false;
-    try {
-      own = await service.call('settings.show', {});
-    } catch {
-      // A settings row that fails its check (INTEGRITY): the workstation's times apply, and strict air gap is
-      // assumed (an edited row must not turn it off); the Settings screen shows the error.
-      unreadable = true;
-    }
-    applySettings(unreadable ? { autoLockMinutes: null, clipboardClearSeconds: null, airgapStrict: true } : own);
+    // A settings row that fails its check: the workstation's times apply and strict air gap is assumed (the
+    // Settings screen shows the error).
+    const { settings: own, unreadable } = await settingsInForce(service);
+    applySettings(own);
     if (settings.airgapStrict === true && !checkAirgap().isolated) {
       await service.call('vault.lock', {});
       applySettings(null);

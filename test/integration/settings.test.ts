@@ -7,6 +7,8 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { enforceStrictAirgap, externalInterfaceNames, listInterfaces } from '../../electron/core/airgap.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { SETTING_ROWS } from '../../electron/core/settings.js';
 import { KeyholdError } from '../../shared/errors.js';
@@ -107,14 +109,14 @@ describe('vault settings', () => {
     const { file, svc } = await newVault();
     await svc.shutdown();
     const env = { KEYHOLD_VAULT: file, KEYHOLD_PASSPHRASE: PASS };
-    const set = keyhold(['settings', 'set', '--auto-lock', '12', '--clipboard-clear', '0', '--airgap-strict', 'on'], env);
+    const set = keyhold(['settings', 'set', '--auto-lock', '12', '--clipboard-clear', '0', '--airgap-strict', 'off'], env);
     expect(set.code, set.stderr).toBe(0);
     expect(set.stdout).toMatch(/auto-lock\s+12 min/);
     expect(set.stdout).toMatch(/clipboard-clear\s+0 \(never cleared\)/);
-    expect(set.stdout).toMatch(/airgap-strict\s+on/);
+    expect(set.stdout).toMatch(/airgap-strict\s+off/);
     const shown = keyhold(['--json', 'settings', 'show'], env);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ autoLockMinutes: 12, clipboardClearSeconds: 0, airgapStrict: true });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ autoLockMinutes: 12, clipboardClearSeconds: 0, airgapStrict: false });
     const back = keyhold(['settings', 'set', '--auto-lock', 'default'], env);
     expect(back.stdout).toMatch(/auto-lock\s+workstation/);
     const bad = keyhold(['settings', 'set', '--airgap-strict', 'maybe'], env);
@@ -124,4 +126,56 @@ describe('vault settings', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('settings: nothing to set');
   });
+
+  it('strict air gap holds for the CLI too: with an interface up, a strict vault (or KEYHOLD_AIRGAP_STRICT) is refused, and turning it on is refused', async () => {
+    // This machine's own interfaces decide which way each command must go; both ways are checked.
+    const connected = externalInterfaceNames(listInterfaces(os.networkInterfaces())).length > 0;
+    const { file, svc } = await newVault();
+    await svc.call('key.create', { name: 'checkout', service: 'payments' });
+    await svc.shutdown();
+    const env = { KEYHOLD_VAULT: file, KEYHOLD_PASSPHRASE: PASS };
+
+    const turnOn = keyhold(['settings', 'set', '--airgap-strict', 'on'], env);
+    expect(turnOn.code, turnOn.stderr).toBe(connected ? 7 : 0);
+    if (connected) expect(turnOn.stderr).toMatch(/strict air gap cannot be turned on while a network interface is up/);
+
+    const byWorkstation = keyhold(['key', 'list'], { ...env, KEYHOLD_AIRGAP_STRICT: '1' });
+    expect(byWorkstation.code, byWorkstation.stderr).toBe(connected ? 7 : 0);
+    if (connected) expect(byWorkstation.stderr).toMatch(/This workstation is set to require it/);
+
+    // The vault made strict (as on an air-gapped workstation), then opened here.
+    await svc.call('vault.unlock', { path: file, passphrase: PASS });
+    await svc.call('settings.set', { airgapStrict: true });
+    await svc.shutdown();
+    const byVault = keyhold(['key', 'list'], env);
+    expect(byVault.code, byVault.stderr).toBe(connected ? 7 : 0);
+    if (connected) {
+      expect(byVault.stderr).toMatch(/AIRGAP_REQUIRED|a network interface is up/);
+      expect(byVault.stderr).toMatch(/This vault requires an air-gapped workstation/);
+      expect(byVault.stdout).not.toContain('checkout');
+    } else {
+      expect(byVault.stdout).toContain('checkout');
+    }
+  });
+
+  it('enforceStrictAirgap: with an interface up, a strict vault or workstation is locked again and refused; loopback only passes', async () => {
+    const { file, svc } = await newVault();
+    const lo = [{ name: 'lo', family: 'IPv4', internal: true, address: '127.0.0.1' }];
+    const up = [...lo, { name: 'eth0', family: 'IPv4', internal: false, address: '192.0.2.9' }];
+    const unlocked = async (): Promise<boolean> => (await svc.call('vault.status', {})).unlocked;
+    // Neither strict: an interface up changes nothing.
+    expect(await enforceStrictAirgap(svc, false, up)).toMatchObject({ airgapStrict: null });
+    // The workstation strict: refused, and the vault is locked again.
+    expect(await codeOf(enforceStrictAirgap(svc, true, up))).toBe('AIRGAP_REQUIRED');
+    expect(await unlocked()).toBe(false);
+    // The vault strict: loopback only passes; an interface up is refused and locks it.
+    await svc.call('vault.unlock', { path: file, passphrase: PASS });
+    await svc.call('settings.set', { airgapStrict: true });
+    expect(await enforceStrictAirgap(svc, false, lo)).toMatchObject({ airgapStrict: true });
+    expect(await unlocked()).toBe(true);
+    expect(await codeOf(enforceStrictAirgap(svc, false, up))).toBe('AIRGAP_REQUIRED');
+    expect(await unlocked()).toBe(false);
+    await svc.shutdown();
+  });
+
 });

@@ -5,7 +5,7 @@
 
 import type { CommandOutput, VaultSettings } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
-import { defined, out, withVault, type Globals, type Program } from '../common.js';
+import { defined, engine, out, withVault, type Globals, type Program } from '../common.js';
 import { table } from '../output.js';
 
 /** A whole number option, or `default` (null: the vault's value is removed and the workstation's applies). */
@@ -51,7 +51,7 @@ export function settingsCommands(program: Program, g: Globals): void {
   settings.command('set').description('change settings (audited as settings.set with old and new values)')
     .option('--auto-lock <minutes>', 'idle minutes before the app locks the vault (0: never, at most 1440; default: the workstation\'s)')
     .option('--clipboard-clear <seconds>', 'seconds before a copied secret is cleared (0: never, at most 3600; default: the workstation\'s)')
-    .option('--airgap-strict <on|off|default>', 'on: the app refuses to unlock while a non-loopback network interface is up')
+    .option('--airgap-strict <on|off|default>', 'on: the app and keyhold refuse to unlock while a non-loopback network interface is up')
     .action(async function settingsSetAction(o) {
       const input = defined({
         autoLockMinutes: numberOrDefault(o.autoLock, '--auto-lock'),
@@ -59,6 +59,12 @@ export function settingsCommands(program: Program, g: Globals): void {
         airgapStrict: strictOrNot(o.airgapStrict),
       });
       await withVault(g(), async (svc) => {
+        if (input.airgapStrict === true) {
+          // As in the app: on while connected, the vault would refuse its next unlock here at once.
+          const { listInterfaces, refuseStrictWhileConnected } = await engine();
+          const { networkInterfaces } = await import('node:os');
+          refuseStrictWhileConnected(listInterfaces(networkInterfaces()));
+        }
         const r: CommandOutput<'settings.set'> = await svc.call('settings.set', input);
         out<'settings.set'>(g(), r, formatSettings);
       });
