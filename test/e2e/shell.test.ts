@@ -39,8 +39,8 @@ describe('the shell', () => {
       await app.waitForScreen('keys');
 
       // The bar: each area by its button, the current one marked for assistive technology.
-      expect(await page.locator('nav[aria-label="Vault areas"] li button').evaluateAll((b) => b.map((x) => x.getAttribute('data-testid'))))
-        .toEqual(AREAS.map((a) => `nav-${a}`));
+      const buttons = await page.locator('nav[aria-label="Vault areas"] li button').all();
+      expect(await Promise.all(buttons.map((b) => b.getAttribute('data-testid')))).toEqual(AREAS.map((a) => `nav-${a}`));
       for (const id of AREAS) {
         await page.getByTestId(`nav-${id}`).click();
         await page.waitForSelector(`main[data-screen="${id}"]`);
