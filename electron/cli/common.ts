@@ -152,7 +152,7 @@ export function newPassphrase(file: string | undefined, envVar: string, prompt: 
 }
 
 export async function checkStrength(passphrase: string, command: string): Promise<void> {
-  const { requireStrongPassphrase } = await import('../../shared/strength.js');
+  const { requireStrongPassphrase } = await engine();
   await requireStrongPassphrase(passphrase, command, command === 'passphrase change' ? 'the new passphrase' : 'the passphrase');
 }
 

@@ -10,6 +10,7 @@
 import type { CommandName, CommandOutput } from '../../shared/contract.js';
 import { KeyholdService, type ServiceOptions } from '../core/service.js';
 
+export { requireStrongPassphrase } from '../../shared/strength.js';
 export { parseCommandInput } from '../../shared/validate.js';
 export { enforceStrictAirgap, listInterfaces, refuseStrictWhileConnected, strictFromEnv } from '../core/airgap.js';
 export { verifyAuditFile } from '../core/audit/log.js';
