@@ -108,15 +108,10 @@ export async function kdfFrom(o: KdfOpts): Promise<KdfParams | undefined> {
 }
 
 export async function readJsonFile(file: string, what: string): Promise<Record<string, unknown>> {
-  const { READ_LIMITS, readTextFile } = await engine();
+  const { READ_LIMITS, readJsonObjectFile } = await engine();
   // A regular file of at most 64 KiB (a JWK is a few hundred bytes), stopped while reading.
-  const text = readTextFile(file, { prefix: 'cli', what, limit: READ_LIMITS.jwk });
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    // Reported below.
-  }
+  const v = readJsonObjectFile(file, { prefix: 'cli', what, limit: READ_LIMITS.jwk });
+  if (v) return v;
   throw new KeyholdError('INVALID_INPUT', `cli: ${what} file ${file} is not a JSON object`);
 }
 

@@ -14,7 +14,7 @@ export { requireStrongPassphrase } from '../../shared/strength.js';
 export { parseCommandInput } from '../../shared/validate.js';
 export { enforceStrictAirgap, listInterfaces, refuseStrictWhileConnected, strictFromEnv } from '../core/airgap.js';
 export { verifyAuditFile } from '../core/audit/log.js';
-export { READ_LIMITS, readTextFile } from '../core/fsutil.js';
+export { READ_LIMITS, readJsonObjectFile, readTextFile } from '../core/fsutil.js';
 export { pinStateText, tokenName } from '../core/token/token.js';
 export { checkNewVaultPath } from '../core/vault/db.js';
 export { DEFAULT_KDF } from '../core/vault/kdf.js';

@@ -61,7 +61,7 @@ export function refuseStrictWhileConnected(interfaces: readonly InterfaceAddress
  * settings.show says, or, when a settings row fails its check, none of its
  * times and strict air gap assumed (an edited row must not turn it off).
  */
-export async function settingsInForce(service: KeyholdService): Promise<{ settings: VaultSettings; unreadable: boolean }> {
+async function settingsInForce(service: KeyholdService): Promise<{ settings: VaultSettings; unreadable: boolean }> {
   try {
     return { settings: await service.call('settings.show', {}), unreadable: false };
   } catch {

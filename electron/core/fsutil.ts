@@ -90,6 +90,17 @@ export function readTextFile(file: string, o: ReadOptions): string {
   return readRegularFile(file, o).toString('utf8');
 }
 
+/** readTextFile holding one JSON object (a JWK, say): the object, or null when the text is anything else. */
+export function readJsonObjectFile(file: string, o: ReadOptions): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(readTextFile(file, o)) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch (e) {
+    if (e instanceof SyntaxError) return null;
+    throw e;
+  }
+}
+
 // ---- writing ------------------------------------------------------------------------
 
 export function fsyncFile(p: string): void {

@@ -65,7 +65,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkNewFile, READ_LIMITS, readTextFile, vaultFiles } from '../core/fsutil.js';
+import { checkNewFile, READ_LIMITS, readJsonObjectFile, vaultFiles } from '../core/fsutil.js';
 import type { KdfParams, Result, VaultSettings } from '../../shared/contract.js';
 import { KeyholdError, toErrorInfo } from '../../shared/errors.js';
 import {
@@ -90,7 +90,7 @@ import {
   type IpcEventName,
   isIpcCommandName,
 } from '../../shared/ipc-names.js';
-import { type AirgapReason, airgapRefusal as coreAirgapRefusal, settingsInForce } from '../core/airgap.js';
+import { type AirgapReason, airgapRefusal as coreAirgapRefusal, enforceStrictAirgap } from '../core/airgap.js';
 import { KeyholdService, type ServiceOptions } from '../core/service.js';
 import { TokenWatcher, type HotplugMode, type UsbEventSource } from '../core/token/hotplug.js';
 
@@ -376,14 +376,14 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
 
   /** After an unlock: the vault's settings apply; a strict vault on a connected workstation is locked again at once. */
   async function afterUnlock(): Promise<void> {
-    // A settings row that fails its check: the workstation's times apply and strict air gap is assumed (the
-    // Settings screen shows the error).
-    const { settings: own, unreadable } = await settingsInForce(service);
-    applySettings(own);
-    if (settings.airgapStrict === true && !checkAirgap().isolated) {
-      await service.call('vault.lock', {});
+    // The rule the CLI applies too (electron/core/airgap.ts), over the interfaces main sees now (unreadable ones
+    // count as up). A settings row that fails its check: the workstation's times, strict assumed.
+    const up = checkAirgap().interfaces.map((i) => ({ ...i, internal: false }));
+    try {
+      applySettings(await enforceStrictAirgap(service, workstation.airgapStrict === true, up));
+    } catch (e) {
       applySettings(null);
-      throw airgapRefusal(unreadable ? 'unreadable' : workstation.airgapStrict === true ? 'workstation' : 'vault');
+      throw e;
     }
   }
 
@@ -448,13 +448,8 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
 
   /** A JWK file chosen for recipient.add: a regular file of at most 64 KiB holding one JSON object. */
   function readPublicKey(file: string): Record<string, unknown> {
-    const text = readTextFile(file, { prefix: 'recipient', what: 'public key', limit: READ_LIMITS.jwk });
-    try {
-      const v = JSON.parse(text) as unknown;
-      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    } catch {
-      // Reported below.
-    }
+    const jwk = readJsonObjectFile(file, { prefix: 'recipient', what: 'public key', limit: READ_LIMITS.jwk });
+    if (jwk) return jwk;
     throw new KeyholdError('INVALID_INPUT', `The file ${path.basename(file)} is not a public key (a JSON object).`,
       'Choose the public key file the server\'s keyhold-import keygen wrote.');
   }

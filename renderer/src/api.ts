@@ -31,3 +31,13 @@ export async function call<T>(run: (api: KeyholdApi) => Promise<Result<T>>): Pro
   if (!api) return { ok: false, error: NO_BRIDGE };
   return run(api);
 }
+
+/**
+ * A token command's PIN fields for the one token the command names: the PIN
+ * when one was typed (null: a PIN pad, or a token that needs no login), and
+ * whether the final try may be spent. The PIN goes straight into the call,
+ * never into a store.
+ */
+export function pinFields(pin: string | null, allowFinalTry: boolean): { pin?: string; allowFinalTry: boolean } {
+  return pin === null ? { allowFinalTry } : { pin, allowFinalTry };
+}

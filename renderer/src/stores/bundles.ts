@@ -19,7 +19,7 @@ import type {
   TokenKeyInfo,
 } from '../../../shared/contract';
 import type { IpcOutput, OpenPurpose, SavePurpose } from '../../../shared/ipc';
-import { call, type ApiError } from '../api';
+import { call, pinFields, type ApiError } from '../api';
 import { useUi } from './ui';
 
 export type Status = 'idle' | 'loading' | 'ready' | 'error';
@@ -90,10 +90,6 @@ const INITIAL_FORM: ExportForm = { recipient: '', revocationsOnly: false, expire
 /** "payments, billing" -> ['payments', 'billing'] (commas or spaces). */
 export function serviceList(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).filter((s) => s.length > 0))];
-}
-
-function pinArgs(serial: string, pin: string | null, allowFinalTry: boolean): { token: string; pin?: string; allowFinalTry: boolean } {
-  return pin === null ? { token: serial, allowFinalTry } : { token: serial, pin, allowFinalTry };
 }
 
 function isError(x: unknown): x is ApiError {
@@ -232,7 +228,7 @@ export const useBundles = create<BundlesState>()((set, get) => ({
         expires: preparedWith.expires,
         out: out.handle,
         prepared: summary.prepared,
-        ...pinArgs(serial, pin, allowFinalTry),
+        token: serial, ...pinFields(pin, allowFinalTry),
       }),
     );
     if (!r.ok) {
@@ -251,7 +247,7 @@ export const useBundles = create<BundlesState>()((set, get) => ({
   exportTrust: async (serial, pin, allowFinalTry) => {
     const out = await saveDialog('trust', 'trust-root.json');
     if (isError(out)) return out;
-    const r = await call((api) => api.trustExport({ out: out.handle, ...pinArgs(serial, pin, allowFinalTry) }));
+    const r = await call((api) => api.trustExport({ out: out.handle, token: serial, ...pinFields(pin, allowFinalTry) }));
     if (!r.ok) return r.error;
     useUi.getState().announce(`Trust root version ${r.value.version} saved`);
     return r.value;
@@ -268,7 +264,7 @@ export const useBundles = create<BundlesState>()((set, get) => ({
   },
 
   cosign: async (file, serial, pin, allowFinalTry) => {
-    const r = await call((api) => api.bundleSign({ file: file.handle, ...pinArgs(serial, pin, allowFinalTry) }));
+    const r = await call((api) => api.bundleSign({ file: file.handle, token: serial, ...pinFields(pin, allowFinalTry) }));
     if (!r.ok) return r.error;
     useUi.getState().announce('Signature added to the bundle');
     return r.value;

@@ -9,7 +9,7 @@
  */
 import { create } from 'zustand';
 import type { KeyslotInfo, TokenInfo, TokenKeyInfo } from '../../../shared/contract';
-import { call, type ApiError } from '../api';
+import { call, pinFields, type ApiError } from '../api';
 import { useUi } from './ui';
 
 /** What removing a slot would leave, from slot.remove's dry run. */
@@ -153,7 +153,7 @@ export const useKeyslots = create<KeyslotsState>()((set, get) => ({
   },
 
   addToken: async ({ serial, keyLabel, label, pin, allowFinalTry }) => {
-    const r = await call((api) => api.slotAddToken({ token: serial, keyLabel, label, allowFinalTry, ...(pin !== null ? { pin } : {}) }));
+    const r = await call((api) => api.slotAddToken({ token: serial, keyLabel, label, ...pinFields(pin, allowFinalTry) }));
     if (!r.ok) return r.error;
     useUi.getState().announce(`Token keyslot #${r.value.id} added.`);
     await get().load();

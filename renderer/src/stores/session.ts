@@ -7,7 +7,7 @@
 import { create } from 'zustand';
 import type { VaultInfo } from '../../../shared/contract';
 import type { AirgapStatus, AppEnvironment, LockReason } from '../../../shared/ipc';
-import { bridge, call, NO_BRIDGE, type ApiError } from '../api';
+import { bridge, call, NO_BRIDGE, pinFields, type ApiError } from '../api';
 import { useKeys } from './keys';
 import { useUi } from './ui';
 
@@ -100,7 +100,7 @@ export const useSession = create<SessionState>()((set, get) => ({
 
   unlockToken: async (token, pin, allowFinalTry) => {
     set({ busy: true, actionError: null });
-    const r = await call((api) => api.vaultUnlockToken({ token, allowFinalTry, ...(pin !== null ? { pin } : {}) }));
+    const r = await call((api) => api.vaultUnlockToken({ token, ...pinFields(pin, allowFinalTry) }));
     if (!r.ok) {
       set({ busy: false });
       return r.error;

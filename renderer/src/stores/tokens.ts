@@ -9,7 +9,7 @@
  */
 import { create } from 'zustand';
 import type { TokenInfo, TokenKeyInfo } from '../../../shared/contract';
-import { call, type ApiError } from '../api';
+import { call, pinFields, type ApiError } from '../api';
 
 export type TokenAlg = 'ES256' | 'EdDSA';
 
@@ -45,10 +45,6 @@ type TokensState = Readonly<{
 /** Sorted as people look for them: initialised tokens by label, empty slots last. */
 function ordered(tokens: readonly TokenInfo[]): TokenInfo[] {
   return [...tokens].sort((a, b) => Number(a.empty) - Number(b.empty) || a.label.localeCompare(b.label) || a.slot.localeCompare(b.slot));
-}
-
-function pinArgs(pin: string | null, allowFinalTry: boolean): { pin?: string; allowFinalTry: boolean } {
-  return pin === null ? { allowFinalTry } : { pin, allowFinalTry };
 }
 
 export const useTokens = create<TokensState>()((set, get) => ({
@@ -90,7 +86,7 @@ export const useTokens = create<TokensState>()((set, get) => ({
     const before = get().keys[serial];
     set({ keys: { ...get().keys, [serial]: { status: 'loading', keys: before?.keys ?? [], withPrivate: before?.withPrivate ?? false, error: null } } });
     const r = await call((api) =>
-      api.tokenKeys({ token: serial, login: login !== undefined, ...(login ? pinArgs(login.pin, login.allowFinalTry) : {}) }),
+      api.tokenKeys({ token: serial, login: login !== undefined, ...(login ? pinFields(login.pin, login.allowFinalTry) : {}) }),
     );
     if (!r.ok) {
       // A failed login leaves what was listed before; the error goes to the PIN prompt.
@@ -106,7 +102,7 @@ export const useTokens = create<TokensState>()((set, get) => ({
   },
 
   keygen: async (serial, label, alg, pin, allowFinalTry) => {
-    const r = await call((api) => api.tokenKeygen({ token: serial, label, alg, ...pinArgs(pin, allowFinalTry) }));
+    const r = await call((api) => api.tokenKeygen({ token: serial, label, alg, ...pinFields(pin, allowFinalTry) }));
     if (!r.ok) return r.error;
     // Logged in now: the list shows private keys too, without asking again.
     const listed = await get().loadKeys(serial, { pin: null, allowFinalTry: false });
