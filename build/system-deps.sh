@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Keyhold's tests and demo need on Debian/Ubuntu:
 # SoftHSM2 (a real PKCS#11 token), OpenSC (pkcs11-tool, an independent PKCS#11
-# client), Chromium (the renderer's e2e browser) and a C/C++ toolchain for the
-# native Node modules. Idempotent: packages already present are not reinstalled.
+# client), Chromium (the renderer's e2e browser), poppler-utils (pdftotext reads
+# the ceremony transcript back), zbar-tools (zbarimg decodes the QR codes) and a
+# C/C++ toolchain for the native Node modules. Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 
-packages=(softhsm2 opensc chromium python3 make g++ ca-certificates)
+packages=(softhsm2 opensc chromium poppler-utils zbar-tools python3 make g++ ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do
