@@ -26,6 +26,9 @@ function devOnlyCsp(): Plugin {
 // rather than electron-vite's src/ convention, so every entry is named here.
 export default defineConfig({
   main: {
+    // electron-vite externalises every package of package.json "dependencies"
+    // by default (build.externalizeDeps): the native addons, and pdfkit, which
+    // reads its font files from its own folder at run time, load from node_modules.
     build: {
       outDir: 'out/main',
       rollupOptions: { input: { index: resolve(import.meta.dirname, 'electron/main/index.ts') } },

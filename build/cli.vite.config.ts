@@ -7,7 +7,7 @@
  *   engine.js     the core (electron/cli/engine.ts), loaded when a command runs
  *   sources.json  the files it was built from and when, for electron/cli/which.mjs
  *
- * Native modules (better-sqlite3, argon2, pkcs11js, usb) stay in node_modules,
+ * Native modules (better-sqlite3, argon2, pkcs11js, usb) and pdfkit stay in node_modules,
  * loaded by Node as usual. One file per part, nothing to resolve on the way:
  * `keyhold --version` starts in a few tens of milliseconds more than
  * `node -e 0` (`npm run bench`), where running the TypeScript through tsx took
@@ -18,7 +18,12 @@ import path from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const NATIVE = ['better-sqlite3', 'argon2', 'pkcs11js', 'usb'];
+/**
+ * Left out of the bundle, loaded from node_modules at run time: the native
+ * addons, and pdfkit (ceremony transcripts), which reads its font metric
+ * files (js/data/*.afm) from its own folder, so it cannot run from a bundle.
+ */
+const NATIVE = ['better-sqlite3', 'argon2', 'pkcs11js', 'usb', 'pdfkit'];
 
 /**
  * out/cli/sources.json: every file of the repository the bundle was built

@@ -12,6 +12,7 @@ export const AUDIT_ACTIONS = [
   'vault.migrate',
   'slot.add',
   'slot.remove',
+  'share.paper',
   'passphrase.change',
   'key.create',
   'key.reveal',
@@ -33,6 +34,17 @@ export const AUDIT_ACTIONS = [
   'bundle.sign',
   'trust.export',
   'audit.recover',
+  'vault.backup',
+  'vault.restore',
+  'ceremony.start',
+  'ceremony.end',
+  'vault.rollbackAccepted',
+  'operator.add',
+  'operator.remove',
+  'operator.grant',
+  'operator.revoke',
+  'operator.setCredential',
+  'dualcontrol.set',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { ErrorInfo } from './errors.js';
 import { codePointName, unsafeChar } from './text.js';
+import { ROLES } from './roles.js';
 
 const IDENT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SCOPE_RE = /^[A-Za-z0-9][A-Za-z0-9:._*/-]{0,127}$/;
@@ -306,6 +307,33 @@ const pinInput = {
   allowFinalTry: z.boolean().default(false),
 };
 
+/**
+ * Opens a vault that a token's rollback anchor refuses (ROLLBACK_DETECTED,
+ * ANCHOR_INVALID), for disaster recovery: the reason is recorded in a
+ * `vault.rollbackAccepted` audit entry and the anchor moves to this file
+ * (electron/core/token/anchor.ts).
+ */
+export const acceptRollbackSchema = z.strictObject({ reason: freeText('the reason', 500, { min: 1 }) });
+
+/** `anchor.status`: the vault's audit head and what each registered token's rollback anchor says. */
+export const anchorStatusSchema = z.object({
+  head: z.object({ seq: z.number().int(), at: z.string() }),
+  tokens: z.array(z.object({
+    serial: z.string(),
+    /** The token's label when present, else null. */
+    label: z.string().nullable(),
+    present: z.boolean(),
+    /** Whether the anchor was read (the token is present and logged in this session: the anchor is a private object). */
+    checked: z.boolean(),
+    state: z.enum(['none', 'current', 'older', 'behind', 'fork', 'invalid']).nullable(),
+    anchorSeq: z.number().int().nullable(),
+    anchorAt: z.string().nullable(),
+    /** The anchor records the vault's head (null: not checked). */
+    matches: z.boolean().nullable(),
+  })),
+});
+export type AnchorStatus = z.infer<typeof anchorStatusSchema>;
+
 // ---- bundles ---------------------------------------------------------------
 
 export const recipientInfoSchema = z.object({
@@ -362,6 +390,8 @@ export const bundleExportSchema = z.object({
   tookMs: z.number(),
   /** Present when files an interrupted export left were settled first (docs/bundle-export.md, Recovery). */
   recovered: z.array(recoveryNoteSchema).optional(),
+  /** With `qr`: the bundle file as QR codes (bundle-format.md, 14), part 1 first: each code's text and an SVG drawing. */
+  qr: z.array(z.object({ index: z.number().int(), total: z.number().int(), text: z.string(), svg: z.string() })).optional(),
 });
 export type BundleExportReport = z.infer<typeof bundleExportSchema>;
 
@@ -428,6 +458,117 @@ export type VaultSettings = z.infer<typeof vaultSettingsSchema>;
 export const MAX_AUTO_LOCK_MINUTES = 24 * 60;
 export const MAX_CLIPBOARD_CLEAR_SECONDS = 3600;
 
+// ---- operators and dual control ---------------------------------------------
+
+export const roleSchema = z.enum(ROLES);
+export const rolesSchema = z.array(roleSchema).min(1, 'name at least one role').max(ROLES.length)
+  .refine((a) => new Set(a).size === a.length, 'roles must not repeat');
+export const operatorNameSchema = ident('the operator name');
+
+export const operatorInfoSchema = z.object({
+  name: z.string(),
+  roles: z.array(roleSchema),
+  /** How the operator signs in; 'none': a vault migrated from before operators, until the operator sets one. */
+  credential: z.enum(['passphrase', 'token', 'none']),
+  /** For a token credential: the token and key that sign the challenge. */
+  token: z.object({ label: z.string(), serial: z.string(), keyLabel: z.string(), keyId: z.string(), kid: z.string() }).nullable(),
+  createdAt: z.string(),
+});
+export type OperatorInfo = z.infer<typeof operatorInfoSchema>;
+
+export const whoamiSchema = z.object({
+  /** The signed-in operator, or null. */
+  operator: operatorInfoSchema.nullable(),
+  /** Operators' names (to pick one when signing in). */
+  operators: z.array(z.string()),
+  /** True when the vault has two or more operators and no one is signed in: commands other than unlock/lock/status fail OPERATOR_REQUIRED. */
+  signInRequired: z.boolean(),
+  /** How each operator signs in (public facts only): the credential kind and, for a token, which token asks for the PIN. */
+  signIn: z.array(z.object({
+    name: z.string(),
+    credential: z.enum(['passphrase', 'token', 'none']),
+    token: z.object({ label: z.string(), serial: z.string() }).nullable(),
+  })),
+});
+
+/** A credential given with operator.add / operator.setCredential: exactly one of passphrase, or token + keyLabel. */
+const operatorCredentialInput = z.strictObject({
+  passphrase: newPassphraseSchema.optional(),
+  token: freeText('the token label', 64, { min: 1 }).optional(),
+  keyLabel: freeText('the key label', 64, { min: 1 }).optional(),
+  ...pinInput,
+});
+function oneCredential(v: { passphrase?: string | undefined; token?: string | undefined; keyLabel?: string | undefined }, ctx: z.RefinementCtx): void {
+  const tokenGiven = v.token !== undefined || v.keyLabel !== undefined;
+  if (v.passphrase !== undefined && tokenGiven) {
+    ctx.addIssue({ code: 'custom', message: 'give either a passphrase or a token key, not both' });
+  } else if (v.passphrase === undefined && !tokenGiven) {
+    ctx.addIssue({ code: 'custom', message: 'give the operator a credential: a passphrase, or a token and the label of its key' });
+  } else if (tokenGiven && (v.token === undefined || v.keyLabel === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'a token credential needs both the token and the label of its key' });
+  }
+}
+
+export const approvalIdSchema = z.string().regex(/^ap_[A-Za-z0-9_-]{22}$/, 'the approval id is not one approval.request gave (ask again)');
+
+export const approvalSchema = z.object({
+  id: z.string(),
+  command: z.string(),
+  /** What is to be done, in lines for people (what, which key or recipient, counts). */
+  summary: z.array(z.string()),
+  /** SHA-256 (hex) of the canonical JSON of the command's parsed input, without PINs, passphrases and output paths. */
+  paramsHash: z.string(),
+  /** The same hash as 24 words, for reading aloud. */
+  words: z.array(z.string()),
+  requestedBy: z.string(),
+  /** null until granted. */
+  approvedBy: z.string().nullable(),
+  expiresAt: z.string(),
+});
+export type ApprovalInfo = z.infer<typeof approvalSchema>;
+
+export const dualControlSchema = z.object({
+  /** The commands that need a second operator's approval (when active). */
+  commands: z.array(z.string()),
+  defaults: z.array(z.string()),
+  /** False with fewer than two operators able to approve (custodian or security officer): then nothing needs approval. */
+  active: z.boolean(),
+  /** Why it is not active (null when it is). */
+  reason: z.string().nullable(),
+  /** Operators who may approve (custodians and security officers). */
+  approvers: z.array(z.string()),
+});
+export type DualControlInfo = z.infer<typeof dualControlSchema>;
+
+// ---- ceremonies (issue 12; electron/core/ceremony/) -------------------------
+
+/** A ceremony's signed checkpoint: the audit head at its end, signed on a token by a registered signer (compact JWS). */
+export const ceremonyCheckpointSchema = z.object({
+  /** The audit head the checkpoint signs: the last entry of the ceremony before its end. */
+  seq: z.number().int(),
+  hash: z.string(),
+  jws: z.string(),
+  kid: z.string(),
+  /** The signer's key thumbprint (its kid) as hex, grouped by four for reading aloud. */
+  fingerprint: z.string(),
+});
+
+export const ceremonyInfoSchema = z.object({
+  /** The audit sequence of its ceremony.start entry. */
+  id: z.number().int(),
+  purpose: z.string(),
+  present: z.array(z.string()),
+  startedAt: z.string(),
+  startedBy: z.string(),
+  endedAt: z.string().nullable(),
+  endedBy: z.string().nullable(),
+  /** Audit entries between its start and its end (or the head, while open). */
+  steps: z.number().int(),
+  open: z.boolean(),
+  checkpoint: ceremonyCheckpointSchema.nullable(),
+});
+export type CeremonyInfo = z.infer<typeof ceremonyInfoSchema>;
+
 // ---- commands --------------------------------------------------------------
 
 const empty = z.strictObject({});
@@ -453,17 +594,48 @@ export const keyCreateInput = z.strictObject({
 export type KeyCreateInput = z.input<typeof keyCreateInput>;
 export type KeyCreateSpec = z.output<typeof keyCreateInput>;
 
+// ---- quorum unlock (issue 12; electron/core/vault/quorum.ts) ----------------
+
+export const MAX_QUORUM_CUSTODIANS = 16;
+export const quorumSessionSchema = z.string().regex(/^qs_[A-Za-z0-9_-]{22}$/, 'the session id is not one quorum.begin gave (start again)');
+const custodianName = ident('the custodian name');
+const slotIdSchema = z.number().int().positive('keyslot id must be a positive integer');
+/** A new custodian of a quorum slot: a passphrase (strength-checked by the core), or a key on a token (its PIN for that token). */
+export const newCustodianSchema = z.union([
+  z.strictObject({ name: custodianName, passphrase: newPassphraseSchema }),
+  z.strictObject({ name: custodianName, token: tokenSelector, keyLabel: tokenKeyLabel, ...pinInput }),
+]);
+const custodianList = z.array(newCustodianSchema).min(2, 'a quorum needs at least 2 custodians')
+  .max(MAX_QUORUM_CUSTODIANS, `at most ${MAX_QUORUM_CUSTODIANS} custodians`)
+  .refine((a) => new Set(a.map((c) => c.name)).size === a.length, 'custodian names must not repeat');
+const quorumM = z.number().int().min(2, 'm must be at least 2').max(MAX_QUORUM_CUSTODIANS);
+export const quorumStateSchema = z.object({
+  session: z.string(),
+  slot: z.number().int(),
+  m: z.number().int(),
+  n: z.number().int(),
+  /** Each custodian, in slot order; a token custodian's token (label, serial) to find it and name it at the PIN prompt. */
+  custodians: z.array(z.object({ name: z.string(), kind: z.enum(['passphrase', 'token']),
+    token: z.object({ label: z.string(), serial: z.string() }).optional() })),
+  collected: z.number().int(),
+  /** The custodians whose share is in, in slot order. */
+  given: z.array(z.string()),
+});
+export type QuorumState = z.infer<typeof quorumStateSchema>;
+
 export const contract = {
   'vault.create': {
     input: z.strictObject({
       path: vaultPathSchema,
       passphrase: newPassphraseSchema,
       kdf: kdfParamsSchema.optional(),
+      /** The first operator's name (default: the OS user); it holds every role and signs in with this passphrase. */
+      operator: operatorNameSchema.optional(),
     }),
     output: vaultInfoSchema,
   },
   'vault.unlock': {
-    input: z.strictObject({ path: vaultPathSchema, passphrase: passphraseSchema }),
+    input: z.strictObject({ path: vaultPathSchema, passphrase: passphraseSchema, acceptRollback: acceptRollbackSchema.optional() }),
     output: vaultInfoSchema,
   },
   'vault.lock': { input: empty, output: z.object({ locked: z.literal(true) }) },
@@ -472,10 +644,34 @@ export const contract = {
     output: z.object({ unlocked: z.boolean(), path: z.string().nullable() }),
   },
   'vault.info': { input: empty, output: vaultInfoSchema },
+  /** An encrypted backup of the whole vault to a new file (docs/backup.md); audited `vault.backup`. */
+  'vault.backup': {
+    input: z.strictObject({ out: vaultPathSchema }),
+    output: z.object({ path: z.string(), bytes: z.number().int(), sha256: z.string(), vaultId: z.string(), backupId: z.string(),
+      createdAt: z.string(), head: z.object({ seq: z.number().int(), hash: z.string() }) }),
+  },
+  /**
+   * Restores a backup as a new vault at `path` (never over a file), opened with one of the backup's keyslots
+   * (a passphrase, or `unlock: 'token'`); audited `vault.restore` in it, and left unlocked.
+   */
+  'vault.restore': {
+    input: z.union([
+      z.strictObject({ file: vaultPathSchema, path: vaultPathSchema, passphrase: passphraseSchema, acceptRollback: acceptRollbackSchema.optional() }),
+      z.strictObject({ file: vaultPathSchema, path: vaultPathSchema, unlock: z.literal('token'), token: tokenSelector.optional(), ...pinInput,
+        acceptRollback: acceptRollbackSchema.optional() }),
+    ]),
+    output: vaultInfoSchema.extend({
+      restoredFrom: z.object({ file: z.string(), sha256: z.string(), backupId: z.string(), createdAt: z.string(),
+        head: z.object({ seq: z.number().int(), hash: z.string() }) }),
+    }),
+  },
   'vault.unlockToken': {
-    input: z.strictObject({ path: vaultPathSchema, token: tokenSelector.optional(), ...pinInput }),
+    input: z.strictObject({ path: vaultPathSchema, token: tokenSelector.optional(), ...pinInput,
+      acceptRollback: acceptRollbackSchema.optional() }),
     output: vaultInfoSchema,
   },
+  /** The rollback anchor on each registered token (read-only; docs/threat-model.md). */
+  'anchor.status': { input: empty, output: anchorStatusSchema },
   'slot.list': { input: empty, output: z.array(keyslotInfoSchema) },
   'slot.addToken': {
     input: z.strictObject({
@@ -506,6 +702,50 @@ export const contract = {
       kdf: kdfParamsSchema.optional(),
     }),
     output: keyslotInfoSchema,
+  },
+  // ---- quorum unlock (issue 12; electron/core/vault/quorum.ts, docs/cli.md 3.23a) ----
+  /** Starts collecting the shares of a locked vault's quorum slot (the only one, or `slot`). */
+  'quorum.begin': {
+    input: z.strictObject({ path: vaultPathSchema, slot: slotIdSchema.optional() }),
+    output: quorumStateSchema,
+  },
+  /**
+   * One custodian's share: their passphrase, their token's PIN, or their paper
+   * share's words. With the M-th share the vault is unlocked (`vault`).
+   */
+  'quorum.share': {
+    input: z.strictObject({
+      session: quorumSessionSchema,
+      custodian: custodianName,
+      passphrase: passphraseSchema.optional(),
+      words: z.string().min(1, 'the paper share is empty').max(2000, 'the paper share is longer than 2000 characters').optional(),
+      ...pinInput,
+    }).refine((v) => [v.passphrase, v.words, v.pin].filter((x) => x !== undefined).length <= 1,
+      'give one of: the passphrase, the paper share words, the PIN'),
+    output: quorumStateSchema.omit({ session: true, custodians: true, m: true, n: true }).extend({
+      needed: z.number().int(),
+      unlocked: z.boolean(),
+      vault: vaultInfoSchema.optional(),
+    }),
+  },
+  /** Ends a collection: every share collected is wiped. */
+  'quorum.cancel': { input: z.strictObject({ session: quorumSessionSchema }), output: z.object({ cancelled: z.boolean() }) },
+  /** A quorum keyslot: any m of the custodians unlock. */
+  'slot.addQuorum': {
+    input: z.strictObject({ m: quorumM, custodians: custodianList, label: freeText('the slot label', 64).default(''),
+      kdf: kdfParamsSchema.optional() }),
+    output: keyslotInfoSchema,
+  },
+  /** A new split for a quorum slot (a new slot; the old one removed in the same transaction: its shares stop working). */
+  'slot.reshare': {
+    input: z.strictObject({ slot: slotIdSchema, m: quorumM.optional(), custodians: custodianList,
+      label: freeText('the slot label', 64).optional(), kdf: kdfParamsSchema.optional() }),
+    output: z.object({ removed: z.number().int(), slot: keyslotInfoSchema }),
+  },
+  /** A custodian's share as paper: words with a check word per line, and a QR code (SVG) of the same text. */
+  'share.paper': {
+    input: z.strictObject({ slot: slotIdSchema, custodian: custodianName, passphrase: passphraseSchema.optional(), ...pinInput }),
+    output: z.object({ slot: z.number().int(), custodian: z.string(), lines: z.array(z.string()), text: z.string(), qr: z.string() }),
   },
   'key.create': { input: keyCreateInput, output: keySummarySchema },
   'key.list': {
@@ -645,6 +885,8 @@ export const contract = {
       token: tokenSelector.optional(),
       /** Sign and record this prepared payload (bundle.prepare), exactly; recipient, revocationsOnly and expires must be the ones it was prepared with. */
       prepared: preparedIdSchema.optional(),
+      /** Also give the bundle as QR codes (revocations-only bundles only; bundle-format.md, 14): the file is written and recorded as ever. */
+      qr: z.boolean().optional(),
       ...pinInput,
     }),
     output: bundleExportSchema,
@@ -688,6 +930,76 @@ export const contract = {
   'audit.export': {
     input: z.strictObject({ out: vaultPathSchema }),
     output: z.object({ path: z.string(), entries: z.number().int(), head: z.object({ seq: z.number().int(), hash: z.string() }) }),
+  },
+  // ---- ceremonies (issue 12; electron/core/ceremony/, docs/cli.md ceremony) ----
+  /** Opens a ceremony: its purpose and the people present; one at a time (CEREMONY_STATE). */
+  'ceremony.start': {
+    input: z.strictObject({
+      purpose: freeText('the purpose', 512, { min: 1 }),
+      present: z.array(freeText('a name', 128, { min: 1 })).min(1, 'name at least one person present').max(20, 'at most 20 people present')
+        .refine((a) => new Set(a).size === a.length, 'the names of the people present must not repeat'),
+    }),
+    output: ceremonyInfoSchema,
+  },
+  /** Ends the open ceremony with a checkpoint (the audit head) signed on the token by a registered signer. */
+  'ceremony.end': {
+    input: z.strictObject({ token: tokenSelector.optional(), keyLabel: tokenKeyLabel.optional(), ...pinInput }),
+    output: ceremonyInfoSchema,
+  },
+  /** Past and open ceremonies, oldest first (from the audit log). */
+  'ceremony.list': { input: empty, output: z.array(ceremonyInfoSchema) },
+  /** The transcript PDF of a ceremony (default: the last one), its checkpoint verified; a new file, never over one. */
+  'ceremony.transcript': {
+    input: z.strictObject({ ceremony: z.number().int().positive('a ceremony id is a positive integer').optional(), out: vaultPathSchema }),
+    output: z.object({ path: z.string(), ceremony: z.number().int(), steps: z.number().int(), bytes: z.number().int(),
+      /** Whether the checkpoint verifies against the registered signer's public key; null while the ceremony is open. */
+      verified: z.boolean().nullable() }),
+  },
+  // ---- operators, roles and dual control (issue 12; shared/roles.ts, electron/core/operators/) ----
+  /** A new operator with its roles and its own credential: a passphrase, or a key on its token (token + keyLabel; the PIN is for that token). */
+  'operator.add': {
+    input: operatorCredentialInput.extend({ name: operatorNameSchema, roles: rolesSchema }).superRefine(oneCredential),
+    output: operatorInfoSchema,
+  },
+  'operator.list': { input: empty, output: z.array(operatorInfoSchema) },
+  'operator.remove': { input: z.strictObject({ name: operatorNameSchema }), output: z.object({ removed: z.string(), operators: z.number().int() }) },
+  'operator.grant': { input: z.strictObject({ name: operatorNameSchema, roles: rolesSchema }), output: operatorInfoSchema },
+  'operator.revoke': { input: z.strictObject({ name: operatorNameSchema, roles: rolesSchema }), output: operatorInfoSchema },
+  /** Signs an operator in with its own credential (passphrase, or its token signs a fresh challenge with the PIN given). */
+  'operator.signIn': {
+    input: z.strictObject({ name: operatorNameSchema, passphrase: passphraseSchema.optional(), ...pinInput }),
+    output: operatorInfoSchema,
+  },
+  'operator.signOut': { input: empty, output: z.object({ signedOut: z.literal(true) }) },
+  /** Who is signed in (null: no one), and whether commands need a sign-in first (two or more operators). */
+  'operator.whoami': { input: empty, output: whoamiSchema },
+  /** Sets (or replaces) the signed-in operator's own credential: a migrated operator has none until then. */
+  'operator.setCredential': {
+    input: operatorCredentialInput.superRefine(oneCredential),
+    output: operatorInfoSchema,
+  },
+  /**
+   * Asks for a second operator's approval of one dual-controlled command with
+   * exactly this input (docs/threat-model.md, Dual control); single use,
+   * in memory only, expires after five minutes.
+   */
+  'approval.request': {
+    input: z.strictObject({ command: z.string().max(64), input: z.record(z.string(), z.unknown()).default({}) }),
+    output: approvalSchema,
+  },
+  /** Another operator (custodian or security officer) approves a request with its own credential. */
+  'approval.grant': {
+    input: z.strictObject({ id: approvalIdSchema, name: operatorNameSchema, passphrase: passphraseSchema.optional(), ...pinInput }),
+    output: approvalSchema,
+  },
+  'dualControl.show': { input: empty, output: dualControlSchema },
+  /** Replaces the set of dual-controlled commands (defaults: true restores the default set). */
+  'dualControl.set': {
+    input: z.union([
+      z.strictObject({ commands: z.array(z.string().max(64)).max(128).refine((a) => new Set(a).size === a.length, 'commands must not repeat') }),
+      z.strictObject({ defaults: z.literal(true) }),
+    ]),
+    output: dualControlSchema,
   },
 } as const;
 

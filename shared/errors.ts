@@ -63,6 +63,24 @@ export const ERRORS = {
   CONFIRMATION_REQUIRED: { exit: EXIT.usage, meaning: 'a destructive command was not confirmed' },
   /** `audit recover` on a log that ends at its head: nothing was cut off. */
   NOTHING_TO_RECOVER: { exit: EXIT.refused, meaning: 'audit recover on a log with nothing missing' },
+  /** A ceremony started while one is open, ended while none is, or a transcript of a ceremony that does not exist. */
+  CEREMONY_STATE: { exit: EXIT.refused, meaning: 'no ceremony in the state asked for: one is already open, none is open, or none has that id' },
+  /** A vault with two or more operators and no one signed in (operator.signIn, the CLI's --as). */
+  OPERATOR_REQUIRED: { exit: EXIT.auth, meaning: 'a command that needs a signed-in operator, and no one is signed in' },
+  /** The signed-in operator holds none of the roles the command needs (shared/roles.ts). */
+  ROLE_REQUIRED: { exit: EXIT.auth, meaning: 'the signed-in operator lacks the role the command needs' },
+  /** An operator's passphrase or token signature does not verify (sign-in, approval). */
+  OPERATOR_AUTH_FAILED: { exit: EXIT.auth, meaning: 'an operator\'s passphrase or token signature does not verify' },
+  OPERATOR_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no operator with that name' },
+  OPERATOR_EXISTS: { exit: EXIT.refused, meaning: 'an operator name (or its token key) already registered' },
+  /** An operator migrated from before operators has no credential yet: it cannot sign in or approve, and no second operator is added until it sets one. */
+  OPERATOR_NO_CREDENTIAL: { exit: EXIT.refused, meaning: 'an operator without a credential yet (set one first)' },
+  /** Removing or demoting the last operator who is a security officer. */
+  LAST_SECURITY_OFFICER: { exit: EXIT.refused, meaning: 'removing or demoting the last security officer' },
+  /** A dual-controlled command without a granted, unexpired, unused approval of exactly its parameters. */
+  DUAL_CONTROL_REQUIRED: { exit: EXIT.refused, meaning: 'a dual-controlled command without a matching approval' },
+  /** An approval that cannot be granted: unknown, expired, used, or by the operator who asked or one who may not approve. */
+  APPROVAL_INVALID: { exit: EXIT.refused, meaning: 'an approval that cannot be granted (unknown, expired, used or same operator)' },
   KEYSLOT_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no keyslot with that id, or none of the kind asked for' },
   LAST_KEYSLOT: { exit: EXIT.refused, meaning: 'removing the only keyslot' },
   KEY_NOT_FOUND: { exit: EXIT.notFound, meaning: 'no such key or key version (or its secret was destroyed)' },
@@ -107,6 +125,20 @@ export const ERRORS = {
   IPC_FORBIDDEN: { exit: EXIT.usage, meaning: 'an IPC request from a sender other than the app\'s own window' },
   /** Strict air gap (the vault's or the workstation's setting): the app refuses to unlock while a network interface is up. */
   AIRGAP_REQUIRED: { exit: EXIT.refused, meaning: 'an unlock refused by strict air gap while a network interface is up' },
+  /** A token's anchor (docs/threat-model.md) records a later or different audit head than the vault file: a copy rolled back. */
+  ROLLBACK_DETECTED: { exit: EXIT.damaged, meaning: 'the vault file is older than, or forked from, the head its token recorded' },
+  /** A token's anchor for this vault fails its MAC or does not parse (another vault's, or edited). */
+  ANCHOR_INVALID: { exit: EXIT.damaged, meaning: 'the rollback anchor on a token fails its check for this vault' },
+  /** A file given as a vault backup does not begin as one (docs/backup.md), or is of a format this Keyhold does not read. */
+  BACKUP_INVALID: { exit: EXIT.usage, meaning: 'a file given as a backup is not a Keyhold backup (or of a newer format)' },
+  /** A backup shorter than its header says (cut off in copying). */
+  BACKUP_TRUNCATED: { exit: EXIT.damaged, meaning: 'a backup file is shorter than its header says' },
+  /** A backup whose header or body fails its checksum or authentication: a byte changed, or parts of two backups. */
+  BACKUP_ALTERED: { exit: EXIT.damaged, meaning: 'a backup fails its checksum or authentication (altered or damaged)' },
+  /** A backup whose header and body name different vaults (a header spliced from another vault's backup). */
+  BACKUP_WRONG_VAULT: { exit: EXIT.damaged, meaning: 'a backup whose header and body belong to different vaults' },
+  /** A quorum share that cannot count (another split, given twice), a collection that ended, or too few shares to unlock. */
+  QUORUM_SHARE: { exit: EXIT.auth, meaning: 'a quorum share refused (another split, given twice, collection ended) or too few' },
   INTERNAL: { exit: EXIT.internal, meaning: 'anything unexpected (a bug)' },
 } as const satisfies Record<string, ErrorSpec>;
 

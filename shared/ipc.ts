@@ -81,8 +81,8 @@ export const fileHandleSchema = z.string().regex(/^fh_[A-Za-z0-9_-]{22}$/, 'the 
 export const FILE_HANDLE_TTL_MS = 30 * 60_000;
 
 /** What a dialog is for: the title, file name filters and default name main uses. */
-export const openPurposeSchema = z.enum(['public-key', 'bundle']);
-export const savePurposeSchema = z.enum(['bundle', 'trust', 'audit']);
+export const openPurposeSchema = z.enum(['public-key', 'bundle', 'backup']);
+export const savePurposeSchema = z.enum(['bundle', 'trust', 'audit', 'transcript', 'backup', 'vault']);
 export type OpenPurpose = z.infer<typeof openPurposeSchema>;
 export type SavePurpose = z.infer<typeof savePurposeSchema>;
 
@@ -98,11 +98,22 @@ const coreOverrides = {
   'vault.create': z.strictObject({ passphrase: newPassphraseSchema }),
   'vault.unlock': z.strictObject({ passphrase: passphraseSchema }),
   'vault.unlockToken': c['vault.unlockToken'].input.omit({ path: true }),
+  'quorum.begin': c['quorum.begin'].input.omit({ path: true }),
   'audit.export': c['audit.export'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
   'bundle.export': c['bundle.export'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
   'bundle.resend': c['bundle.resend'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
   'bundle.sign': c['bundle.sign'].input.omit({ file: true }).extend({ file: fileHandleSchema }),
   'trust.export': c['trust.export'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  'ceremony.transcript': c['ceremony.transcript'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  'vault.backup': c['vault.backup'].input.omit({ out: true }).extend({ out: fileHandleSchema }),
+  /**
+   * The backup from dialog.open('backup'); the new vault at `target`, a file chosen in dialog.save('vault'), or,
+   * without it, main's own vault path (the first screen, when no vault is there yet). Both are handles, never paths.
+   */
+  'vault.restore': z.union([
+    c['vault.restore'].input.options[0].omit({ file: true, path: true }).extend({ file: fileHandleSchema, target: fileHandleSchema.optional() }),
+    c['vault.restore'].input.options[1].omit({ file: true, path: true }).extend({ file: fileHandleSchema, target: fileHandleSchema.optional() }),
+  ]),
   /** The public key comes from a file chosen in dialog.open('public-key'); main reads and parses it. */
   'recipient.add': c['recipient.add'].input.omit({ publicKey: true }).extend({ publicKeyFile: fileHandleSchema }),
 } as const;
@@ -114,6 +125,10 @@ export const FILE_HANDLE_FIELDS = {
   'bundle.resend': { field: 'out', kind: 'save' },
   'bundle.sign': { field: 'file', kind: 'open' },
   'trust.export': { field: 'out', kind: 'save' },
+  'ceremony.transcript': { field: 'out', kind: 'save' },
+  'vault.backup': { field: 'out', kind: 'save' },
+  /** And `target`, when given, a 'save' handle for the new vault (the router spends both). */
+  'vault.restore': { field: 'file', kind: 'open' },
   'recipient.add': { field: 'publicKeyFile', kind: 'open' },
 } as const satisfies Partial<Record<CoreIpcCommandName, { field: string; kind: 'open' | 'save' }>>;
 

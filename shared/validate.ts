@@ -12,10 +12,17 @@ const CLI_NAME: Partial<Record<CommandName, string>> = {
   'vault.info': 'info',
   'slot.addPassphrase': 'slot add-passphrase',
   'slot.addToken': 'slot add-token',
+  'operator.setCredential': 'operator set-credential',
+  'operator.signIn': 'sign-in',
+  'operator.signOut': 'sign-out',
+  'approval.request': 'approval request',
+  'approval.grant': 'approval',
+  'dualControl.show': 'dualcontrol show',
+  'dualControl.set': 'dualcontrol set',
 };
 
 /** Commands that are not CLI commands of their own (no `--help` to point to). */
-const NO_HELP: ReadonlySet<string> = new Set(['unlock', 'lock', 'status']);
+const NO_HELP: ReadonlySet<string> = new Set(['unlock', 'lock', 'status', 'sign-in', 'sign-out', 'approval request', 'approval']);
 
 /** How a field is named to people: the CLI option that sets it where there is one. */
 const FIELD: Readonly<Record<string, string>> = {
@@ -42,6 +49,8 @@ const FIELD: Readonly<Record<string, string>> = {
   after: '--after',
   limit: '--limit',
   recipient: '--recipient',
+  roles: '--roles',
+  commands: '--commands',
   out: '--out',
   expires: '--expires',
   sequence: '--sequence',

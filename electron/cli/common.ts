@@ -17,6 +17,8 @@ import type { KeyholdService } from '../core/service.js';
 import type { GivenPin, PinProvider, PinRequest } from '../core/token/token.js';
 import { esc, printJson, progressBar } from './output.js';
 import { canAsk, confirm, readSecret } from './prompt.js';
+import { unlockByQuorum } from './quorum-unlock.js';
+import { approverFor, OPERATOR_NAME_RE, signInAs } from './operator-cli.js';
 import type * as EngineModule from './engine.js';
 
 type Engine = typeof EngineModule;
@@ -38,13 +40,19 @@ export function newProgram() {
     .addOption(new Option('--vault <path>', 'vault file').env('KEYHOLD_VAULT'))
     .option('--json', 'machine-readable output on stdout')
     .option('--passphrase-file <file>', 'read the vault passphrase from a file (else KEYHOLD_PASSPHRASE or a prompt)')
-    .addOption(new Option('--operator <name>', 'who is acting, recorded as the actor in the audit log (default: the OS user)').env('KEYHOLD_OPERATOR'))
-    .addOption(new Option('--unlock <method>', 'how to unlock the vault: passphrase, or token (a token keyslot and the token\'s PIN)').env('KEYHOLD_UNLOCK'))
+    .addOption(new Option('--as <name>', 'sign in as this operator, with its own credential (needed when the vault has several operators; the audit log names it)').env('KEYHOLD_OPERATOR'))
+    .option('--operator-passphrase-file <file>', 'with --as: read the operator\'s passphrase from a file (else KEYHOLD_OPERATOR_PASSPHRASE or a prompt)')
+    .addOption(new Option('--approver <name>', 'for a dual-controlled command: the second operator who approves it here (a custodian or security officer)').env('KEYHOLD_APPROVER'))
+    .option('--approver-passphrase-file <file>', 'with --approver: read the approver\'s passphrase from a file (else KEYHOLD_APPROVER_PASSPHRASE or a prompt)')
+    .addOption(new Option('--unlock <method>', 'how to unlock the vault: passphrase, token (a token keyslot and the token\'s PIN), or quorum (custodians\' shares)').env('KEYHOLD_UNLOCK'))
+    .option('--share <name=file>', 'with --unlock quorum: a custodian\'s share from a file (their passphrase, token PIN or paper share words); repeat per custodian',
+      (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addOption(new Option('--wait <seconds>', 'if another Keyhold holds the vault, wait up to this long for it (default 0: fail at once with VAULT_IN_USE)').env('KEYHOLD_WAIT'))
     .addOption(new Option('--module <path>', 'PKCS#11 module (default: SoftHSM2, OpenSC and ykcs11 where installed)').env('KEYHOLD_PKCS11_MODULE'))
     .option('--unlock-token <token>', 'with --unlock token: the token (label or serial) whose keyslot unlocks the vault; a PIN given is for it')
     .option('--pin-file <file>', 'read the token PIN from a file (else KEYHOLD_PIN or a prompt); it is for one token only (see --token)')
     .option('--allow-final-try', 'allow a login that spends the token\'s last PIN try')
+    .option('--accept-rollback <reason>', 'disaster recovery: open a vault a token\'s rollback record refuses (an older or forked copy), recording the reason in the audit log')
     .showHelpAfterError()
     .exitOverride()
     // Required options say so in every command's --help (subcommands inherit this).
@@ -166,15 +174,15 @@ function waitMs(g: GlobalOpts): number {
 let lastCallMs: number | null = null;
 
 /** The service for one command, each call timed (after the unlock, the last call is the command's own). */
-export async function service(g: GlobalOpts): Promise<KeyholdService> {
-  const actor = g.operator ?? process.env.KEYHOLD_OPERATOR;
-  // The free-text rule of every name (shared/text.ts): a control or format
-  // character would let a name forge or reorder lines in a printed log.
-  const bad = actor === undefined ? null : unsafeChar(actor);
-  if (actor !== undefined && (actor.length < 1 || actor.length > 128 || bad !== null)) {
-    throw new KeyholdError('INVALID_INPUT', `--operator must be 1-128 characters on one line${bad !== null
-      ? ` (it contains ${codePointName(bad)}, a control or formatting character)` : ''}`,
-    'Give the name as plain text, e.g. --operator "Ada Lovelace" (or KEYHOLD_OPERATOR).');
+export async function service(g: GlobalOpts): Promise<InstanceType<Engine['TimedService']>> {
+  // An operator name (--as, --approver) follows the core's rule; checked here so a bad one fails before any prompt or unlock.
+  for (const [option, name] of [['--as', g.as], ['--approver', g.approver]] as const) {
+    if (name !== undefined && !OPERATOR_NAME_RE.test(name)) {
+      const bad = unsafeChar(name);
+      throw new KeyholdError('INVALID_INPUT', `${option} must be an operator name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit${bad !== null
+        ? ` (it contains ${codePointName(bad)}, a control or formatting character)` : ''}`,
+      'See `keyhold operator list` for the operators\' names.');
+    }
   }
   // Progress goes to stderr, and only on a terminal: stdout stays for results.
   const bar = process.stderr.isTTY && !g.json ? progressBar(process.stderr) : undefined;
@@ -182,7 +190,6 @@ export async function service(g: GlobalOpts): Promise<KeyholdService> {
   const e = await engine();
   return new e.TimedService({
     ...defined({
-      actor,
       onProgress: bar ? (c: CommandName, done: number, total: number) => bar(c, done, total) : undefined,
     }),
     tokens: { module: g.module },
@@ -243,23 +250,28 @@ function pinSources(g: GlobalOpts, e: Engine): { askPin: PinProvider; givenPin?:
 export async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => Promise<T>): Promise<T> {
   const path = vaultPath(g);
   const method = g.unlock === undefined || g.unlock === '' ? (g.unlockToken !== undefined ? 'token' : 'passphrase') : g.unlock;
-  if (method !== 'passphrase' && method !== 'token') {
-    throw new KeyholdError('INVALID_INPUT', `cli: --unlock must be passphrase or token, not ${JSON.stringify(method).slice(0, 40)}`);
+  if (method !== 'passphrase' && method !== 'token' && method !== 'quorum') {
+    throw new KeyholdError('INVALID_INPUT', `cli: --unlock must be passphrase, token or quorum, not ${JSON.stringify(method).slice(0, 40)}`);
   }
   if (method === 'passphrase' && g.unlockToken !== undefined) {
     throw new KeyholdError('INVALID_INPUT', 'cli: --unlock-token names the token that unlocks the vault, but --unlock is passphrase',
       'Drop --unlock-token, or use --unlock token.');
   }
+  const acceptRollback = g.acceptRollback === undefined ? undefined : { reason: g.acceptRollback };
   const svc = await service(g);
   try {
-    if (method === 'token') {
-      await svc.call('vault.unlockToken', defined({ path, allowFinalTry: g.allowFinalTry === true, token: g.unlockToken }));
+    if (method === 'quorum') await unlockByQuorum(svc, path, g.share, g.allowFinalTry === true);
+    else if (method === 'token') {
+      await svc.call('vault.unlockToken', defined({ path, allowFinalTry: g.allowFinalTry === true, token: g.unlockToken, acceptRollback }));
     }
-    else await svc.call('vault.unlock', { path, passphrase: await passphrase(g) });
+    else await svc.call('vault.unlock', defined({ path, passphrase: await passphrase(g), acceptRollback }));
     // Strict air gap (the vault's setting, or KEYHOLD_AIRGAP_STRICT) holds for the CLI as for the app.
     const { enforceStrictAirgap, listInterfaces, strictFromEnv } = await engine();
     const { networkInterfaces } = await import('node:os');
     await enforceStrictAirgap(svc, strictFromEnv(process.env.KEYHOLD_AIRGAP_STRICT), listInterfaces(networkInterfaces()));
+    // Who acts (--as), and who approves a dual-controlled command (--approver): operator-cli.ts.
+    await signInAs(svc, g);
+    if (g.approver !== undefined) svc.approve = approverFor(svc, g);
     return await fn(svc);
   } finally {
     await svc.shutdown();

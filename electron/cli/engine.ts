@@ -17,7 +17,12 @@ export { verifyAuditFile } from '../core/audit/log.js';
 export { READ_LIMITS, readJsonObjectFile, readTextFile } from '../core/fsutil.js';
 export { pinStateText, tokenName } from '../core/token/token.js';
 export { checkNewVaultPath } from '../core/vault/db.js';
+export { checkRestoreTarget } from '../core/backup/backup.js';
+export { checkQrDir, writeQrPngs } from '../core/bundle/qr.js';
 export { DEFAULT_KDF } from '../core/vault/kdf.js';
+export { looksLikePaper } from '../core/quorum/paper.js';
+export { terminalQr } from '../core/quorum/commands.js';
+export { writeNewFile } from '../core/fsutil.js';
 
 /** The service with each call timed: `took` hears how long each call took, in milliseconds. */
 export class TimedService extends KeyholdService {
@@ -28,7 +33,14 @@ export class TimedService extends KeyholdService {
     this.#took = took;
   }
 
+  /**
+   * Runs before each command (the CLI's --approver, operator-cli.ts): asks for
+   * and grants the approval of a dual-controlled command, then the call goes on.
+   */
+  approve: ((command: CommandName, input: unknown) => Promise<void>) | null = null;
+
   override async call<C extends CommandName>(command: C, input: unknown): Promise<CommandOutput<C>> {
+    if (this.approve) await this.approve(command, input);
     const start = performance.now();
     try {
       return await super.call(command, input);

@@ -9,10 +9,15 @@
 import { CommanderError } from '@commander-js/extra-typings';
 import { exitCodeFor, toErrorInfo } from '../../shared/errors.js';
 import { newProgram, type GlobalOpts, type Program } from './common.js';
+import { anchorCommands } from './commands/anchor.js';
 import { auditCommands } from './commands/audit.js';
+import { backupCommands } from './commands/backup.js';
 import { bundleCommands } from './commands/bundle.js';
+import { ceremonyCommands } from './commands/ceremony.js';
 import { keyCommands } from './commands/key.js';
+import { operatorCommands } from './commands/operator.js';
 import { policyCommands } from './commands/policy.js';
+import { quorumCommands } from './commands/quorum.js';
 import { recipientCommands } from './commands/recipient.js';
 import { settingsCommands } from './commands/settings.js';
 import { signerCommands } from './commands/signer.js';
@@ -26,7 +31,9 @@ export function buildProgram(): Program {
   const program = newProgram();
   const g = (): GlobalOpts => program.opts();
   vaultCommands(program, g); // init, info
+  backupCommands(program, g); // backup, restore
   slotCommands(program, g); // slot ..., passphrase change
+  quorumCommands(program, g); // slot add-quorum, slot reshare, share paper
   keyCommands(program, g);
   policyCommands(program, g);
   settingsCommands(program, g);
@@ -35,7 +42,10 @@ export function buildProgram(): Program {
   bundleCommands(program, g);
   trustCommands(program, g);
   tokenCommands(program, g);
+  operatorCommands(program, g); // operator ..., dualcontrol ...
   auditCommands(program, g);
+  ceremonyCommands(program, g);
+  anchorCommands(program, g);
   return program;
 }
 

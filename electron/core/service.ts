@@ -5,6 +5,7 @@
  * A service holds at most one unlocked vault at a time (a session).
  */
 
+import path from 'node:path';
 import {
   COMMAND_NAMES,
   type CommandArgs,
@@ -27,9 +28,21 @@ import { hashWords } from '../../shared/hash-words.js';
 import { listRecipients, listSigners, recipientInfo, signerInfo, threshold } from './bundle/store.js';
 import { recoverPendingFiles, type RecoveryNote } from './bundle/recover.js';
 import { setSettings, showSettings } from './settings.js';
+import { AnchorKeeper } from './token/anchor.js';
 import { keyslotKey, makeTokenSlot, tokenOpener } from './token/keyslot.js';
 import { PinPlan, TokenManager, type GivenPin, type PinProvider, type TokenManagerOptions } from './token/token.js';
-import { Vault, type Clock } from './vault/vault.js';
+import { bytesFromPassphrase, Vault, type Clock } from './vault/vault.js';
+import { calibrateKdf, DEFAULT_KDF } from './vault/kdf.js';
+import { checkNewVaultPath } from './vault/db.js';
+import { defaultActor } from './audit/workstation.js';
+import { operatorNameFrom } from './operators/store.js';
+import { Operators } from './operators/operators.js';
+import { QuorumSessions, quorumSurvey } from './vault/quorum.js';
+import { addQuorumSlot, paperShare, reshareSlot, shareFrom, type QuorumContext } from './quorum/commands.js';
+import { passphraseOpener } from './vault/keyslots.js';
+import { backupVault, restoreBackup } from './backup/backup.js';
+import { endCeremony, listCeremonies, startCeremony } from './ceremony/ceremony.js';
+import { writeTranscript } from './ceremony/transcript.js';
 
 export type ServiceOptions = Readonly<{
   clock?: Clock | undefined;
@@ -63,6 +76,7 @@ export type ServiceOptions = Readonly<{
 
 /** Read-only commands that still run when housekeeping cannot (a damaged row must not hide the audit log). */
 const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 'audit.list', 'audit.verify', 'audit.export',
+  'ceremony.list', 'ceremony.transcript',
   'recipient.list', 'signer.list', 'settings.show']);
 
 /**
@@ -70,13 +84,15 @@ const READ_ONLY: ReadonlySet<CommandName> = new Set(['vault.info', 'slot.list', 
  * and on one whose audit log cannot take an entry. Every other command is
  * refused there before any work (Vault.writeRefusal), token logins included.
  */
-const READS: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
+const READS: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock', 'vault.restore',
   'vault.status', 'vault.info', 'slot.list', 'key.list', 'key.table', 'key.show', 'key.due', 'policy.show', 'settings.show', 'audit.list', 'audit.verify',
-  'audit.export', 'recipient.list', 'signer.list', 'token.list', 'token.keys']);
+  'audit.export', 'recipient.list', 'signer.list', 'token.list', 'token.keys', 'quorum.begin', 'quorum.share', 'quorum.cancel', 'anchor.status', 'ceremony.list', 'ceremony.transcript',
+  'operator.list', 'operator.signIn', 'operator.signOut', 'operator.whoami', 'approval.request', 'approval.grant', 'dualControl.show']);
 
 /** Commands that run without an unlocked vault, or must not trigger housekeeping first. */
-const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock',
-  'vault.status', 'token.list', 'token.keys', 'token.keygen', 'bundle.sign']);
+const NO_HOUSEKEEPING: ReadonlySet<CommandName> = new Set(['vault.create', 'vault.unlock', 'vault.unlockToken', 'vault.lock', 'vault.restore',
+  'vault.status', 'token.list', 'token.keys', 'token.keygen', 'bundle.sign', 'quorum.begin', 'quorum.share', 'quorum.cancel',
+  'operator.signIn', 'operator.signOut', 'operator.whoami']);
 
 type Handlers = {
   [C in CommandName]: (args: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
@@ -89,25 +105,41 @@ export class KeyholdService {
   #pinPlan: PinPlan | null = null;
   /** Bundles prepared for a summary (bundle.prepare), in memory only: dropped at lock. */
   readonly #prepared = new PreparedBundles();
+  /** Who is signed in and the approvals asked for (electron/core/operators), in memory only: dropped at lock. */
+  readonly #operators = new Operators();
+  /** A quorum unlock's shares being collected (vault/quorum.ts), in memory only: wiped at cancel, lock, 5 minutes idle. */
+  readonly #quorum: QuorumSessions;
+  /** The rollback anchors on the vault's tokens (token/anchor.ts): checked at unlock, written after each change. */
+  readonly #anchors: AnchorKeeper;
   readonly #opts: ServiceOptions;
   readonly #handlers: Handlers;
 
   constructor(opts: ServiceOptions = {}) {
     this.#opts = opts;
+    this.#quorum = new QuorumSessions(() => (opts.clock?.() ?? new Date()).getTime());
+    const quorum: QuorumContext = { tokens: () => this.tokens, pins: (pin) => this.#pins(pin) };
+    this.#anchors = new AnchorKeeper((m) => opts.onNotice?.(m));
     const progress = (c: CommandName): Progress | undefined =>
       opts.onProgress ? (done, total) => opts.onProgress?.(c, done, total) : undefined;
     this.#handlers = {
       'vault.create': async (a) => {
         await requireStrongPassphrase(a.passphrase, 'init', 'the passphrase');
         this.#close();
-        this.#vault = await Vault.create(a.path, a.passphrase, { kdf: a.kdf, clock: opts.clock, actor: opts.actor,
-          onNotice: opts.onNotice });
+        // The first operator: every role, the creation passphrase as its credential (its own salt), written with
+        // the vault and named as the actor of its vault.create entry (electron/core/operators).
+        const operator = a.operator ?? operatorNameFrom(opts.actor ?? defaultActor());
+        // A path that cannot take a vault fails before any slow KDF work (Vault.create checks again).
+        checkNewVaultPath(path.resolve(a.path));
+        const kdf = a.kdf ?? (await calibrateKdf());
+        const seed = await this.#operators.firstOperator(operator, a.passphrase, kdf);
+        this.#vault = await Vault.create(a.path, a.passphrase, { kdf, clock: opts.clock, actor: operator,
+          onNotice: opts.onNotice, seed });
         return this.#vault.info();
       },
       'vault.unlock': async (a) => {
         this.#close();
         this.#vault = await Vault.unlock(a.path, a.passphrase, { clock: opts.clock, actor: opts.actor,
-          waitMs: opts.waitMs, onNotice: opts.onNotice });
+          waitMs: opts.waitMs, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(a.acceptRollback) });
         try {
           if (!this.#vault.writeRefusal) housekeeping(this.#vault);
         } catch {
@@ -122,12 +154,12 @@ export class KeyholdService {
         const opener = tokenOpener(this.tokens, { pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry, token: a.token });
         try {
           this.#vault = await Vault.unlockWith(a.path, opener, { clock: opts.clock, actor: opts.actor,
-            waitMs: opts.waitMs, onNotice: opts.onNotice });
+            waitMs: opts.waitMs, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(a.acceptRollback) });
         } catch (e) {
           // A PIN given with several tokens present: bound once the keyslots were seen (no login yet), then a second pass.
           if (!opener.again()) throw e;
           this.#vault = await Vault.unlockWith(a.path, opener, { clock: opts.clock, actor: opts.actor,
-            waitMs: opts.waitMs, onNotice: opts.onNotice });
+            waitMs: opts.waitMs, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(a.acceptRollback) });
         }
         try {
           if (!this.#vault.writeRefusal) housekeeping(this.#vault);
@@ -138,13 +170,57 @@ export class KeyholdService {
         return this.#vault.info();
       },
       'vault.lock': async () => {
+        // The anchors are written once more at lock, to every registered token still logged in.
+        await this.#syncAnchors(true);
         this.#close();
         await this.#tokens?.logoutAll();
         return { locked: true as const };
       },
       'vault.status': () => ({ unlocked: this.#vault !== null, path: this.#vault?.path ?? null }),
       'vault.info': () => this.vault.info(),
+      'anchor.status': () => this.#anchors.status(this.vault, this.tokens),
+      'vault.backup': (a) => backupVault(this.vault, a.out),
+      'vault.restore': async (a) => {
+        // A token logged in for the restore checks its rollback record as at any unlock (a backup is an older copy).
+        const vopts = { clock: opts.clock, actor: opts.actor, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(a.acceptRollback) };
+        const opener = 'passphrase' in a
+          ? passphraseOpener(bytesFromPassphrase(a.passphrase))
+          : tokenOpener(this.tokens, { pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry, token: a.token });
+        const { vault, report } = await restoreBackup(a.file, a.path, opener, vopts);
+        this.#close();
+        this.#vault = vault;
+        return { ...vault.info(), restoredFrom: report.from };
+      },
       'slot.list': () => this.vault.listKeyslots(),
+      'quorum.begin': async (a) => {
+        // The quorum slots are read through unlockWith with an opener that opens nothing (its checks, no key).
+        const survey = quorumSurvey();
+        try {
+          await Vault.unlockWith(a.path, survey, { waitMs: opts.waitMs });
+        } catch (e) {
+          if (survey.seen.length === 0) throw e;
+        }
+        return this.#quorum.begin(a.path, survey.seen, a.slot);
+      },
+      'quorum.share': async (a) => {
+        const r = await this.#quorum.add(a.session, a.custodian, shareFrom(quorum, a));
+        const state = { slot: r.info.slot, collected: r.info.collected, given: r.info.given, needed: Math.max(0, r.info.m - r.info.collected) };
+        if (!r.complete) return { ...state, unlocked: false };
+        this.#close();
+        this.#vault = await Vault.unlockWith(r.complete.path, r.complete.opener, { clock: opts.clock, actor: opts.actor,
+          waitMs: opts.waitMs, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(undefined) });
+        try {
+          if (!this.#vault.writeRefusal) housekeeping(this.#vault);
+        } catch {
+          // As for a passphrase unlock: the command that needs a damaged row reports it.
+        }
+        this.#recoverFiles();
+        return { ...state, unlocked: true, vault: this.#vault.info() };
+      },
+      'quorum.cancel': (a) => ({ cancelled: this.#quorum.cancel(a.session) }),
+      'slot.addQuorum': (a) => addQuorumSlot(this.vault, quorum, a),
+      'slot.reshare': (a) => reshareSlot(this.vault, quorum, a),
+      'share.paper': (a) => paperShare(this.vault, quorum, a),
       'slot.addPassphrase': async (a) => {
         const vault = this.vault;
         await requireStrongPassphrase(a.passphrase, 'slot add-passphrase', 'the passphrase');
@@ -211,7 +287,7 @@ export class KeyholdService {
         const prepared = a.prepared === undefined ? undefined : this.#prepared.get(a.prepared, Date.parse(vault.now()));
         const report = await exportBundle(vault, this.tokens, { recipient: a.recipient, out: a.out,
           revocationsOnly: a.revocationsOnly, expires: a.expires, token: a.token, pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry,
-          prepared });
+          prepared, qr: a.qr });
         if (a.prepared !== undefined) this.#prepared.delete(a.prepared);
         return report;
       },
@@ -247,6 +323,26 @@ export class KeyholdService {
         }
         return out;
       },
+      'ceremony.start': (a) => startCeremony(this.vault, a.purpose, a.present),
+      'ceremony.end': (a) => endCeremony(this.vault, this.tokens, { token: a.token, keyLabel: a.keyLabel, pins: this.#pins(a.pin),
+        allowFinalTry: a.allowFinalTry }),
+      'ceremony.list': () => listCeremonies(this.vault),
+      'operator.add': (a) => this.#operators.add(this.vault, () => this.tokens, a, DEFAULT_KDF),
+      'operator.list': () => this.#operators.list(this.vault),
+      'operator.remove': (a) => this.#operators.remove(this.vault, a.name),
+      'operator.grant': (a) => this.#operators.grant(this.vault, a.name, a.roles),
+      'operator.revoke': (a) => this.#operators.revoke(this.vault, a.name, a.roles),
+      'operator.signIn': (a) => this.#operators.signIn(this.vault, () => this.tokens, a.name,
+        { passphrase: a.passphrase, pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'operator.signOut': () => this.#operators.signOut(this.#vault),
+      'operator.whoami': () => this.#operators.whoami(this.#vault),
+      'operator.setCredential': (a) => this.#operators.setCredential(this.vault, () => this.tokens, a, DEFAULT_KDF),
+      'approval.request': (a) => this.#operators.requestApproval(this.vault, a.command, a.input, () => this.#approvalDetail(a.command, a.input)),
+      'approval.grant': (a) => this.#operators.grantApproval(this.vault, () => this.tokens, a.id, a.name,
+        { passphrase: a.passphrase, pins: this.#pins(a.pin), allowFinalTry: a.allowFinalTry }),
+      'dualControl.show': () => this.#operators.showDualControl(this.vault),
+      'dualControl.set': (a) => this.#operators.setDualControl(this.vault, a),
+      'ceremony.transcript': (a) => writeTranscript(this.vault, a),
       'token.keygen': async (a) => {
         const token = this.tokens.token(a.token);
         const pins = this.#pins(a.pin);
@@ -293,6 +389,22 @@ export class KeyholdService {
     return { ...vault.rehearse(() => fn(vault)), dryRun: true as const };
   }
 
+  /**
+   * What an approver of a bundle export should read besides its options: the
+   * recipient, sequence and counts of the bundle as it would be made now (the
+   * payload prepared, or prepared afresh and dropped: nothing is signed or
+   * recorded). Other commands: nothing more.
+   */
+  async #approvalDetail(command: string, input: Record<string, unknown>): Promise<string[]> {
+    if (command !== 'bundle.export') return [];
+    const vault = this.vault;
+    const p = typeof input.prepared === 'string'
+      ? this.#prepared.get(input.prepared, Date.parse(vault.now()))
+      : await prepareBundle(vault, { recipient: String(input.recipient), revocationsOnly: input.revocationsOnly === true,
+        expires: typeof input.expires === 'string' ? input.expires : '7d' });
+    return [`bundle ${p.sequence} to ${p.recipient.name}: ${p.issued} issued (${p.secrets} with secrets), ${p.revoked} revoked`];
+  }
+
   /** A key's id from how a command names it (id or service/environment/name): resolveKeyRef. */
   #key(ref: string): string {
     return resolveKeyRef(this.vault, ref);
@@ -317,6 +429,8 @@ export class KeyholdService {
       throw new KeyholdError('INVALID_INPUT', `service: unknown command ${JSON.stringify(String(command)).slice(0, 80)}`);
     }
     const args = parseCommandInput(command, input);
+    // Roles, then dual control (shared/roles.ts, electron/core/operators): before any handler or housekeeping.
+    const approval = this.#vault ? this.#operators.authorize(this.#vault, command, args) : null;
     // A vault opened read-only, or whose log cannot take an entry, refuses every change before any work.
     const refusal = this.#vault?.writeRefusal ?? null;
     if (refusal && !READS.has(command) && !(command === 'audit.recover' && refusal.code === 'AUDIT_TRUNCATED')) throw refusal;
@@ -329,7 +443,15 @@ export class KeyholdService {
       }
     }
     const handler = this.#handlers[command] as (a: CommandArgs<C>) => Promise<CommandOutput<C>> | CommandOutput<C>;
-    return await handler(args);
+    const opened = this.#vault;
+    const out = approval && opened
+      ? await opened.withAuditDetails({ approvedBy: approval.approvedBy }, async () => handler(args))
+      : await handler(args);
+    // A vault just opened (created, unlocked, restored): its operators (a one-operator vault signs it in).
+    if (this.#vault && this.#vault !== opened) this.#operators.opened(this.#vault);
+    // After a change (the audit head moved), or a registered token newly logged in: its rollback anchor (token/anchor.ts).
+    await this.#syncAnchors();
+    return out;
   }
 
   /**
@@ -351,10 +473,34 @@ export class KeyholdService {
     for (const n of notes) this.#opts.onNotice?.(n.message);
   }
 
+  /** Vault's beforeChanges at unlock: the anchors on the registered tokens logged in (token/anchor.ts). */
+  #anchorCheck(accept: { reason: string } | undefined): (vault: Vault) => Promise<void> {
+    return (vault) => this.#anchors.checkAtUnlock(vault, this.#tokens, accept);
+  }
+
+  /**
+   * Brings the rollback anchors of the registered tokens logged in to the
+   * vault's head (nothing to do, and no token call, when they have it). Never
+   * fails the command that changed the vault: a token it cannot write is told
+   * (onNotice) and written the next time.
+   */
+  async #syncAnchors(force = false): Promise<void> {
+    const v = this.#vault;
+    if (!v) return;
+    try {
+      await this.#anchors.sync(v, this.#tokens, force);
+    } catch (e) {
+      this.#opts.onNotice?.(`the rollback records on the tokens were not updated (${e instanceof KeyholdError ? e.message : 'an unexpected error'})`);
+    }
+  }
+
   #close(): void {
     const v = this.#vault;
     this.#vault = null;
+    this.#operators.closed();
+    this.#anchors.reset();
     this.#prepared.clear();
+    this.#quorum.clear();
     v?.lock();
   }
 
@@ -365,6 +511,7 @@ export class KeyholdService {
 
   /** Locks the vault, logs out of tokens, closes their sessions and releases PKCS#11 modules. */
   async shutdown(): Promise<void> {
+    await this.#syncAnchors();
     this.#close();
     const t = this.#tokens;
     this.#tokens = null;

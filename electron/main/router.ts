@@ -129,16 +129,23 @@ export type DialogRequest = Readonly<{
 const OPEN_DIALOGS: Readonly<Record<OpenPurpose, Omit<DialogRequest, 'purpose'>>> = {
   'public-key': { title: 'Choose the server\'s public key', filters: [{ name: 'Public key (JWK)', extensions: ['json', 'jwk'] }] },
   bundle: { title: 'Choose the bundle to co-sign', filters: [{ name: 'Keyhold bundle', extensions: ['khb', 'json'] }] },
+  backup: { title: 'Choose the vault backup to restore', filters: [{ name: 'Keyhold vault backup', extensions: ['khbackup'] }] },
 };
 const SAVE_TITLES: Readonly<Record<SavePurpose, string>> = {
   bundle: 'Save the signed bundle',
   trust: 'Save the trust root',
   audit: 'Save the audit log export',
+  transcript: 'Save the ceremony transcript',
+  backup: 'Save the vault backup',
+  vault: 'Save the restored vault',
 };
 const SAVE_FILTERS: Readonly<Record<SavePurpose, DialogRequest['filters']>> = {
   bundle: [{ name: 'Keyhold bundle', extensions: ['khb'] }],
   trust: [{ name: 'Trust root', extensions: ['json'] }],
   audit: [{ name: 'Audit log (JSON lines)', extensions: ['jsonl'] }],
+  transcript: [{ name: 'PDF document', extensions: ['pdf'] }],
+  backup: [{ name: 'Keyhold vault backup', extensions: ['khbackup'] }],
+  vault: [{ name: 'Keyhold vault', extensions: ['db'] }],
 };
 
 export type IpcRouterOptions = Readonly<{
@@ -483,6 +490,12 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         return { ...(opts.kdf ? { kdf: opts.kdf } : {}), ...(args as object) };
       case 'vault.unlockToken':
         return { ...(args as IpcArgs<'vault.unlockToken'>), path: opts.vaultPath };
+      case 'quorum.begin':
+        return { ...(args as IpcArgs<'quorum.begin'>), path: opts.vaultPath };
+      // A quorum's passphrase custodians cost what main's KDF setting says, as a passphrase keyslot.
+      case 'slot.addQuorum':
+      case 'slot.reshare':
+        return { ...(opts.kdf ? { kdf: opts.kdf } : {}), ...(args as object) };
       case 'recipient.add': {
         const { publicKeyFile, ...rest } = args as IpcArgs<'recipient.add'>;
         return { ...rest, publicKey: readPublicKey(pathOf(publicKeyFile, 'open')) };
@@ -491,10 +504,17 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
       case 'bundle.export':
       case 'bundle.resend':
       case 'bundle.sign':
-      case 'trust.export': {
+      case 'trust.export':
+      case 'vault.backup':
+      case 'ceremony.transcript': {
         const { field, kind } = FILE_HANDLE_FIELDS[command];
         const a = args as Record<string, unknown>;
         return { ...a, [field]: pathOf(String(a[field]), kind) };
+      }
+      // The new vault: a file chosen in a save dialog, or main's own vault path (nothing there yet: the first screen).
+      case 'vault.restore': {
+        const { target, ...a } = args as IpcArgs<'vault.restore'>;
+        return { ...a, file: pathOf(a.file, 'open'), path: target === undefined ? opts.vaultPath : pathOf(target, 'save') };
       }
       default:
         return args;
@@ -505,6 +525,7 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
   function spendHandle(command: CoreIpcCommandName, args: unknown): void {
     const spec = (FILE_HANDLE_FIELDS as Partial<Record<CoreIpcCommandName, { field: string }>>)[command];
     if (spec) handles.delete(String((args as Record<string, unknown>)[spec.field]));
+    if (command === 'vault.restore') handles.delete(String((args as IpcArgs<'vault.restore'>).target));
   }
 
   async function run(command: IpcCommandName, args: unknown): Promise<unknown> {
@@ -523,7 +544,8 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         return { copied: true, clearAfterSeconds: settings.clipboardClearSeconds };
       }
       default: {
-        const opens = command === 'vault.unlock' || command === 'vault.unlockToken' || command === 'vault.create';
+        const opens = command === 'vault.unlock' || command === 'vault.unlockToken' || command === 'vault.create' ||
+          command === 'quorum.share' || command === 'vault.restore';
         // Strict air gap: refused before any passphrase or PIN is used.
         if (opens && workstation.airgapStrict === true && !checkAirgap().isolated) throw airgapRefusal('workstation');
         if (command === 'settings.set' && (args as IpcArgs<'settings.set'>).airgapStrict === true && !checkAirgap().isolated) {
@@ -532,7 +554,8 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         const value = await service.call(command, coreArgs(command, args));
         spendHandle(command, args);
         if (command === 'vault.lock') await afterLock('user');
-        if (opens) await afterUnlock();
+        // A quorum share opens the vault only with the M-th share.
+        if (opens && (command !== 'quorum.share' || (value as { unlocked?: boolean }).unlocked === true)) await afterUnlock();
         if (command === 'settings.set') applySettings(value as VaultSettings);
         return value;
       }

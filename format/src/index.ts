@@ -11,6 +11,7 @@
  * - the API-key text format, its checksum and verifier: apikey.ts, apikey-text.ts
  * - the bounded file reader and never-replacing / atomic writes: fsutil.ts
  * - one error type with typed codes: errors.ts
+ * - QR transfer of a bundle file (the texts of its codes): qr.ts
  *
  * `keyhold-format/text` (text.ts) serves the pure part (no Node) to code that
  * also runs in a browser.
@@ -30,3 +31,4 @@ export * from './trust.js';
 export * from './keys.js';
 export * from './secrets.js';
 export * from './fsutil.js';
+export * from './qr.js';

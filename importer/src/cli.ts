@@ -24,6 +24,8 @@ import {
   loadRecipientPrivateKey,
   loadTrustRoot,
   verifyBundle,
+  decodeQrParts,
+  QR_TEXT_READ,
   DEFAULT_MAX_BUNDLE_BYTES,
   THUMBPRINT_RE,
   type RecipientCurve,
@@ -71,6 +73,7 @@ thumbprint).
   --public-out FILE    public key file (default: FILE with .pub.jwk)
 `,
   verify: `Usage: keyhold-import verify (--trust ROOT | --state DIR) [--key PRIVATE.jwk | --recipient ID] [--json] BUNDLE
+       keyhold-import verify ... --qr-text TEXTFILE... | -
 
 Checks the format, the signatures against the trust root's threshold, the
 vault, the recipient (when --key or --recipient is given) and the validity
@@ -81,10 +84,14 @@ decrypted.
   --state DIR        state directory (for its pinned root and last sequence)
   --key FILE         this server's private key (to check the recipient)
   --recipient ID     the expected recipient id
+  --qr-text          the bundle comes as the texts of its QR codes (keyhold bundle
+                     export --qr): the files named (or standard input, '-') hold
+                     one code's text per line, in any order (docs/bundle-format.md 14)
   --max-bytes N      size limit (default ${DEFAULT_MAX_BUNDLE_BYTES})
   --json             machine-readable output
 `,
   apply: `Usage: keyhold-import apply --key PRIVATE.jwk --state DIR [--trust ROOT] [--secrets-format json|env] [--json] BUNDLE
+       keyhold-import apply ... --qr-text TEXTFILE... | -
 
 Verifies the bundle, checks it continues the applied chain (sequence, previous
 hash), decrypts its secrets, and commits atomically: DIR/keystore.json (the
@@ -100,6 +107,10 @@ wins); a key whose every held version is revoked is named in the output
   --key FILE                this server's private key
   --state DIR               state directory (created if missing)
   --secrets-format json|env also write an env file (sticky once chosen)
+  --qr-text                 the bundle comes as the texts of its QR codes: the
+                            files named (or '-', standard input) hold one code's
+                            text per line, any order; joined and checked, then
+                            verified and applied exactly as a bundle file
   --max-bytes N             size limit (default ${DEFAULT_MAX_BUNDLE_BYTES})
   --json                    machine-readable output
 `,
@@ -138,6 +149,27 @@ function readKeyFile(path: string): string {
 
 function readBundle(path: string, maxBytes: number): Buffer {
   return readFileBounded(path, { what: 'bundle', maxBytes, tooLarge: 'BUNDLE_TOO_LARGE', hint: 'Raise the limit (--max-bytes) if the bundle is expected to be this large.' });
+}
+
+/**
+ * The bundle: one file, or with --qr-text the texts of its QR codes, one per
+ * line in the files given ('-': standard input), joined and checked
+ * (decodeQrParts) into the very bundle file, then verified as any other.
+ */
+async function bundleFrom(positionals: readonly string[], qr: boolean | undefined, maxBytes: number, cmd: string): Promise<Buffer> {
+  if (qr !== true) {
+    if (positionals.length !== 1) usage(`${cmd} takes one BUNDLE file`);
+    return readBundle(positionals[0]!, maxBytes);
+  }
+  if (positionals.length === 0) usage(`${cmd} --qr-text takes the files holding the codes' texts (or '-' for standard input)`);
+  const lines: string[] = [];
+  for (const f of positionals) {
+    const text = f === '-' ? await readStdin(QR_TEXT_READ) : readTextBounded(f, QR_TEXT_READ, 'QR_PART_INVALID');
+    lines.push(...text.split(/\r?\n/));
+  }
+  const bundle = decodeQrParts(lines);
+  if (bundle.length > maxBytes) throw new ImportError('BUNDLE_TOO_LARGE', `bundle: the QR codes hold ${bundle.length} bytes, over the limit of ${maxBytes}`);
+  return bundle;
 }
 
 function maxBytesOf(v: string | undefined): number {
@@ -236,14 +268,14 @@ function joinIdValues(args: readonly string[]): string[] {
 
 async function cmdVerify(rawArgs: string[], io: Out): Promise<number> {
   const args = joinIdValues(rawArgs);
-  const { values, positionals } = parseArgs({ args, options: { trust: { type: 'string' }, state: { type: 'string' }, key: { type: 'string' }, recipient: { type: 'string' }, 'max-bytes': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args, options: { trust: { type: 'string' }, state: { type: 'string' }, key: { type: 'string' }, recipient: { type: 'string' }, 'max-bytes': { type: 'string' }, 'qr-text': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
   if (values.help) return help('verify', io);
-  if (positionals.length !== 1) usage('verify takes one BUNDLE file');
   const maxBytes = maxBytesOf(values['max-bytes']);
+  const bundle = await bundleFrom(positionals, values['qr-text'], maxBytes, 'verify');
   const trust = await trustFor(values.trust, values.state);
   let recipient = values.recipient;
   if (values.key) recipient = (await loadRecipientPrivateKey(readKeyFile(values.key))).recipientId;
-  const v = await verifyBundle(readBundle(positionals[0]!, maxBytes), trust, recipient === undefined ? { maxBytes } : { maxBytes, recipient });
+  const v = await verifyBundle(bundle, trust, recipient === undefined ? { maxBytes } : { maxBytes, recipient });
   let chain = 'not checked (no --state)';
   if (values.state) {
     const cur = await readState(values.state);
@@ -271,15 +303,15 @@ async function cmdVerify(rawArgs: string[], io: Out): Promise<number> {
 }
 
 async function cmdApply(args: string[], io: Out): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { trust: { type: 'string' }, state: { type: 'string' }, key: { type: 'string' }, 'secrets-format': { type: 'string' }, 'max-bytes': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({ args, options: { trust: { type: 'string' }, state: { type: 'string' }, key: { type: 'string' }, 'secrets-format': { type: 'string' }, 'max-bytes': { type: 'string' }, 'qr-text': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, allowPositionals: true, strict: true });
   if (values.help) return help('apply', io);
-  if (positionals.length !== 1) usage('apply takes one BUNDLE file');
+  if (values['qr-text'] !== true && positionals.length !== 1) usage('apply takes one BUNDLE file');
   if (!values.key) usage('apply needs --key PRIVATE.jwk');
   if (!values.state) usage('apply needs --state DIR');
   const fmt = values['secrets-format'];
   if (fmt !== undefined && fmt !== 'json' && fmt !== 'env') usage('--secrets-format must be json or env');
   const maxBytes = maxBytesOf(values['max-bytes']);
-  const bundle = readBundle(positionals[0]!, maxBytes);
+  const bundle = await bundleFrom(positionals, values['qr-text'], maxBytes, 'apply');
   const r = await applyBundle(values.state, bundle, {
     privateKey: readKeyFile(values.key),
     maxBytes,
@@ -302,8 +334,7 @@ function withdrawnLines(keys: ApplyResult['withdrawn']): string {
 }
 
 /** Standard input, up to its limit (a presented key is 70 characters; /dev/zero on stdin is stopped, not read forever). */
-async function readStdin(): Promise<string> {
-  const limit = READ_LIMITS.stdinKey;
+async function readStdin(limit: { what: string; maxBytes: number } = READ_LIMITS.stdinKey): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const c of process.stdin) {

@@ -4,6 +4,7 @@ import { Header } from './components/Header';
 import { CreateVaultScreen } from './components/CreateVaultScreen';
 import { ErrorBlock, Loading } from './components/common';
 import { Shell } from './components/Shell';
+import { Unlocked } from './components/SignIn';
 import { UnlockScreen } from './components/UnlockScreen';
 import { missingCase } from '../../shared/errors';
 import { useSession } from './stores/session';
@@ -38,7 +39,11 @@ function Body() {
     case 'locked':
       return <UnlockScreen />;
     case 'unlocked':
-      return <Shell />;
+      return (
+        <Unlocked>
+          <Shell />
+        </Unlocked>
+      );
     default:
       return missingCase(phase);
   }

@@ -5,6 +5,7 @@
 import type { Result } from '../../shared/contract';
 import type { ErrorInfo } from '../../shared/errors';
 import type { KeyholdApi } from '../../shared/ipc-names';
+import { withApprovals } from './useApproval';
 
 /**
  * The bridge, or null when the page runs outside Keyhold (opened in a plain
@@ -25,11 +26,15 @@ export const NO_BRIDGE: ApiError = {
   hint: 'Open this page from the Keyhold app, not from a browser.',
 };
 
-/** Calls one API method; a missing bridge becomes an error envelope like any other. */
+/**
+ * Calls one API method; a missing bridge becomes an error envelope like any
+ * other. A command under dual control goes through the approval flow first
+ * (useApproval.ts): the caller sees its usual answer, or why it was not approved.
+ */
 export async function call<T>(run: (api: KeyholdApi) => Promise<Result<T>>): Promise<Result<T>> {
   const api = bridge();
   if (!api) return { ok: false, error: NO_BRIDGE };
-  return run(api);
+  return run(withApprovals(api));
 }
 
 /**

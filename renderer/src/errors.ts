@@ -23,6 +23,11 @@ const APP_HINTS: Partial<Record<ErrorCode, string>> = {
   RECIPIENT_NOT_FOUND: 'Register the server under Bundles, Recipients first.',
   FILE_EXISTS: 'Keyhold never replaces a file. Choose a new file name.',
   VAULT_LOCKED: 'The vault locked. Unlock it and try again.',
+  OPERATOR_REQUIRED: 'No operator is signed in. Sign in (the header\'s Switch operator), then try again.',
+  ROLE_REQUIRED: 'Your roles do not allow this. Ask an operator who holds the role, or a security officer to grant it under Operators.',
+  OPERATOR_AUTH_FAILED: 'Check the passphrase (caps lock?) or the token and PIN, and try again. Nothing was changed.',
+  DUAL_CONTROL_REQUIRED: 'A second operator (a custodian or security officer) must approve it in the approval dialog: start the action again when they are here.',
+  OPERATOR_NO_CREDENTIAL: 'That operator has no credential yet: they set one under Operators, Your credential, once signed in.',
 };
 
 /** "key.show: id: something" -> "something"; "cli: no vault" -> "no vault". Only known-looking prefixes go. */

@@ -15,6 +15,7 @@ import { Vault } from '../../electron/core/vault/vault.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { rendererBundleReport } from './renderer.js';
 import { startFigures } from './start.js';
+import { listFigures } from './list.js';
 import { tokenFigures } from './token.js';
 import { machine, median, printFigures, time, timeAsync, timeCpu, type Figure } from './report.js';
 
@@ -24,7 +25,7 @@ const N_KEYS = Number(process.env.KEYHOLD_BENCH_KEYS ?? 100_000);
 const N_AUDIT = Number(process.env.KEYHOLD_BENCH_AUDIT ?? 1_000_000);
 const DAY_MS = 86_400_000;
 
-const SECTIONS = ['renderer', 'start', 'token', 'unlock', 'seal', 'single', 'create', 'reveal', 'rotate', 'revoke', 'history', 'verify'] as const;
+const SECTIONS = ['renderer', 'start', 'token', 'unlock', 'seal', 'list', 'single', 'create', 'reveal', 'rotate', 'revoke', 'history', 'verify'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: tsx test/bench/run.ts [--only SECTION[,SECTION...]]
@@ -37,6 +38,10 @@ token: on a SoftHSM2 token made afresh in a temporary folder: C_Initialize to a
 logged-in session, ES256 signatures through Keyhold's token layer against raw
 pkcs11js, a 10,000-version bundle exported (signed on the token) and imported,
 and a revocation-only bundle.
+list: the app's key list over a vault of KEYHOLD_BENCH_KEYS keys, in Node: the
+renderer's keys store over the real IPC router and core (answers structured-
+cloned as Electron's IPC does): unlock, first screenful, whole list, sorting
+and filtering (test/bench/list.ts).
 --only measures and prints just those figures; what a figure needs is still
 built (the batch of keys for reveal, rotate and revoke, the audit log for
 history and verify) but not reported. The exit code is non-zero if a printed
@@ -145,6 +150,14 @@ async function main(): Promise<void> {
         }
       });
       figures.push({ name: 'seal + open one secret', ms: sealMs / rounds, targetMs: 0.05 });
+    }
+
+    // The app's key list at N_KEYS keys: the keys store over the router and core (test/bench/list.ts).
+    if (want('list')) {
+      const l = await listFigures(dir, N_KEYS, bar(`creating ${N_KEYS} keys for the list`));
+      for (const n of l.notes) console.log(n);
+      figures.push(...l.figures);
+      console.log('');
     }
 
     if (!want('single') && !needKeys) return finish(figures);

@@ -266,16 +266,18 @@ describe('migration 3 (pending_files)', () => {
       svc.close();
       // The file as a version-2 build left it.
       rawSql(file, (db) => {
-        db.exec('DROP TABLE pending_files');
+        // Nor operators (version 4): its table, and the roster its creation wrote in settings.
+        db.exec('DROP TABLE pending_files; DROP TABLE operators');
+        db.prepare("DELETE FROM settings WHERE name = 'operators.roster'").run();
         db.pragma('user_version = 2');
       });
       await svc.call('vault.unlock', { path: file, passphrase: PASSPHRASE });
       const migrated = await svc.call('audit.list', { action: 'vault.migrate' });
-      expect(migrated.entries.map((e) => e.details)).toEqual([{ from: 2, to: 3 }]);
+      expect(migrated.entries.map((e) => e.details)).toEqual([{ from: 2, to: 3 }, { from: 3, to: 4 }]);
       expect((await svc.call('audit.verify', {})).ok).toBe(true);
       svc.close();
       rawSql(file, (db) => {
-        expect(db.pragma('user_version', { simple: true })).toBe(3);
+        expect(db.pragma('user_version', { simple: true })).toBe(4);
         expect(db.prepare('SELECT count(*) AS n FROM pending_files').get()).toEqual({ n: 0 });
       });
     } finally {

@@ -102,10 +102,10 @@ describe('D8: one rule for every free-text field', () => {
     expect(message).not.toMatch(/[\n\u0085\u009b\u202e\u2066\u200f\u001b]/);
   });
 
-  it('refuses an --operator with a C1 control or a bidi override, as it refused a newline', () => {
-    expect(refused(['--operator', 'ada\u009b', 'info']).message).toMatch(/^--operator .*U\+009B/);
-    expect(refused(['--operator', 'ada\u202e', 'info']).message).toMatch(/^--operator .*U\+202E/);
-    expect(refused(['--operator', 'ada\nroot', 'info']).message).toMatch(/^--operator .*U\+000A/);
+  it('refuses an --as or --approver operator name with a C1 control, a bidi override or a newline', () => {
+    expect(refused(['--as', 'ada\u009b', 'info']).message).toMatch(/^--as .*U\+009B/);
+    expect(refused(['--as', 'ada\u202e', 'info']).message).toMatch(/^--as .*U\+202E/);
+    expect(refused(['--approver', 'ada\nroot', 'info']).message).toMatch(/^--approver .*U\+000A/);
   });
 
   it('notes may hold newlines and tabs; key show prints them escaped on one line', () => {

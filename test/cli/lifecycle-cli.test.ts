@@ -64,7 +64,7 @@ describe('keyhold lifecycle and audit commands', () => {
     expect(keyholdJson<{ entries: unknown[] }>(['audit', 'list', '--actor', 'nobody-else'], env).entries).toEqual([]);
     expect(keyholdJson<{ entries: unknown[] }>(['audit', 'list', '--actor', 'custodian-a', '--limit', '1000'], env).entries)
       .toHaveLength(log.entries.length);
-    expect(keyhold(['--operator', 'bad\u0007name', 'key', 'list'], env).code).toBe(2);
+    expect(keyhold(['--as', 'bad\u0007name', 'key', 'list'], env).code).toBe(2);
     const page = keyholdJson<{ entries: unknown[]; next: number }>(['audit', 'list', '--limit', '2'], env);
     expect(page.entries).toHaveLength(2);
     expect(page.next).toBe(2);

@@ -42,7 +42,7 @@ const CHROMIUM = process.env.KEYHOLD_CHROMIUM ?? '/usr/bin/chromium';
 const BINDING = '__keyholdTestIpc';
 const DELIVER = '__keyholdTestDeliver';
 
-export type Screen = 'loading' | 'error' | 'create-vault' | 'unlock' | 'keys' | 'create-key';
+export type Screen = 'loading' | 'error' | 'create-vault' | 'unlock' | 'keys' | 'create-key' | 'sign-in' | 'operators';
 
 export type AppOptions = Readonly<{
   vaultPath: string;

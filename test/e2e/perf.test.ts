@@ -95,10 +95,18 @@ describe('100,000 keys', () => {
         doc.addEventListener('submit', () => {
           const t0 = performance.now();
           w.__perf.submit = t0;
+          // The keys store marks when the list is asked for (user timing 'keyhold:keys-load'), once the unlock is done.
+          const asked = (): number => performance.getEntriesByName('keyhold:keys-load').at(-1)?.startTime ?? NaN;
           const tick = (): void => {
-            if (w.__perf.first === undefined && w.document.querySelector('[role="option"]')) w.__perf.first = performance.now() - t0;
+            if (w.__perf.first === undefined && w.document.querySelector('[role="option"]')) {
+              const now = performance.now();
+              w.__perf.first = now - t0;
+              w.__perf.asked = asked() - t0;
+              w.__perf.firstFromAsk = now - asked();
+            }
             if (w.document.querySelector(`[data-testid="key-count"][data-count="${n}"]`)) {
               w.__perf.all = performance.now() - t0;
+              w.__perf.allFromAsk = performance.now() - asked();
               return;
             }
             w.requestAnimationFrame(tick);
@@ -111,8 +119,11 @@ describe('100,000 keys', () => {
       await app.waitForKeyCount(N, 120_000);
       const wall = Math.round(performance.now() - t0);
       const shown = await app.page.evaluate(() => (globalThis as unknown as { __perf: Record<string, number> }).__perf);
-      console.log(`perf: unlock of a ${N.toLocaleString('en-US')}-key vault: first rows drawn ${Math.round(shown.first ?? NaN)} ms after ` +
-        `submit, all ${N.toLocaleString('en-US')} in the list ${Math.round(shown.all ?? NaN)} ms after (${wall} ms seen from the test)`);
+      const ms = (x: number | undefined): number => Math.round(x ?? NaN);
+      console.log(`perf: unlock of a ${N.toLocaleString('en-US')}-key vault: list asked for ${ms(shown.asked)} ms after submit; ` +
+        `first rows drawn ${ms(shown.firstFromAsk)} ms after that (${ms(shown.first)} ms after submit), all ` +
+        `${N.toLocaleString('en-US')} in the list ${ms(shown.allFromAsk)} ms after it was asked for (${ms(shown.all)} ms after submit; ` +
+        `${wall} ms seen from the test)`);
 
       // Only the rows in view are in the DOM.
       const rendered = await app.page.getByRole('option').count();

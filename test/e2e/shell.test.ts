@@ -13,7 +13,11 @@ import { App, electronMode, expectAccessible, launchBrowser } from './app.js';
 
 const PASS = 'correct horse battery staple';
 /** The areas in the bar, in order (renderer/src/screens/registry.ts). */
-const AREAS = ['keys', 'rotation', 'tokens', 'bundles', 'audit', 'keyslots', 'settings'];
+// Every area of the registry (a web-project module, loaded by path): a vault's one operator holds every role and sees them all.
+const { SCREENS } = (await import(path.resolve(import.meta.dirname, '../../renderer/src/screens/registry.ts'))) as {
+  SCREENS: ReadonlyArray<{ id: string }>;
+};
+const AREAS: readonly string[] = SCREENS.map((s) => s.id);
 
 let browser: Browser | null = null;
 let tmp: TmpDir;

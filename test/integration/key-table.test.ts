@@ -3,12 +3,15 @@
  * hold every key exactly once with what key.list and key.due {all} say of it
  * (the due status under the key's effective policy); the first screenful comes
  * in key.list's order; and a row changed outside Keyhold fails the page
- * (INTEGRITY): no row is shown without its MAC check.
+ * (INTEGRITY): no row is shown without its MAC check, also at 100,000 keys,
+ * where a damaged row anywhere in the vault fails exactly the pages that
+ * hold it.
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { KeyTable } from '../../shared/contract.js';
+import type { KeyCreateSpec, KeyTable } from '../../shared/contract.js';
+import { createKeys } from '../../electron/core/keys/keys.js';
 import { KeyholdService } from '../../electron/core/service.js';
 import { DAY_MS, testClock } from '../helpers/clock.js';
 import { FAST_KDF, tmpDir } from '../helpers/tmp.js';
@@ -109,4 +112,59 @@ describe('key.table', () => {
       again.close();
     }
   });
+
+  it('at 100,000 keys, refuses exactly the pages that hold a row changed or lost outside Keyhold', async () => {
+    const N = 100_000;
+    const vaultPath = path.join(tmpDir('keyhold-key-table-'), 'vault.db');
+    const svc = new KeyholdService();
+    await svc.call('vault.create', { path: vaultPath, passphrase: PASS, kdf: FAST_KDF });
+    const specs: KeyCreateSpec[] = Array.from({ length: N }, (_, i) => ({
+      name: `key-${i}`, service: ['pay', 'auth', 'mail'][i % 3]!, environment: 'production', scopes: ['read'], owner: '', notes: '',
+    }));
+    createKeys(svc.vault, specs);
+    const before = await svc.call('key.table', { order: 'id', limit: N });
+    expect(before.id).toHaveLength(N);
+    const firstScreen = await svc.call('key.table', { order: 'list', limit: 100 });
+    svc.close();
+
+    // Three keys in the middle of the id order, none in the first screenful: a version's dates changed,
+    // a key's owner changed, and a key's only version deleted.
+    const PAGE = 10_000;
+    const onScreen = new Set(firstScreen.id);
+    const pick = (near: number): number => {
+      let i = near;
+      while (onScreen.has(before.id[i]!)) i++;
+      return i;
+    };
+    const victims = [pick(30_500), pick(50_500), pick(70_500)];
+    const db = new Database(vaultPath);
+    const [a, b, c] = victims.map((i) => before.id[i]!);
+    expect(db.prepare("UPDATE key_versions SET not_after = '2999-01-01T00:00:00.000Z' WHERE key_id = ?").run(a).changes).toBe(1);
+    expect(db.prepare("UPDATE keys SET owner = 'mallory' WHERE id = ?").run(b).changes).toBe(1);
+    expect(db.prepare('DELETE FROM key_versions WHERE key_id = ?').run(c).changes).toBe(1);
+    db.close();
+
+    const again = new KeyholdService();
+    try {
+      await again.call('vault.unlock', { path: vaultPath, passphrase: PASS });
+      await expectCode(() => again.call('key.table', { order: 'id', limit: N }), 'INTEGRITY');
+      await expectCode(() => again.call('key.table', { order: 'list', limit: N }), 'INTEGRITY');
+      // The first screenful holds none of them and is still served.
+      expect((await again.call('key.table', { order: 'list', limit: 100 })).id).toEqual(firstScreen.id);
+      // Pages of 10,000 in id order: the three that hold a damaged row fail, every other one is whole.
+      const damaged = new Set(victims.map((i) => Math.floor(i / PAGE)));
+      expect(damaged.size).toBe(3);
+      for (let p = 0; p < N / PAGE; p++) {
+        const query = { order: 'id' as const, limit: PAGE, ...(p > 0 ? { after: before.id[p * PAGE - 1]! } : {}) };
+        if (damaged.has(p)) {
+          await expectCode(() => again.call('key.table', query), 'INTEGRITY');
+        } else {
+          const page = await again.call('key.table', query);
+          expect(page.id).toEqual(before.id.slice(p * PAGE, (p + 1) * PAGE));
+        }
+      }
+    } finally {
+      again.close();
+    }
+  }, 120_000);
 });

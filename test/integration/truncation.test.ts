@@ -138,7 +138,7 @@ describe('a log cut off at the end', () => {
 
     const r = json<{ oldHead: { seq: number; hash: string }; newHead: { seq: number; hash: string };
       missing: { from: number; to: number }; head: { seq: number; hash: string } }>(
-      keyhold(['--json', '--operator', 'carol', '--vault', file, 'audit', 'recover', '--yes', '--reason', 'restored from a partial copy'], env()));
+      keyhold(['--json', '--vault', file, 'audit', 'recover', '--yes', '--reason', 'restored from a partial copy'], env()));
     expect(r.oldHead).toEqual({ seq: n, hash: oldHash });
     expect(r.newHead).toEqual({ seq: n - 2, hash: lastHash });
     expect(r.missing).toEqual({ from: n - 1, to: n });
@@ -150,7 +150,7 @@ describe('a log cut off at the end', () => {
     const list = json<{ entries: AuditEntry[] }>(keyhold(['--json', '--vault', file, 'audit', 'list', '--action', 'audit.recover'], env()));
     expect(list.entries).toHaveLength(1);
     expect(list.entries[0]).toMatchObject({
-      seq: n - 1, actor: 'carol', action: 'audit.recover', subject: 'audit', prevHash: lastHash,
+      seq: n - 1, actor: 'alice', action: 'audit.recover', subject: 'audit', prevHash: lastHash,
       details: { reason: 'restored from a partial copy', oldHead: { seq: n, hash: oldHash }, newHead: { seq: n - 2, hash: lastHash },
         missing: { from: n - 1, to: n } },
     });

@@ -210,6 +210,19 @@ async function atEveryStep(mode: Mode, steps: {
   return calls;
 }
 
+/**
+ * The steps k of a command's own calls: those after the vault was written
+ * update the rollback anchor on the token (electron/core/token/anchor.ts:
+ * the object made, C_CreateObject, and the old one destroyed). The change is
+ * committed by then, and a failure there is only told (a notice), so they are
+ * left out.
+ */
+function commandSteps(calls: readonly string[]): number[] {
+  const create = calls.lastIndexOf('C_CreateObject');
+  const end = create < 0 ? calls.length : calls.slice(0, create).lastIndexOf('C_DestroyObject') + 1;
+  return calls.slice(0, end).map((_c, i) => i + 1);
+}
+
 function scanCallCount(): number {
   const m = inj.mark();
   svc.tokens.scan();
@@ -306,6 +319,7 @@ describe('token removed at every step k (fault injected over SoftHSM2)', () => {
       const op = () => svc.call('slot.addToken', { token: 'card', keyLabel: 'ks', pin: PIN });
       const calls = await atEveryStep(mode, {
         slot: () => card().slot,
+        only: (c) => commandSteps(c),
         prepare: async () => {
           await svc.tokens.logoutAll();
           before = await vaultState();
@@ -321,8 +335,8 @@ describe('token removed at every step k (fault injected over SoftHSM2)', () => {
           expect(slot).toMatchObject({ type: 'token', params: { token: 'card', keyLabel: 'ks', method: 'ecdh-p256' } });
         },
       });
-      expect(added).toBe(calls.length);
-      expect(calls).toEqual(expect.arrayContaining(['C_Login', 'C_DeriveKey', 'C_GetAttributeValue', 'C_DestroyObject']));
+      expect(added).toBe(commandSteps(calls).length);
+      expect(calls).toEqual(expect.arrayContaining(['C_Login', 'C_DeriveKey', 'C_GetAttributeValue', 'C_DestroyObject', 'C_CreateObject']));
       expect((await svc.call('audit.verify', {})).ok).toBe(true);
     });
   }

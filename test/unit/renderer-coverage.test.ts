@@ -17,6 +17,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Commands with no screen, and why. Each must appear in docs/desktop.md's "CLI-only commands" table. */
 const CLI_ONLY: Readonly<Partial<Record<CommandName, string>>> = {
   'key.list': 'the app reads the same MAC-checked rows through key.table: in pages, as columns, with each key\'s due status',
+  'anchor.status': 'the app checks the rollback anchors at every unlock and shows a refusal on the unlock screen; the per-token detail is a diagnostic',
 };
 
 function rendererSources(dir = path.join(ROOT, 'renderer/src')): string[] {

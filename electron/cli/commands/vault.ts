@@ -18,7 +18,8 @@ export function vaultCommands(program: Program, g: Globals): void {
       if (!g().json && !kdf) process.stderr.write('Calibrating Argon2id for this machine...\n');
       const svc = await service(g());
       try {
-        const info = await svc.call('vault.create', defined({ path, passphrase: pass, kdf }));
+        // --as names the first operator (every role; its credential is this passphrase); default: the OS user.
+        const info = await svc.call('vault.create', defined({ path, passphrase: pass, kdf, operator: g().as }));
         out<'vault.create'>(g(), info, (i) => `Created vault ${i.vaultId} at ${esc(i.path)}\n\n${formatInfo(i)}`);
       } finally {
         svc.close();

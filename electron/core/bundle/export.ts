@@ -95,6 +95,7 @@ import {
   type RecipientRow,
   type SignerRow,
 } from './store.js';
+import { checkQrFits, qrCodes } from './qr.js';
 
 const MAX_VALIDITY_S = 90 * 86400;
 
@@ -149,6 +150,10 @@ export function keyholdCodeOf(code: FormatErrorCode, invalid: ErrorCode): ErrorC
     case 'TRUST_ROOT_MISMATCH':
     case 'KEY_INVALID':
     case 'DUPLICATE_MEMBER':
+    case 'QR_PART_INVALID':
+    case 'QR_PARTS_MISSING':
+    case 'QR_PARTS_MIXED':
+    case 'QR_CHECKSUM':
     case 'STATE_INVALID':
     case 'STATE_LOCKED':
     case 'INVALID_INPUT':
@@ -263,7 +268,7 @@ export type SigningOptions = Readonly<{
   token?: string | undefined;
 }>;
 
-function onToken(row: Pick<SignerRow, 'token_label' | 'token_serial'>, token: Token | null, sel: string): boolean {
+export function onToken(row: Pick<SignerRow, 'token_label' | 'token_serial'>, token: Token | null, sel: string): boolean {
   return row.token_label === sel || row.token_serial === sel || (token !== null && (token.description.label === sel || token.description.serial === sel));
 }
 
@@ -310,7 +315,7 @@ async function presentSigners(vault: Vault, tokens: TokenManager, o: SigningOpti
   return out;
 }
 
-async function tokenSigner(token: Token, row: Pick<SignerRow, 'kid' | 'alg' | 'public_jwk' | 'key_id'>,
+export async function tokenSigner(token: Token, row: Pick<SignerRow, 'kid' | 'alg' | 'public_jwk' | 'key_id'>,
   askPin: PinProvider, allowFinalTry: boolean, why: string): Promise<Signer> {
   await token.login({ askPin, why, allowFinalTry });
   const key = await token.findKey({ id: row.key_id });
@@ -412,6 +417,8 @@ export type ExportOptions = Readonly<{
   expires: string;
   /** Sign and record this prepared payload (prepareBundle) rather than a new one. */
   prepared?: PreparedBundle | undefined;
+  /** Also give the bundle as QR codes (revocations-only bundles only: bundle/qr.ts). */
+  qr?: boolean | undefined;
 }> & SigningOptions;
 
 export type PrepareOptions = Readonly<{
@@ -597,6 +604,10 @@ function checkPrepared(vault: Vault, p: PreparedBundle, r: RecipientRow, o: Expo
 
 export async function exportBundle(vault: Vault, tokens: TokenManager, o: ExportOptions): Promise<BundleExportReport> {
   const t0 = performance.now();
+  if (o.qr === true && !o.revocationsOnly) {
+    throw new KeyholdError('INVALID_INPUT', 'bundle: only a revocations-only bundle is given as QR codes',
+      'Export with revocations only, or carry the bundle as a file.');
+  }
   const validity = o.prepared ? 0 : validityOf(o.expires);
   const recovered = recoverFirst(vault, path.resolve(o.out));
   const target = checkNewFile(o.out, 'bundle', vaultFiles(vault.path));
@@ -606,6 +617,8 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
   const p = o.prepared ?? await preparePayload(vault, r, o, validity);
   const { sequence, hash } = p;
   const signers = await presentSigners(vault, tokens, { ...o, onePerToken: true }, `sign bundle ${sequence} for ${r.name}`);
+  // A bundle too large for its codes is refused before it is signed (a signature adds at most about 400 bytes).
+  if (o.qr === true) checkQrFits(p.b64.length + 400 * signers.length + 200);
   // One signature per signer over the payload encoded once, whatever its size.
   const text = await signGeneralJws(p.b64, signers, BUNDLE_TYP);
   const need = threshold(vault);
@@ -633,6 +646,7 @@ export async function exportBundle(vault: Vault, tokens: TokenManager, o: Export
     path: target, recipient: r.name, recipientId: r.id, sequence, hash, issued: p.issued, revoked: p.revoked,
     secrets: p.secrets, signatures: signers.map((s) => s.kid), threshold: need, bytes: Buffer.byteLength(text),
     expiresAt: p.expiresAt, checkpoint: p.checkpoint, tookMs: performance.now() - t0, ...(recovered.length > 0 ? { recovered } : {}),
+    ...(o.qr === true ? { qr: await qrCodes(text) } : {}),
   };
 }
 

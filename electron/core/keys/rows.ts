@@ -5,9 +5,10 @@
 
 import type { KeyState, KeySummary, KeyVersionInfo, RevokeReason } from '../../../shared/contract.js';
 import { KeyholdError } from '../../../shared/errors.js';
-import { HexBytes, toBuffer, type Bytes } from '../crypto/primitives.js';
-import { get, rawAll, run, all } from '../vault/db.js';
+import { canonicalRow, HexBytes, toBuffer, type Bytes } from '../crypto/primitives.js';
+import { get, rawAll, rawStmt, run, all } from '../vault/db.js';
 import { column, computed, ident, inList, selectList, sql, where, EMPTY, type ColumnName, type Selected, type Sql } from '../vault/sql.js';
+import { MAC_LEN } from '../vault/mac-worker.js';
 import { fieldAad, type Vault } from '../vault/vault.js';
 
 /**
@@ -270,6 +271,234 @@ export function keysWithCurrent(vault: Vault, conditions: readonly Sql[] = [],
     out[i] = [k, versionOfRow(vault, r)];
   }
   return out;
+}
+
+/** Where each column of a KEY_VERSION_COLUMNS row lands: the key's (KEY_AT) and its current version's (VERSION_AT). */
+export const KEY_AT = K;
+export const VERSION_AT = V;
+
+/**
+ * The field lists of keyMacFields and versionMacFields as positions in a raw
+ * KEY_VERSION_COLUMNS row, each with whether it is a hexBlob pair: made by
+ * the very functions the MACs are written with (given the positions in place
+ * of the values), so the order cannot drift from theirs.
+ */
+const HEX_BLOBS: ReadonlySet<number> = new Set([K.notes, K.mac, V.secret, V.mac]);
+function macPositions(fields: readonly unknown[]): { at: Int32Array; blob: Uint8Array } {
+  const at = Int32Array.from(fields as number[]);
+  return { at, blob: Uint8Array.from(at, (i) => (HEX_BLOBS.has(i) ? 1 : 0)) };
+}
+const KEY_MAC = macPositions(keyMacFields(K as unknown as Omit<AnyKeyRow, 'mac'>));
+const VERSION_MAC = macPositions(versionMacFields(V as unknown as Omit<AnyVersionRow, 'mac'>));
+
+/** Fills `into` with the MAC fields found at `mac`'s positions of raw row r (one array reused for every row). */
+function macFieldsAt(r: readonly unknown[], mac: { at: Int32Array; blob: Uint8Array }, into: unknown[]): unknown[] {
+  const { at, blob } = mac;
+  for (let j = 0; j < at.length; j++) {
+    const i = at[j] as number;
+    into[j] = blob[j] === 1 ? blobAt(r, i) : r[i];
+  }
+  return into;
+}
+
+/** A part of the key list: 'list' is key.list's order (service, environment, name), 'id' key id order with an optional range. */
+export type CurrentRange = Readonly<{ order: 'list' | 'id'; after?: string | undefined; before?: string | undefined; limit: number }>;
+
+const FROM_CURRENT = sql`FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id AND v.version = k.current_version`;
+/** One statement text per kind of range (values bound at each run, `?`), so the statement cache holds five. */
+const CURRENT_STATEMENTS = {
+  list: sql`SELECT ${KEY_VERSION_COLUMNS} ${FROM_CURRENT} ORDER BY k.service, k.environment, k.name LIMIT ?`,
+  all: sql`SELECT ${KEY_VERSION_COLUMNS} ${FROM_CURRENT} ORDER BY k.id LIMIT ?`,
+  after: sql`SELECT ${KEY_VERSION_COLUMNS} ${FROM_CURRENT} WHERE k.id > ? ORDER BY k.id LIMIT ?`,
+  before: sql`SELECT ${KEY_VERSION_COLUMNS} ${FROM_CURRENT} WHERE k.id < ? ORDER BY k.id LIMIT ?`,
+  between: sql`SELECT ${KEY_VERSION_COLUMNS} ${FROM_CURRENT} WHERE k.id > ? AND k.id < ? ORDER BY k.id LIMIT ?`,
+};
+
+/**
+ * Where eachKeyWithCurrent checks the MACs: 'main' on the main thread as it
+ * reads (Vault.checkMac), 'worker' in the vault's worker thread
+ * (vault/mac-worker.ts) while the main thread reads on, 'auto' the first
+ * MAIN_ROWS rows on the main thread and the rest, if any, in the worker (a
+ * small read never waits for a worker to start).
+ */
+export type MacChecks = 'auto' | 'main' | 'worker';
+
+/** 'auto': rows checked on the main thread before the worker takes over (a first screenful, a small vault). */
+export const MAIN_ROWS = 2048;
+/** Rows per batch sent to the worker: small enough that the last one, checked after the read ends, costs a few ms. */
+const BATCH_ROWS = 4096;
+
+/**
+ * Where a failure happens in a read, so that the worker path reports the very
+ * failure the main-thread path would have stopped at: row * STAGES + stage,
+ * the stages in the order each row is checked.
+ */
+const STAGES = 6;
+const AT_READ = 0; // SQLite failing to give the row
+const AT_KEY_MAC = 1;
+const AT_NO_VERSION = 2;
+const AT_VERSION_MAC = 3;
+const AT_STATE = 4;
+const AT_VISIT = 5;
+
+function macFailure(what: string): KeyholdError {
+  return new KeyholdError('INTEGRITY', `vault: integrity check failed for ${what}`, INTEGRITY_HINT);
+}
+
+function unknownState(id: unknown, version: unknown): KeyholdError {
+  return new KeyholdError('INTEGRITY', `vault: key ${String(id)} version ${String(version)} has an unknown state`, INTEGRITY_HINT);
+}
+
+const knownState = (r: readonly unknown[]): boolean =>
+  KEY_STATES.includes(r[V.state] as KeyState) && REASONS.includes(r[V.revoke_reason] as RevokeReason | null);
+
+/**
+ * Rows on their way to the worker: each one's canonical encoding (the bytes
+ * its MAC covers) back to back, where each ends, the MAC it stores, and, to
+ * name a row that fails, its place in the read and its key and version.
+ */
+class MacBatch {
+  data = Buffer.allocUnsafeSlow(BATCH_ROWS * 2 * 256);
+  used = 0;
+  readonly ends = new Uint32Array(BATCH_ROWS * 2);
+  readonly macs = Buffer.allocUnsafeSlow(BATCH_ROWS * 2 * MAC_LEN);
+  count = 0;
+  readonly at: number[] = [];
+  readonly keyIds: unknown[] = [];
+  /** The version of a key_versions row (as read: a number unless the file was changed), null for a keys row. */
+  readonly versions: (number | null)[] = [];
+
+  /**
+   * Adds a row; false, with nothing added, when its stored MAC cannot be
+   * right (not a BLOB of 32 bytes: Vault.checkMac would fail it too).
+   */
+  add(table: string, fields: readonly unknown[], mac: unknown, at: number, keyId: unknown, version: unknown): boolean {
+    const i = this.count;
+    if (!(mac instanceof HexBytes) || mac.hex.length !== 2 * MAC_LEN ||
+        this.macs.write(mac.hex, i * MAC_LEN, MAC_LEN, 'hex') !== MAC_LEN) return false;
+    const row = canonicalRow(table, fields);
+    if (this.used + row.length > this.data.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(this.data.length * 2, this.used + row.length));
+      this.data.copy(bigger, 0, 0, this.used);
+      this.data = bigger;
+    }
+    this.used += row.copy(this.data, this.used);
+    this.ends[i] = this.used;
+    this.at.push(at);
+    this.keyIds.push(keyId);
+    this.versions.push(version as number | null);
+    this.count = i + 1;
+    return true;
+  }
+
+  /** What a failing row is called: as Vault.checkMac names it. */
+  what(i: number): string {
+    const key = `key ${String(this.keyIds[i])}`;
+    return this.versions[i] === null ? key : `${key} version ${String(this.versions[i])}`;
+  }
+}
+
+/**
+ * keysWithCurrent for a reader that keeps only a few columns of each row (the
+ * app's key list, key.table): the rows are stepped through one at a time,
+ * never all held at once, and each key row and its current version's row is
+ * MAC-checked (and the version's state and reason checked to be known ones),
+ * straight from its raw columns. No object is made per row: at 100,000 keys,
+ * holding every raw row until the end, and an object for each, cost more than
+ * the MACs. `visit` reads the row through KEY_AT and VERSION_AT, must not keep
+ * it, and must not use the database (the connection is busy stepping).
+ *
+ * The MACs are checked on the main thread as each row is read, or, past the
+ * first rows (MacChecks), in the vault's worker thread while the main thread
+ * reads on: then `visit` is given a row whose state is checked but whose MACs
+ * may not be confirmed yet, so what it builds must not be used before the
+ * returned promise resolves, which is after every row's MACs are confirmed.
+ * Any row that fails stops the read with INTEGRITY; both ways fail with the
+ * same error, the first failure in read order. Resolves to the number of rows
+ * visited.
+ */
+export async function eachKeyWithCurrent(vault: Vault, range: CurrentRange, visit: (r: readonly unknown[]) => void,
+  checks: MacChecks = 'auto'): Promise<number> {
+  const { after, before, limit } = range;
+  const [q, args] = range.order === 'list' ? [CURRENT_STATEMENTS.list, [limit]]
+    : after !== undefined && before !== undefined ? [CURRENT_STATEMENTS.between, [after, before, limit]]
+      : after !== undefined ? [CURRENT_STATEMENTS.after, [after, limit]]
+        : before !== undefined ? [CURRENT_STATEMENTS.before, [before, limit]]
+          : [CURRENT_STATEMENTS.all, [limit]];
+  const keyFields = new Array<unknown>(KEY_MAC.at.length);
+  const versionFields = new Array<unknown>(VERSION_MAC.at.length);
+  const onMain = checks === 'main' ? Infinity : checks === 'worker' ? 0 : MAIN_ROWS;
+  /** The first failure found on the main thread past the rows checked there (the read stops at it). */
+  let failure: { at: number; error: unknown } | null = null;
+  const sent: Promise<{ batch: MacBatch; bad: number[] }>[] = [];
+  let batch: MacBatch | null = null;
+  const send = (): void => {
+    const b = batch;
+    batch = null;
+    if (!b || b.count === 0) return;
+    sent.push(vault.rowMacWorker().check({ data: b.data.buffer, ends: b.ends.buffer, macs: b.macs.buffer, count: b.count })
+      .then((bad) => ({ batch: b, bad })));
+  };
+  let n = 0;
+  try {
+    vault.read((db) => {
+      for (const row of rawStmt(db, q).iterate(...args)) {
+        const r = row as unknown[];
+        const id = r[K.id];
+        if (n < onMain) {
+          vault.checkMac('keys', macFieldsAt(r, KEY_MAC, keyFields), blobAt(r, K.mac), `key ${String(id)}`);
+          if (r[V.key_id] === null) throw missingVersion(String(id), r[K.current_version] as number);
+          vault.checkMac('key_versions', macFieldsAt(r, VERSION_MAC, versionFields), blobAt(r, V.mac),
+            `key ${String(id)} version ${String(r[V.version])}`);
+          if (!knownState(r)) throw unknownState(id, r[V.version]);
+          visit(r);
+          n++;
+          continue;
+        }
+        const at = n * STAGES;
+        const b = (batch ??= new MacBatch());
+        if (!b.add('keys', macFieldsAt(r, KEY_MAC, keyFields), blobAt(r, K.mac), at + AT_KEY_MAC, id, null)) {
+          failure = { at: at + AT_KEY_MAC, error: macFailure(`key ${String(id)}`) };
+          break;
+        }
+        if (r[V.key_id] === null) {
+          failure = { at: at + AT_NO_VERSION, error: missingVersion(String(id), r[K.current_version] as number) };
+          break;
+        }
+        const version = r[V.version];
+        if (!b.add('key_versions', macFieldsAt(r, VERSION_MAC, versionFields), blobAt(r, V.mac), at + AT_VERSION_MAC, id, version)) {
+          failure = { at: at + AT_VERSION_MAC, error: macFailure(`key ${String(id)} version ${String(version)}`) };
+          break;
+        }
+        if (!knownState(r)) {
+          failure = { at: at + AT_STATE, error: unknownState(id, version) };
+          break;
+        }
+        try {
+          visit(r);
+        } catch (e) {
+          failure = { at: at + AT_VISIT, error: e };
+          break;
+        }
+        n++;
+        if (b.count >= 2 * BATCH_ROWS) send();
+      }
+    });
+  } catch (e) {
+    // A failure while the rows checked so far are all confirmed (none went to the worker) is the answer now.
+    if (sent.length === 0 && batch === null) throw e;
+    failure = { at: n * STAGES + AT_READ, error: e };
+  }
+  send();
+  // Every batch answered before anything is returned; the first failure in read order is the one reported.
+  for (const { batch: b, bad } of await Promise.all(sent)) {
+    for (const i of bad) {
+      const at = b.at[i] as number;
+      if (failure === null || at < failure.at) failure = { at, error: macFailure(b.what(i)) };
+    }
+  }
+  if (failure !== null) throw failure.error;
+  return n;
 }
 
 /**

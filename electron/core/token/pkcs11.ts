@@ -38,6 +38,7 @@ export type Pkcs11Driver = Pick<
   | 'C_Sign'
   | 'C_DeriveKey'
   | 'C_DestroyObject'
+  | 'C_CreateObject'
 >;
 
 export type DriverFactory = () => Pkcs11Driver;

@@ -632,6 +632,48 @@ export class Token {
   }
 
   /**
+   * The values of the private data objects (CKO_DATA, CKA_PRIVATE true) with
+   * this label, oldest handle first: none before login (a token hides
+   * private objects), and never a public object of the same label (anyone
+   * can make one without the PIN).
+   */
+  readData(label: string): Promise<Buffer[]> {
+    return this.run('reading a data object', () =>
+      this.#findData(label).map((h) => Buffer.from(asBuffer(attr(this.#read(h, [A.CKA_VALUE]), 0)))));
+  }
+
+  /**
+   * Writes a private data object on the token (after login): a new object
+   * (CKA_TOKEN, CKA_PRIVATE, CKA_APPLICATION `application`) is made first,
+   * then the older ones with this label are destroyed. Many tokens (SoftHSM2
+   * among them) do not let a data object's CKA_VALUE change; and an
+   * interruption between the two steps leaves both, never none.
+   */
+  writeData(label: string, application: string, value: Buffer): Promise<void> {
+    return this.run('writing a data object', () => {
+      if (!this.#loggedIn && this.#desc.flags.loginRequired) {
+        throw new KeyholdError('INTERNAL', `token: a private data object written to ${this.name} before login`);
+      }
+      const s = this.#sessionHandle();
+      const old = this.#findData(label);
+      this.#p.C_CreateObject(s, [
+        { type: A.CKA_CLASS, value: A.CKO_DATA },
+        { type: A.CKA_TOKEN, value: true },
+        { type: A.CKA_PRIVATE, value: true },
+        { type: A.CKA_LABEL, value: label },
+        { type: A.CKA_APPLICATION, value: application },
+        { type: A.CKA_VALUE, value },
+      ]);
+      for (const h of old) this.#p.C_DestroyObject(s, h);
+    });
+  }
+
+  #findData(label: string): Handle[] {
+    return this.#find([{ type: A.CKA_CLASS, value: A.CKO_DATA }, { type: A.CKA_PRIVATE, value: true },
+      { type: A.CKA_LABEL, value: label }]);
+  }
+
+  /**
    * Signs on the token. ES256: SHA-256 in Node, CKM_ECDSA over the digest,
    * whose output is already the raw r||s that JWS wants. EdDSA: CKM_EDDSA
    * over the message itself (Ed25519 is not pre-hashed).
@@ -840,6 +882,11 @@ export class TokenManager {
   bySerial(serial: string): Token | null {
     const d = this.scan().find((t) => t.flags.initialized && t.serial === serial);
     return d ? (this.#tokens.get(`${d.module}|${d.slot}`) ?? null) : null;
+  }
+
+  /** The tokens logged in within this process (no PKCS#11 call: a token pulled out since is found out at its next use). */
+  loggedIn(): Token[] {
+    return [...this.#tokens.values()].filter((t) => t.loggedIn);
   }
 
   /** Logs out of every token (vault lock does this). */

@@ -150,6 +150,11 @@ export function describeSlot(row: KeyslotRow): KeyslotInfo {
     const p = JSON.parse(row.params) as Record<string, unknown>;
     for (const [k, v] of Object.entries(p)) {
       if (k === 'salt' || k === 'epk') continue; // long random values, of no use to a reader
+      // A quorum slot's custodians (electron/core/vault/quorum.ts): "name:kind,..." (names are identifiers).
+      if (k === 'custodians' && Array.isArray(v)) {
+        params[k] = v.map((c: { name?: unknown; kind?: unknown }) => `${String(c.name)}:${String(c.kind)}`).join(',');
+        continue;
+      }
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') params[k] = v;
     }
   } catch {

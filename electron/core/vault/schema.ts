@@ -187,6 +187,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'operators: names, roles and credentials (electron/core/operators)',
+    up(db) {
+      // A vault made before operators gets its one operator (all roles, no
+      // credential yet) at its first unlock after this step, when the row MAC
+      // key is at hand (ensureOperators in electron/core/operators/store.ts).
+      db.exec(`
+        -- One person who may act on the vault: roles is a JSON array of
+        -- shared/roles.ts names; credential is passphrase, token or none
+        -- (migrated, until set); params holds the Argon2id parameters and salt
+        -- of a passphrase, or the registered token key (public JWK, kid, token
+        -- serial and label, key id and label); verifier is the passphrase's
+        -- Argon2id output, sealed under the vault's field key (null for a token).
+        CREATE TABLE operators (
+          name          TEXT PRIMARY KEY,
+          roles         TEXT NOT NULL,
+          credential    TEXT NOT NULL,
+          params        TEXT NOT NULL,
+          verifier      BLOB,
+          created_at    TEXT NOT NULL,
+          row_version   INTEGER NOT NULL,
+          mac           BLOB NOT NULL
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -24,6 +24,7 @@ import {
   checkNewVaultPath,
   checkVaultFile,
   fsError,
+  checkContent,
   guarded,
   initSchema,
   mapDbError,
@@ -50,6 +51,7 @@ import {
   type NewKeyslot,
   type SlotOpener,
 } from './keyslots.js';
+import { MacWorker } from './mac-worker.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 export type Clock = () => Date;
@@ -68,6 +70,26 @@ export type VaultOptions = Readonly<{
   waitMs?: number | undefined;
   /** Told what the open or creation did besides (leftovers of an interrupted creation removed). */
   onNotice?: ((text: string) => void) | undefined;
+  /**
+   * At unlock: runs once the vault is open and its keyslots and metadata are
+   * checked, before anything is written (migrations, cleanup); a throw closes
+   * the vault unchanged. The rollback check on tokens (token/anchor.ts) runs here.
+   */
+  beforeChanges?: ((vault: Vault) => Promise<void> | void) | undefined;
+  /**
+   * At creation: rows written in the creation's own transaction (the first
+   * operator, electron/core/operators); what it returns is added to the
+   * details of the vault.create entry.
+   */
+  seed?: ((tx: CreationTx) => Record<string, unknown>) | undefined;
+}>;
+
+/** What a creation seed may use: the new file, its row MAC and field sealing, and the creation time. */
+export type CreationTx = Readonly<{
+  db: Db;
+  mac: (table: string, fields: readonly unknown[]) => Buffer;
+  sealField: (aad: string, plaintext: string) => Buffer;
+  now: string;
 }>;
 
 /** What an audit entry says; written with the change it records. */
@@ -111,7 +133,7 @@ export function fieldAad(table: string, record: string, version: number, field: 
   return `["keyhold/v1",${JSON.stringify(table)},${JSON.stringify(record)},${JSON.stringify(version)},${JSON.stringify(field)}]`;
 }
 
-function bytesFromPassphrase(p: string): Buffer {
+export function bytesFromPassphrase(p: string): Buffer {
   // NFC, as RFC 8265 prepares passwords: the same passphrase typed on two
   // systems may reach us in different Unicode normal forms.
   return Buffer.from(p.normalize('NFC'), 'utf8');
@@ -123,7 +145,11 @@ export class Vault {
   readonly createdAt: string;
   readonly schemaVersion: number;
   readonly clock: Clock;
-  readonly actor: string;
+  /** The unlocking identity (options' actor or the OS user): what the log says until an operator signs in. */
+  readonly #unlockActor: string;
+  #actor: string;
+  /** Details every entry gets while a dual-controlled command runs (approvedBy): KeyholdService.call sets them. */
+  #extraDetails: Record<string, unknown> | null = null;
   /** Opened read-only (the file, its folder or its medium is write-protected): every change is refused. */
   readonly readOnly: boolean;
   readonly #readOnlyWhy: string;
@@ -139,6 +165,8 @@ export class Vault {
   /** Inside rehearse(): every transaction is rolled back at its end instead of committed. */
   #rehearsing = false;
   #macKey: MacKey | null = null;
+  /** Row MAC checks off the main thread (mac-worker.ts): started on first use, stopped at lock. */
+  #macWorker: MacWorker | null = null;
 
   private constructor(p: string, db: Db, meta: MetaRow, keys: PurposeKeys, opts: VaultOptions, access: VaultAccess) {
     this.path = p;
@@ -148,7 +176,8 @@ export class Vault {
     this.createdAt = meta.created_at;
     this.schemaVersion = SCHEMA_VERSION;
     this.clock = opts.clock ?? (() => new Date());
-    this.actor = opts.actor ?? defaultActor();
+    this.#unlockActor = opts.actor ?? defaultActor();
+    this.#actor = this.#unlockActor;
     this.#db = db;
     this.#keys = keys;
     this.#head = { seq: 0, hash: genesisHash(meta.vault_id) };
@@ -200,9 +229,11 @@ export class Vault {
             db.prepare('INSERT INTO vault_meta (id, vault_id, created_at, checksum, mac) VALUES (1, ?, ?, ?, ?)').run(
               vaultId, createdAt, metaChecksum(vaultId, createdAt), macOf(k.mac, 'vault_meta', [vaultId, createdAt]));
             insertSlot(db, k.mac, 1, slot, createdAt);
+            const seeded = opts.seed?.({ db, mac: (table, fields) => macOf(k.mac, table, fields),
+              sealField: (aad, text) => seal(k.field, Buffer.from(text, 'utf8'), aad), now: createdAt }) ?? {};
             const entry = appendEntry(db, { seq: 0, hash: genesisHash(vaultId) }, {
               at: createdAt, actor: opts.actor ?? defaultActor(), action: 'vault.create', subject: 'vault',
-              keyId: null, details: { vaultId, keyslot: { id: 1, type: 'passphrase' }, kdf },
+              keyId: null, details: { vaultId, keyslot: { id: 1, type: 'passphrase' }, kdf, ...seeded },
             });
             writeHead(db, k.mac, entry);
           })();
@@ -264,38 +295,38 @@ export class Vault {
     }
     let vmk: Buffer | null = null;
     try {
-      prepareExisting(db, target);
-      const meta = readMeta(db, target);
-      const rows = guarded(target, () => db.prepare('SELECT * FROM keyslots ORDER BY id').all() as KeyslotRow[]);
-      const damaged: number[] = [];
-      let tried = 0;
-      for (const row of rows) {
-        if (!equalBytes(slotChecksum(row), row.checksum)) {
-          damaged.push(row.id);
-          continue;
-        }
-        if (row.type !== opener.type) continue;
-        if (!opener.paramsValid(row)) {
-          damaged.push(row.id);
-          continue;
-        }
-        tried++;
-        const got = await opener.open(meta.vault_id, row);
-        if (got && !vmk) vmk = got;
-        else wipe(got);
+      prepareExisting(db, target, { content: false });
+      let meta: MetaRow;
+      let rows: KeyslotRow[];
+      try {
+        meta = readMeta(db, target); // checksummed
+        rows = guarded(target, () => db.prepare('SELECT * FROM keyslots ORDER BY id').all() as KeyslotRow[]); // each checksummed before use
+      } catch (e) {
+        checkContent(db, target); // a damaged file is named as such first, as ever
+        throw e;
       }
-      if (!vmk) {
-        if (damaged.length > 0) {
-          throw new KeyholdError('VAULT_CORRUPT', `vault: keyslot ${damaged.join(', ')} is damaged`,
-            tried > 0 ? `The ${opener.type} opened no intact keyslot. Restore the vault from a backup.` : INTEGRITY_HINT);
-        }
-        throw tried === 0 ? opener.noSlot() : opener.refused();
+      // Argon2id runs in libuv's thread pool: SQLite's check of the whole file
+      // runs on this thread meanwhile, and is answered first, as it was when it
+      // ran before. Nothing else is read from the file until both are done.
+      const opening = openKeyslots(meta.vault_id, rows, opener);
+      try {
+        checkContent(db, target);
+      } catch (e) {
+        await opening.then((r) => wipe(r.vmk), () => undefined);
+        throw e;
       }
+      vmk = (await opening).vmk;
       const keys = deriveKeys(vmk, meta.vault_id);
       const vault = new Vault(target, db, meta, keys, opts, access);
       vmk = null;
       vault.#checkMeta(meta);
       vault.#readSlots(); // checks every slot's checksum and MAC
+      try {
+        await opts.beforeChanges?.(vault);
+      } catch (e) {
+        vault.lock();
+        throw e;
+      }
       vault.#migrate();
       if (access.writable) removeCreationLeftovers(target, opts.onNotice);
       else opts.onNotice?.(`opened ${target} read-only (${access.why}): reading commands work; changes and reveals are refused`);
@@ -323,6 +354,8 @@ export class Vault {
     }
     this.#macKey?.wipe();
     this.#macKey = null;
+    this.#macWorker?.close();
+    this.#macWorker = null;
     if (this.#db) {
       try {
         this.#db.close();
@@ -400,14 +433,38 @@ export class Vault {
     return this.#rehearsing;
   }
 
+  /** Who the log names as actor: the signed-in operator (electron/core/operators), else the unlocking identity. */
+  get actor(): string {
+    return this.#actor;
+  }
+
+  /** The signed-in operator's name becomes every entry's actor; null: back to the unlocking identity. */
+  actAs(name: string | null): void {
+    this.#actor = name ?? this.#unlockActor;
+  }
+
+  /** Runs fn with `extra` merged into the details of every entry it writes (a dual-control approval's names). */
+  async withAuditDetails<T>(extra: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
+    const before = this.#extraDetails;
+    this.#extraDetails = { ...before, ...extra };
+    try {
+      return await fn();
+    } finally {
+      this.#extraDetails = before;
+    }
+  }
+
   /** Appends an audit entry; only inside transaction(), with the change it records. */
   audit(event: AuditEvent): void {
     const { db } = this.#need();
     strictAssert(this.#inTransaction, 'audit entries are written inside a vault transaction');
     if (this.#headError) throw this.#headError;
+    const extra = this.#extraDetails;
+    const details = extra === null ? event.details ?? {}
+      : { ...(event.detailsJson !== undefined ? JSON.parse(event.detailsJson) as Record<string, unknown> : event.details ?? {}), ...extra };
     this.#head = appendEntry(db, this.#head, {
-      at: this.#entryTime(), actor: this.actor, action: event.action, subject: event.subject,
-      keyId: event.keyId ?? null, details: event.details ?? {}, detailsJson: event.detailsJson,
+      at: this.#entryTime(), actor: this.#actor, action: event.action, subject: event.subject,
+      keyId: event.keyId ?? null, details, detailsJson: extra === null ? event.detailsJson : undefined,
     });
     this.#appended++;
   }
@@ -563,6 +620,32 @@ export class Vault {
     return this.#macKey;
   }
 
+  /**
+   * The row MAC checker in a worker thread (mac-worker.ts), for bulk reads
+   * (keys/rows.ts eachKeyWithCurrent): started on first use with a copy of the
+   * row MAC key, reused while unlocked (another is started if it failed), and
+   * stopped at lock, when it wipes its copy.
+   */
+  rowMacWorker(): MacWorker {
+    const { keys } = this.#need();
+    if (!this.#macWorker?.usable) this.#macWorker = new MacWorker(keys.mac);
+    return this.#macWorker;
+  }
+
+  /**
+   * HMAC-SHA256 under the anchor key, derived from the VMK for this purpose
+   * alone (label 'keyhold/v1 token anchor'): the MAC of a token's rollback
+   * anchor (token/anchor.ts).
+   */
+  anchorMac(data: string): Buffer {
+    const key = hkdf(this.#need().keys.vmk, this.id, 'keyhold/v1 token anchor');
+    try {
+      return hmac(key, Buffer.from(data, 'utf8'));
+    } finally {
+      wipe(key);
+    }
+  }
+
   /** MAC over a row: table name and every field, in a fixed order. */
   mac(table: string, fields: readonly unknown[]): Buffer {
     return this.#rowMacKey().macRow(table, fields);
@@ -635,19 +718,30 @@ export class Vault {
    * slot with the VMK wrapped under the method's key and the AAD from wrapAad.
    * Token and quorum slots come through here.
    */
-  async addSlotWith(make: (vmk: Buffer, vaultId: string, slotId: number) => Promise<NewKeyslot>): Promise<KeyslotInfo> {
+  async addSlotWith(make: (vmk: Buffer, vaultId: string, slotId: number) => Promise<NewKeyslot>, replaces?: number): Promise<KeyslotInfo> {
     const { keys } = this.#need();
     const id = this.#nextSlotId();
-    return this.addSlot(await make(keys.vmk, this.id, id), id);
+    return this.addSlot(await make(keys.vmk, this.id, id), id, replaces);
   }
 
-  /** Stores a finished slot and audits it. */
-  addSlot(slot: NewKeyslot, id: number): KeyslotInfo {
+  /**
+   * Stores a finished slot and audits it. With `replaces` (a quorum re-share),
+   * that slot is removed in the same transaction: both entries or neither.
+   */
+  addSlot(slot: NewKeyslot, id: number, replaces?: number): KeyslotInfo {
     const { db, keys } = this.#need();
     const createdAt = this.now();
+    const old = replaces === undefined ? undefined : this.#readSlots().find((r) => r.id === replaces);
+    if (replaces !== undefined && !old) throw new KeyholdError('KEYSLOT_NOT_FOUND', `vault: no keyslot ${replaces}`, 'See `keyhold slot list`.');
     this.transaction(() => {
       insertSlot(db, keys.mac, id, slot, createdAt);
-      this.audit({ action: 'slot.add', subject: `keyslot:${id}`, details: { id, type: slot.type, label: slot.label } });
+      this.audit({ action: 'slot.add', subject: `keyslot:${id}`,
+        details: { id, type: slot.type, label: slot.label, ...(old ? { replaces: old.id } : {}) } });
+      if (old) {
+        db.prepare('DELETE FROM keyslots WHERE id = ?').run(old.id);
+        this.audit({ action: 'slot.remove', subject: `keyslot:${old.id}`,
+          details: { id: old.id, type: old.type, label: old.label, replacedBy: id } });
+      }
     });
     return this.listKeyslots().find((s) => s.id === id) as KeyslotInfo;
   }
@@ -706,6 +800,22 @@ export class Vault {
     }
   }
 
+  // ---- backup ---------------------------------------------------------------
+
+  /**
+   * What a backup (electron/core/backup) is made of, in one synchronous step so
+   * that it is consistent: the vault file's image (SQLite's serialize, in
+   * memory: no copy on disk), the audit head and the keyslot rows it holds,
+   * and the key for a backup with this id (backupKey; the caller wipes it).
+   */
+  backupSnapshot(backupId: string): { image: Buffer; head: ChainHead; slots: KeyslotRow[]; key: Buffer } {
+    const { db, keys } = this.#need();
+    strictAssert(!this.#inTransaction, 'a backup is taken outside any transaction');
+    const slots = this.#readSlots();
+    const image = guarded(this.path, () => db.serialize());
+    return { image, head: this.#head, slots, key: backupKey(keys.vmk, this.id, backupId) };
+  }
+
   // ---- info ---------------------------------------------------------------
 
   info(): VaultInfo {
@@ -725,6 +835,55 @@ export class Vault {
 }
 
 // ---- helpers ------------------------------------------------------------------
+
+/**
+ * Tries an unlock method on keyslot rows (a vault's, or those a backup carries:
+ * electron/core/backup): every intact slot of the opener's type is tried (a
+ * passphrase costs a full KDF per slot whatever the outcome); damaged slots
+ * are named. Returns the VMK and the id of the slot that gave it; the caller
+ * wipes the VMK and disposes of the opener.
+ */
+export async function openKeyslots(vaultId: string, rows: readonly KeyslotRow[], opener: SlotOpener,
+  damagedHint = INTEGRITY_HINT): Promise<{ vmk: Buffer; slotId: number }> {
+  let vmk: Buffer | null = null;
+  let slotId = 0;
+  const damaged: number[] = [];
+  let tried = 0;
+  for (const row of rows) {
+    if (!equalBytes(slotChecksum(row), row.checksum)) {
+      damaged.push(row.id);
+      continue;
+    }
+    if (row.type !== opener.type) continue;
+    if (!opener.paramsValid(row)) {
+      damaged.push(row.id);
+      continue;
+    }
+    tried++;
+    const got = await opener.open(vaultId, row);
+    if (got && !vmk) {
+      vmk = got;
+      slotId = row.id;
+    } else wipe(got);
+  }
+  if (!vmk) {
+    if (damaged.length > 0) {
+      throw new KeyholdError('VAULT_CORRUPT', `vault: keyslot ${damaged.join(', ')} is damaged`,
+        tried > 0 ? `The ${opener.type} opened no intact keyslot. Restore the vault from a backup.` : damagedHint);
+    }
+    throw tried === 0 ? opener.noSlot() : opener.refused();
+  }
+  return { vmk, slotId };
+}
+
+/**
+ * The key that encrypts a backup of the vault (electron/core/backup): a purpose
+ * of its own, derived from the VMK like the others (salt: vault id), and one
+ * per backup (its random id in the info), so no two backups share a key.
+ */
+export function backupKey(vmk: Buffer, vaultId: string, backupId: string): Buffer {
+  return hkdf(vmk, vaultId, `keyhold/v1 backup ${backupId}`);
+}
 
 /** Thrown at the end of a rehearsed transaction (Vault.rehearse) to roll it back; carries its result. */
 class Rehearsed extends Error {
@@ -794,8 +953,8 @@ function readMeta(db: Db, vaultPath: string): MetaRow {
   return row;
 }
 
-/** Moves a finished file into place without ever replacing an existing one. */
-function publish(tmp: string, target: string): void {
+/** Moves a finished file into place without ever replacing an existing one (also a restored backup: electron/core/backup). */
+export function publish(tmp: string, target: string): void {
   try {
     fs.linkSync(tmp, target);
     fs.unlinkSync(tmp);
@@ -846,7 +1005,7 @@ async function openWhenFree(target: string, waitMs: number): Promise<Db> {
 const HOST_TAG = sha256Hex(Buffer.from(os.hostname(), 'utf8')).slice(0, 8);
 
 /** `.<name>.creating-<host>-<pid>-<random>`: the temporary file of a creation in progress. */
-function creatingPath(target: string): string {
+export function creatingPath(target: string): string {
   return path.join(path.dirname(target),
     `.${path.basename(target)}.creating-${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}`);
 }

@@ -2,6 +2,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { MIN_NEW_PASSPHRASE } from '../../../shared/contract';
+import { RestoreFromBackup } from '../screens/backup/RestoreFromBackup';
 import { useSession } from '../stores/session';
 import { ErrorBlock, ScreenTitle } from './common';
 import { checkNewPassphrase, NewPassphrase } from './NewPassphrase';
@@ -59,6 +60,8 @@ export function CreateVaultScreen() {
           </p>
         ) : null}
       </form>
+      <p className="hint">Or bring back a vault from a backup file made with Keyhold.</p>
+      <RestoreFromBackup target="workstation" />
     </main>
   );
 }

@@ -10,6 +10,7 @@ import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { revokeReasonSchema, type KeyDetail, type KeyVersionInfo, type RevokeReason } from '../../../shared/contract';
 import { duration, when } from '../format';
+import { usePermission } from '../roles';
 import { groupSecret, noSecretReason, REVEAL_SECONDS, trueEnd, useKeyDetail } from '../stores/keyDetail';
 import { ErrorBlock, Loading } from './common';
 import { DUE_LABEL } from './KeysScreen';
@@ -106,6 +107,17 @@ function SecretPanel({ detail }: { detail: KeyDetail }) {
   const currentReason = current ? noSecretReason(current) : 'The key has no current version.';
   const shownVersion = revealed ? detail.versions.find((v) => v.version === revealed.version) : undefined;
   const copyLeft = copied !== null && copied.clearAt !== null ? secondsLeft(copied.clearAt, now) : null;
+  const canReveal = usePermission('key.reveal');
+
+  if (!canReveal.allowed) {
+    // No reveal or copy button at all for an operator who may not read secrets (an auditor).
+    return (
+      <section className="reveal" aria-labelledby="reveal-title" data-testid="reveal-not-allowed">
+        <h3 id="reveal-title">Secret</h3>
+        <p className="hint">{canReveal.reason}: your roles do not allow revealing or copying a secret.</p>
+      </section>
+    );
+  }
 
   return (
     <section className="reveal" aria-labelledby="reveal-title">
@@ -182,6 +194,9 @@ function VersionCard({ v, current, onRevoke, onDestroy }: {
   const why = noSecretReason(v);
   const end = trueEnd(v);
   const live = v.state === 'pre-active' || v.state === 'active' || v.state === 'retiring';
+  const canReveal = usePermission('key.reveal');
+  const canRevoke = usePermission('key.revoke');
+  const canDestroy = usePermission('key.destroy');
   return (
     <li className={`version-card${current ? ' current' : ''}`} data-testid={`version-${v.version}`} data-state={v.state}>
       <div className="version-head">
@@ -223,21 +238,27 @@ function VersionCard({ v, current, onRevoke, onDestroy }: {
         </dd>
       </dl>
       <div className="actions small">
-        <button type="button" className="button small" onClick={() => void reveal(v.version)} disabled={why !== null || busyVersion !== null}
-          aria-describedby={why || v.state === 'revoked' ? reasonId : undefined} data-testid={`reveal-version-${v.version}`}>
-          {revealed?.version === v.version ? 'Shown above' : 'Reveal'}
-        </button>
-        <button type="button" className="button small" onClick={() => void copy(v.version)} disabled={why !== null || busyVersion !== null}
-          aria-describedby={why || v.state === 'revoked' ? reasonId : undefined} data-testid={`copy-version-${v.version}`}>
-          Copy
-        </button>
+        {canReveal.allowed ? (
+          <>
+            <button type="button" className="button small" onClick={() => void reveal(v.version)} disabled={why !== null || busyVersion !== null}
+              aria-describedby={why || v.state === 'revoked' ? reasonId : undefined} data-testid={`reveal-version-${v.version}`}>
+              {revealed?.version === v.version ? 'Shown above' : 'Reveal'}
+            </button>
+            <button type="button" className="button small" onClick={() => void copy(v.version)} disabled={why !== null || busyVersion !== null}
+              aria-describedby={why || v.state === 'revoked' ? reasonId : undefined} data-testid={`copy-version-${v.version}`}>
+              Copy
+            </button>
+          </>
+        ) : null}
         {live ? (
-          <button type="button" className="button small" onClick={() => onRevoke(v.version)} data-testid={`revoke-version-${v.version}`}>
+          <button type="button" className="button small" onClick={() => onRevoke(v.version)} disabled={!canRevoke.allowed}
+            title={canRevoke.reason ?? undefined} data-testid={`revoke-version-${v.version}`}>
             Revoke…
           </button>
         ) : null}
         {v.state === 'revoked' ? (
-          <button type="button" className="button small danger" onClick={() => onDestroy(v.version)} data-testid={`destroy-version-${v.version}`}>
+          <button type="button" className="button small danger" onClick={() => onDestroy(v.version)} disabled={!canDestroy.allowed}
+            title={canDestroy.reason ?? undefined} data-testid={`destroy-version-${v.version}`}>
             Destroy secret…
           </button>
         ) : null}
@@ -263,6 +284,8 @@ function KeyActions({ detail, dialog, setDialog, reason, setReason }: {
     useShallow((s) => ({ rotate: s.rotate, revoke: s.revoke, destroy: s.destroy, resetAction: s.resetAction })),
   );
   const reasonName = useId();
+  const canRotate = usePermission('key.rotate');
+  const canRevoke = usePermission('key.revoke');
   const path = keyPath(detail);
   const live = detail.versions.filter((v) => v.state === 'pre-active' || v.state === 'active' || v.state === 'retiring');
   const busy = actionStatus === 'loading';
@@ -287,15 +310,17 @@ function KeyActions({ detail, dialog, setDialog, reason, setReason }: {
   return (
     <>
       <div className="actions key-actions">
-        <button type="button" className="button" onClick={() => open({ kind: 'rotate' })} disabled={detail.state === 'revoked' || detail.state === 'destroyed'}
+        <button type="button" className="button" onClick={() => open({ kind: 'rotate' })}
+          disabled={detail.state === 'revoked' || detail.state === 'destroyed' || !canRotate.allowed} title={canRotate.reason ?? undefined}
           data-testid="key-rotate">
           Rotate…
         </button>
-        <button type="button" className="button danger" onClick={() => open({ kind: 'revoke' })} disabled={live.length === 0}
-          data-testid="key-revoke">
+        <button type="button" className="button danger" onClick={() => open({ kind: 'revoke' })} disabled={live.length === 0 || !canRevoke.allowed}
+          title={canRevoke.reason ?? undefined} data-testid="key-revoke">
           Revoke…
         </button>
       </div>
+      {canRotate.allowed ? null : <p className="hint" data-testid="key-actions-not-allowed">{canRotate.reason} to rotate, revoke or destroy.</p>}
       {live.length === 0 ? <p className="hint">No live version is left to rotate or revoke.</p> : null}
 
       <ConfirmDialog open={dialog?.kind === 'rotate'} title={`Rotate ${path}?`} testId="rotate-dialog" confirmLabel="Rotate"

@@ -3,6 +3,7 @@ import { useCallback, useId } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { keyStateSchema, type DueStatus } from '../../../shared/contract';
 import { plural } from '../format';
+import { usePermission } from '../roles';
 import { useKeyDetail } from '../stores/keyDetail';
 import { DUE_ORDER, SORT_COLUMNS, useKeys, type KeyFilter, type KeyRow, type SortColumn } from '../stores/keys';
 import { useUi } from '../stores/ui';
@@ -213,12 +214,14 @@ function KeyList() {
 export function KeysScreen() {
   const view = useUi((s) => s.view);
   const showView = useUi((s) => s.showView);
+  const canCreate = usePermission('key.create');
   return (
     <main className="screen wide keys-screen" data-screen={view === 'create' ? 'create-key' : 'keys'}>
       <div className="screen-head">
         <ScreenTitle focus={view === 'list'} focusKey={view}>Keys</ScreenTitle>
         {view === 'list' ? (
-          <button type="button" className="button primary" onClick={() => showView('create')} data-testid="new-key">
+          <button type="button" className="button primary" onClick={() => showView('create')} disabled={!canCreate.allowed}
+            title={canCreate.reason ?? undefined} data-testid="new-key">
             New key
           </button>
         ) : null}

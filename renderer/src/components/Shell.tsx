@@ -6,10 +6,13 @@
  * overlay, Esc closes it.
  */
 import { useEffect, useRef, useState } from 'react';
+import { useVisibleScreens } from '../roles';
 import { ScreenView } from '../screens';
+import { CeremonyIndicator } from '../screens/ceremony/CeremonyScreen';
 import { SCREENS } from '../screens/registry';
 import { useSession } from '../stores/session';
 import { useUi } from '../stores/ui';
+import { ApprovalDialog } from './ApprovalDialog';
 
 const SHORTCUTS: ReadonlyArray<readonly [string, string]> = [
   ['Ctrl+L', 'Lock the vault'],
@@ -57,6 +60,9 @@ export function Shell() {
   const screen = useUi((s) => s.screen);
   const showScreen = useUi((s) => s.showScreen);
   const [help, setHelp] = useState(false);
+  // Only the areas the signed-in operator may use are listed and reachable by shortcut (roles.ts).
+  const visible = useVisibleScreens();
+  const shown = visible.some((s) => s.id === screen) ? screen : 'keys';
 
   useEffect(
     function shortcuts() {
@@ -77,7 +83,7 @@ export function Shell() {
           showScreen('keys');
           useUi.getState().showView('create');
         } else if (e.altKey && !ctrl) {
-          const target = SCREENS.find((s) => s.key === e.key);
+          const target = visible.find((s) => s.key === e.key);
           if (target) {
             e.preventDefault();
             showScreen(target.id);
@@ -93,19 +99,19 @@ export function Shell() {
       window.addEventListener('keydown', onKey);
       return () => window.removeEventListener('keydown', onKey);
     },
-    [showScreen],
+    [showScreen, visible],
   );
 
   return (
     <div className="shell">
       <nav className="sidebar" aria-label="Vault areas">
         <ul>
-          {SCREENS.map((s) => (
+          {visible.map((s) => (
             <li key={s.id}>
               <button
                 type="button"
                 className="nav-link"
-                aria-current={screen === s.id ? 'page' : undefined}
+                aria-current={shown === s.id ? 'page' : undefined}
                 onClick={() => showScreen(s.id)}
                 data-testid={`nav-${s.id}`}
                 aria-keyshortcuts={`Alt+${s.key}`}
@@ -115,12 +121,14 @@ export function Shell() {
             </li>
           ))}
         </ul>
+        <CeremonyIndicator />
         <button type="button" className="nav-link help-link" onClick={() => setHelp(true)} data-testid="nav-help" aria-keyshortcuts="F1">
           Shortcuts
         </button>
       </nav>
-      <ScreenView id={screen} />
+      <ScreenView id={shown} />
       {help ? <HelpOverlay onClose={() => setHelp(false)} /> : null}
+      <ApprovalDialog />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 /**
- * Unlock with the passphrase or with a token and its PIN.
+ * Unlock with the passphrase, with a token and its PIN, or by a quorum of
+ * custodians (QuorumUnlock.tsx).
  *
  * Which keyslots a locked vault has is not known before it opens (their list
  * is read once unlocked), so both methods are offered; the one that last
@@ -13,19 +14,24 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import type { ApiError } from '../api';
 import { useIpcEvent } from '../events';
 import { useSession } from '../stores/session';
 import { useTokens } from '../stores/tokens';
 import { ErrorBlock, Loading, ScreenTitle } from './common';
 import { PinBadge, PinPrompt } from './PinPrompt';
+import { RestoreFromBackup } from '../screens/backup/RestoreFromBackup';
+import { QuorumUnlock } from './QuorumUnlock';
+import { isRollbackRefusal, RollbackNotice } from './RollbackNotice';
 
-type Method = 'passphrase' | 'token';
+type Method = 'passphrase' | 'token' | 'quorum';
 
 const METHOD_KEY = 'keyhold.unlockMethod';
 
 function rememberedMethod(): Method {
   try {
-    return globalThis.localStorage?.getItem(METHOD_KEY) === 'token' ? 'token' : 'passphrase';
+    const m = globalThis.localStorage?.getItem(METHOD_KEY);
+    return m === 'token' || m === 'quorum' ? m : 'passphrase';
   } catch {
     return 'passphrase';
   }
@@ -59,7 +65,7 @@ export function UnlockScreen() {
       ) : null}
       <fieldset className="method-switch" aria-describedby={`${id}-methods`}>
         <legend>Unlock with</legend>
-        {(['passphrase', 'token'] as const).map((m) => (
+        {(['passphrase', 'token', 'quorum'] as const).map((m) => (
           <label key={m} className={`method-option${method === m ? ' checked' : ''}`}>
             <input
               type="radio"
@@ -69,14 +75,16 @@ export function UnlockScreen() {
               onChange={() => setMethod(m)}
               data-testid={`method-${m}`}
             />
-            {m === 'passphrase' ? 'Passphrase' : 'Token and PIN'}
+            {m === 'passphrase' ? 'Passphrase' : m === 'token' ? 'Token and PIN' : 'Quorum of custodians'}
           </label>
         ))}
       </fieldset>
       <p className="hint" id={`${id}-methods`}>
-        A vault opens with any of its keyslots: a passphrase, or a token (smartcard, USB key) with its PIN.
+        A vault opens with any of its keyslots: a passphrase, a token (smartcard, USB key) with its PIN, or a quorum of custodians
+        each giving their share.
       </p>
-      {method === 'passphrase' ? <PassphraseUnlock /> : <TokenUnlock />}
+      {method === 'passphrase' ? <PassphraseUnlock /> : method === 'token' ? <TokenUnlock /> : <QuorumUnlock onUnlocked={() => remember('quorum')} />}
+      <RestoreFromBackup target="choose" />
     </main>
   );
 }
@@ -148,7 +156,11 @@ function TokenUnlock() {
   const recheck = useTokens((s) => s.recheck);
   const setTokens = useTokens((s) => s.setTokens);
   const unlockToken = useSession((s) => s.unlockToken);
+  const lock = useSession((s) => s.lock);
+  const busy = useSession((s) => s.busy);
   const [chosen, setChosen] = useState<string | null>(null);
+  /** An unlock the token's rollback record refused: the token stays logged in for the override until Cancel. */
+  const [refused, setRefused] = useState<{ error: ApiError; serial: string; allowFinalTry: boolean } | null>(null);
   const id = useId();
 
   useEffect(
@@ -169,7 +181,30 @@ function TokenUnlock() {
   async function submit(serial: string, pin: string | null, allowFinalTry: boolean) {
     const failed = await unlockToken(serial, pin, allowFinalTry);
     if (!failed) remember('token');
+    if (isRollbackRefusal(failed)) {
+      setRefused({ error: failed, serial, allowFinalTry });
+      return null;
+    }
     return failed;
+  }
+
+  if (refused) {
+    return (
+      <RollbackNotice
+        error={refused.error}
+        busy={busy}
+        onOverride={async (reason) => {
+          const failed = await unlockToken(refused.serial, null, refused.allowFinalTry, { reason });
+          if (!failed) remember('token');
+          return failed;
+        }}
+        onCancel={() => {
+          setRefused(null);
+          // Logs the token out: it stayed logged in for the override.
+          void lock();
+        }}
+      />
+    );
   }
 
   if (tokens === null) {

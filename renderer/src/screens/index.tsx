@@ -4,7 +4,9 @@ import { missingCase } from '../../../shared/errors';
 import { KeysScreen } from '../components/KeysScreen';
 import { AuditScreen } from './audit/AuditScreen';
 import { BundlesScreen } from './bundles/BundlesScreen';
+import { CeremonyScreen } from './ceremony/CeremonyScreen';
 import { KeyslotsScreen } from './keyslots/KeyslotsScreen';
+import { OperatorsScreen } from './operators/OperatorsScreen';
 import type { ScreenId } from './registry';
 import { RotationScreen } from './rotation/RotationScreen';
 import { SettingsScreen } from './settings/SettingsScreen';
@@ -26,6 +28,10 @@ export function ScreenView({ id }: { id: ScreenId }): ReactElement {
       return <KeyslotsScreen />;
     case 'settings':
       return <SettingsScreen />;
+    case 'operators':
+      return <OperatorsScreen />;
+    case 'ceremony':
+      return <CeremonyScreen />;
     default:
       return missingCase(id);
   }

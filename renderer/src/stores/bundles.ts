@@ -228,6 +228,8 @@ export const useBundles = create<BundlesState>()((set, get) => ({
         expires: preparedWith.expires,
         out: out.handle,
         prepared: summary.prepared,
+        // A revocations-only bundle also comes as QR codes (the Bundles screen can show them: QrView).
+        ...(summary.revocationsOnly ? { qr: true } : {}),
         token: serial, ...pinFields(pin, allowFinalTry),
       }),
     );

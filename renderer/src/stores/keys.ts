@@ -5,9 +5,10 @@
  * its secrets and its actions live in stores/keyDetail.ts.
  *
  * Loading (key.table, shared/contract.ts): first a screenful in the list's own
- * order, drawn at once; then the whole vault in pages in key id order (the
- * core's fastest read), put in order here. Every row is MAC-checked by the core
- * on the way; nothing is shown that was not.
+ * order, drawn at once; then the whole vault as four ranges of key ids asked
+ * together (the core's fastest read), each put in the list's order as it
+ * arrives, while main reads the next, and merged at the end. Every row is
+ * MAC-checked by the core on the way; nothing is shown that was not.
  *
  * Sorting: each column's rank of every row is computed once, when the column is
  * first sorted on (or in idle time after loading), and kept; a sort is then one
@@ -210,6 +211,60 @@ function defaultOrderOf(d: Derived): { pos: Int32Array; order: Int32Array } {
   return { pos, order };
 }
 
+/** The list's own order (service, environment, name; UTF-16 code units, as rankByText): for rows a page already holds. */
+export function byDefaultOrder(a: KeyRow, b: KeyRow): number {
+  if (a.service !== b.service) return a.service < b.service ? -1 : 1;
+  if (a.environment !== b.environment) return a.environment < b.environment ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Two runs in the list's own order, merged into one in that order. */
+function mergeTwo(a: readonly KeyRow[], b: readonly KeyRow[]): KeyRow[] {
+  const out = new Array<KeyRow>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) {
+    out[o++] = byDefaultOrder(b[j] as KeyRow, a[i] as KeyRow) < 0 ? (b[j++] as KeyRow) : (a[i++] as KeyRow);
+  }
+  while (i < a.length) out[o++] = a[i++] as KeyRow;
+  while (j < b.length) out[o++] = b[j++] as KeyRow;
+  return out;
+}
+
+/** Runs each in the list's own order, merged into one in that order, two at a time (each row moves log2(runs) times). */
+export function mergeInDefaultOrder(runs: readonly (readonly KeyRow[])[]): KeyRow[] {
+  let level: (readonly KeyRow[])[] = [...runs];
+  if (level.length === 0) return [];
+  while (level.length > 1) {
+    const next: KeyRow[][] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      next.push(i + 1 < level.length ? mergeTwo(level[i] as KeyRow[], level[i + 1] as KeyRow[]) : [...(level[i] as KeyRow[])]);
+    }
+    level = next;
+  }
+  return level[0] as KeyRow[];
+}
+
+/**
+ * Records that `all` is already in the list's own order, so that the default
+ * order is the rows as they are, with no ranks to build: `'merged'`, rows
+ * sorted and merged here with byDefaultOrder (in order by construction), or
+ * `'core'`, a first screenful in the core's order, which is checked, not
+ * assumed (SQLite orders text by its UTF-8 bytes, this list by UTF-16 code
+ * units; they differ past U+FFFF): rows out of order are left to
+ * defaultOrderOf.
+ */
+function adoptDefaultOrder(all: readonly KeyRow[], from: 'merged' | 'core'): void {
+  const n = all.length;
+  if (from === 'core') for (let i = 1; i < n; i++) if (byDefaultOrder(all[i - 1] as KeyRow, all[i] as KeyRow) > 0) return;
+  const d = derivedFor(all);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  d.defaultOrder = order;
+  d.defaultPos = order;
+}
+
 /** Every row in the sort's order; ties keep the default order (in either direction). */
 export function sortedOrder(all: readonly KeyRow[], sort: Sort): Int32Array {
   const d = derivedFor(all);
@@ -405,8 +460,9 @@ let loadSeq = 0;
 
 export const useKeys = create<KeysState>()((set, get) => {
   /** New rows: the lists of services and environments, the sort, the filter. */
-  function show(all: readonly KeyRow[], extra: Partial<KeysState> = {}): void {
+  function show(all: readonly KeyRow[], extra: Partial<KeysState> = {}, inDefaultOrder?: 'merged' | 'core'): void {
     const { filter, sort, version } = get();
+    if (inDefaultOrder) adoptDefaultOrder(all, inDefaultOrder);
     set({
       all,
       services: distinct(all.map((k) => k.service)),
@@ -422,6 +478,8 @@ export const useKeys = create<KeysState>()((set, get) => {
 
     load: async () => {
       const seq = ++loadSeq;
+      // When the list was asked for: the end-to-end suite times the first rows from here (user timing, no effect).
+      globalThis.performance?.mark?.('keyhold:keys-load');
       const reloading = get().all.length > 0 && !get().partial;
       if (!reloading) set({ status: 'loading', error: null });
       const fail = (error: ApiError): void => {
@@ -437,38 +495,40 @@ export const useKeys = create<KeysState>()((set, get) => {
         const rows = rowsOf(first.value);
         const total = first.value.total ?? rows.length;
         if (total <= rows.length) {
-          show(rows, { status: 'ready', total: rows.length, partial: false });
+          show(rows, { status: 'ready', total: rows.length, partial: false }, 'core');
           warmUp(get().all);
           return;
         }
-        show(rows, { status: 'ready', total, partial: true, read: 0 });
+        show(rows, { status: 'ready', total, partial: true, read: 0 }, 'core');
         // Let the first screenful paint before the rest arrives and keeps the page busy decoding it.
         await nextPaint();
         if (seq !== loadSeq) return;
       }
       // The rest as ranges of key ids (ids are uniformly random), all asked at once: main reads one range
-      // while the page receives the one before. A range larger than a page continues from its `next`.
+      // while the page receives the one before. A range larger than a page continues from its `next`. Each
+      // range is put in the list's own order as it arrives (while main reads the next), so that the end is
+      // one merge, not a sort of every key.
       const ranges = ID_RANGES.map(async ([from, to]): Promise<KeyRow[] | ApiError> => {
-        const out: KeyRow[][] = [];
+        const out: KeyRow[] = [];
         let after: string | null = from;
         do {
           const r = await call((api) => api.keyTable({ order: 'id', limit: PAGE, ...(after !== null ? { after } : {}), ...(to !== null ? { before: to } : {}) }));
-          if (seq !== loadSeq) return out.flat();
+          if (seq !== loadSeq) return out;
           if (!r.ok) return r.error;
-          out.push(rowsOf(r.value));
+          for (const row of rowsOf(r.value)) out.push(row);
           after = r.value.next;
           if (!reloading) set({ read: get().read + r.value.id.length });
         } while (after !== null);
-        return out.flat();
+        return out.sort(byDefaultOrder);
       });
-      const chunks: KeyRow[][] = [];
+      const runs: KeyRow[][] = [];
       for (const got of await Promise.all(ranges)) {
         if (seq !== loadSeq) return;
         if (!Array.isArray(got)) return fail(got);
-        chunks.push(got);
+        runs.push(got);
       }
-      const all = chunks.length === 1 ? (chunks[0] as KeyRow[]) : chunks.flat();
-      show(all, { status: 'ready', error: null, total: all.length, partial: false });
+      const all = mergeInDefaultOrder(runs);
+      show(all, { status: 'ready', error: null, total: all.length, partial: false }, 'merged');
       warmUp(all);
     },
 

@@ -8,8 +8,17 @@ import { create } from 'zustand';
 import type { VaultInfo } from '../../../shared/contract';
 import type { AirgapStatus, AppEnvironment, LockReason } from '../../../shared/ipc';
 import { bridge, call, NO_BRIDGE, pinFields, type ApiError } from '../api';
+import { useApproval } from '../useApproval';
+import { needsSignIn } from './access';
 import { useKeys } from './keys';
+import { useOperators } from './operators';
 import { useUi } from './ui';
+
+/** After the vault opens: who is signed in; the keys load once someone is (a vault with several operators asks first). */
+async function afterOpen(): Promise<void> {
+  const who = await useOperators.getState().loadIdentity();
+  if (who === null || !needsSignIn(who)) void useKeys.getState().load();
+}
 
 export type Phase = 'loading' | 'error' | 'no-vault' | 'locked' | 'unlocked';
 
@@ -33,7 +42,10 @@ type SessionState = Readonly<{
    * token only and is not kept. Resolves null on success, else the error, for
    * the PIN prompt to show (actionError is left to the passphrase form).
    */
-  unlockToken: (token: string, pin: string | null, allowFinalTry: boolean) => Promise<ApiError | null>;
+  /** `acceptRollback`: open a copy the token's rollback record refuses, with the reason recorded (RollbackNotice). */
+  unlockToken: (token: string, pin: string | null, allowFinalTry: boolean, acceptRollback?: { reason: string }) => Promise<ApiError | null>;
+  /** The vault was opened by another way (a quorum's M-th share, stores/quorum.ts): the same as after an unlock. */
+  opened: (info: VaultInfo, announcement: string) => void;
   lock: () => Promise<void>;
   locked: (reason: LockReason) => void;
   setAirgap: (status: AirgapStatus) => void;
@@ -68,7 +80,7 @@ export const useSession = create<SessionState>()((set, get) => ({
     if (phase === 'unlocked') {
       const info = await call((api) => api.vaultInfo());
       if (info.ok) set({ info: info.value });
-      void useKeys.getState().load();
+      void afterOpen();
     }
   },
 
@@ -81,7 +93,7 @@ export const useSession = create<SessionState>()((set, get) => ({
     }
     set({ busy: false, phase: 'unlocked', info: r.value, lockReason: null });
     useUi.getState().announce('Vault created and unlocked.');
-    void useKeys.getState().load();
+    void afterOpen();
     return true;
   },
 
@@ -94,21 +106,27 @@ export const useSession = create<SessionState>()((set, get) => ({
     }
     set({ busy: false, phase: 'unlocked', info: r.value, lockReason: null });
     useUi.getState().announce('Vault unlocked.');
-    void useKeys.getState().load();
+    void afterOpen();
     return true;
   },
 
-  unlockToken: async (token, pin, allowFinalTry) => {
+  unlockToken: async (token, pin, allowFinalTry, acceptRollback) => {
     set({ busy: true, actionError: null });
-    const r = await call((api) => api.vaultUnlockToken({ token, ...pinFields(pin, allowFinalTry) }));
+    const r = await call((api) => api.vaultUnlockToken({ token, ...pinFields(pin, allowFinalTry), ...(acceptRollback ? { acceptRollback } : {}) }));
     if (!r.ok) {
       set({ busy: false });
       return r.error;
     }
     set({ busy: false, phase: 'unlocked', info: r.value, lockReason: null });
     useUi.getState().announce('Vault unlocked with the token.');
-    void useKeys.getState().load();
+    void afterOpen();
     return null;
+  },
+
+  opened: (info, announcement) => {
+    set({ busy: false, phase: 'unlocked', info, lockReason: null, actionError: null });
+    useUi.getState().announce(announcement);
+    void afterOpen();
   },
 
   lock: async () => {
@@ -123,6 +141,9 @@ export const useSession = create<SessionState>()((set, get) => ({
   locked: (reason) => {
     useKeys.getState().clear();
     useUi.getState().reset();
+    // No one is signed in to a locked vault; an approval waiting in the dialog is dropped (the core dropped it too).
+    useOperators.getState().clear();
+    useApproval.getState().settle(false);
     if (get().phase === 'locked') return;
     set({ phase: 'locked', info: null, lockReason: reason, actionError: null, busy: false });
     useUi.getState().announce(reason === 'idle' ? 'Vault locked after idle time.'

@@ -9,6 +9,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { AUDIT_ACTIONS } from '../../../../shared/audit-actions';
 import type { AuditEntry, AuditVerifyReport } from '../../../../shared/contract';
 import { ErrorBlock, Loading, ScreenTitle } from '../../components/common';
+import { Needs } from '../../components/Needs';
 import { withoutPrefix } from '../../errors';
 import { useAudit, PAGE_SIZE, type Truncation } from '../../stores/audit';
 import { useKeys } from '../../stores/keys';
@@ -156,6 +157,7 @@ function TruncatedPanel({ cut }: { cut: Truncation }) {
         Until this is resolved the vault refuses every change and every reveal. Restore the vault from a backup if one has them; otherwise
         record the loss, with the reason, and the log continues from its last intact entry.
       </p>
+      <Needs command="audit.recover" what="record the loss">
       <form className="recover-form" onSubmit={submit} noValidate>
         <div className="field">
           <label htmlFor="recover-reason">Reason (recorded in the log)</label>
@@ -174,6 +176,7 @@ function TruncatedPanel({ cut }: { cut: Truncation }) {
           </button>
         </div>
       </form>
+      </Needs>
       {recoverError ? <ErrorBlock error={recoverError} title="The log was not recovered" /> : null}
       {asking ? <ConfirmRecover cut={cut} reason={reason.trim()} onClose={() => setAsking(false)} /> : null}
     </section>

@@ -9,10 +9,12 @@
  * size, hash and signer fingerprints are shown (SignedView). Also: the trust
  * root, writing a recorded bundle again, co-signing a bundle file.
  */
-import { useEffect, useId, type FormEvent } from 'react';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import { ErrorBlock, Loading, ScreenTitle } from '../../components/common';
+import { Needs } from '../../components/Needs';
 import { plural, when } from '../../format';
 import { useBundles, type Signed } from '../../stores/bundles';
+import { QrView } from './QrView';
 import { CosignSection, RecipientsSection, ResendSection, SignersSection, TrustSection } from './Sections';
 import { HashGroups, SummaryView } from './SummaryView';
 
@@ -70,12 +72,20 @@ function MainView() {
       <div className="screen-head">
         <ScreenTitle focusKey="main">Bundles</ScreenTitle>
       </div>
-      <ExportSection />
+      <Needs command="bundle.prepare" what="export a bundle">
+        <ExportSection />
+      </Needs>
       <RecipientsSection />
       <SignersSection />
-      <TrustSection />
-      <ResendSection recipients={recipients} />
-      <CosignSection />
+      <Needs command="trust.export" what="export the trust root">
+        <TrustSection />
+      </Needs>
+      <Needs command="bundle.resend" what="write a bundle again">
+        <ResendSection recipients={recipients} />
+      </Needs>
+      <Needs command="bundle.sign" what="co-sign a bundle">
+        <CosignSection />
+      </Needs>
     </>
   );
 }
@@ -157,6 +167,7 @@ function SignedView({ signed }: { signed: Signed }) {
   const { done } = useBundles();
   const { report } = signed;
   const missing = Math.max(0, report.threshold - report.signatures.length);
+  const [showQr, setShowQr] = useState(false);
   return (
     <div className="bundle-signed" data-testid="bundle-signed" data-hash={report.hash}>
       <div className="screen-head">
@@ -202,7 +213,13 @@ function SignedView({ signed }: { signed: Signed }) {
           </p>
         </dd>
       </dl>
+      {showQr && report.qr ? <QrView parts={report.qr} onClose={() => setShowQr(false)} /> : null}
       <div className="actions">
+        {report.qr && !showQr && missing === 0 ? (
+          <button type="button" className="button" onClick={() => setShowQr(true)} data-testid="show-qr">
+            Show as QR codes ({report.qr.length === 1 ? 'one code' : `${report.qr.length} codes`})
+          </button>
+        ) : null}
         <button type="button" className="button primary" onClick={done} data-testid="signed-done">
           Done
         </button>

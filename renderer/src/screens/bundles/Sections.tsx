@@ -3,6 +3,7 @@ import { useEffect, useId, useState, type FormEvent } from 'react';
 import type { RecipientInfo } from '../../../../shared/contract';
 import type { ApiError } from '../../api';
 import { ErrorBlock } from '../../components/common';
+import { Needs } from '../../components/Needs';
 import { PinPrompt } from '../../components/PinPrompt';
 import {
   isApiError,
@@ -58,7 +59,9 @@ export function RecipientsSection() {
           </table>
         </div>
       )}
-      <AddRecipient />
+      <Needs command="recipient.add" what="add a recipient">
+        <AddRecipient />
+      </Needs>
     </section>
   );
 }
@@ -188,6 +191,7 @@ export function SignersSection() {
           </table>
         </div>
       )}
+      <Needs command="signer.threshold" what={`change the threshold (now ${threshold})`}>
       <form className="threshold-form" onSubmit={(e) => void submit(e)} noValidate>
         <div className="field">
           <label htmlFor={`${id}-threshold`}>Signatures a bundle needs</label>
@@ -201,8 +205,11 @@ export function SignersSection() {
           Now {threshold}; the signers are on {plainCount(tokensN, 'token')}.
         </p>
       </form>
+      </Needs>
       {error ? <ErrorBlock error={error} title="The threshold was not changed" /> : null}
-      <AddSigner />
+      <Needs command="signer.add" what="register a signer">
+        <AddSigner />
+      </Needs>
     </section>
   );
 }

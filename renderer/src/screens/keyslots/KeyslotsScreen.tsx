@@ -2,7 +2,9 @@
  * Keyslots: the ways the vault opens (passphrases, tokens), each a keyslot
  * that wraps the vault's master key. The list shows type, label, when it was
  * made and its parameters (the KDF cost of a passphrase, the token and key of
- * a token slot); the actions add a passphrase or token keyslot, change the
+ * a token slot, the m of n and custodians of a quorum slot); the actions add
+ * a passphrase, token or quorum keyslot (QuorumForms.tsx: also re-share and a
+ * custodian's paper backup), change the
  * passphrase, and remove a keyslot: never the last one (the core refuses it
  * too), and never the last passphrase without a warning that the vault will
  * then open only with a token (learnt first from slot.remove's dry run).
@@ -15,8 +17,11 @@ import { plural, when } from '../../format';
 import { slotName, useKeyslots, type RemovalPreview } from '../../stores/keyslots';
 import { AddTokenForm } from './AddTokenForm';
 import { AddPassphraseForm, ChangePassphraseForm } from './PassphraseForms';
+import { PaperShareForm, QuorumForm, quorumCustodians } from './QuorumForms';
+import { usePermission } from '../../roles';
+import { Needs } from '../../components/Needs';
 
-type Panel = 'add-passphrase' | 'add-token' | 'change';
+type Panel = 'add-passphrase' | 'add-token' | 'change' | 'add-quorum' | 'reshare' | 'paper';
 
 const TYPE_TEXT: Readonly<Record<KeyslotInfo['type'], string>> = {
   passphrase: 'Passphrase',
@@ -66,6 +71,20 @@ function SlotDetails({ slot }: { slot: KeyslotInfo }) {
       </dl>
     );
   }
+  if (slot.type === 'quorum') {
+    return (
+      <dl className="slot-params">
+        <div>
+          <dt>Unlock</dt>
+          <dd data-testid="slot-quorum">any {str(p.m)} of {str(p.n)}</dd>
+        </div>
+        <div>
+          <dt>Custodians</dt>
+          <dd data-testid="slot-custodians">{quorumCustodians(slot).map((c) => `${c.name} (${c.kind})`).join(', ')}</dd>
+        </div>
+      </dl>
+    );
+  }
   return (
     <span>
       {Object.entries(p)
@@ -83,6 +102,8 @@ export function KeyslotsScreen() {
   const reset = useKeyslots((s) => s.reset);
   const previewRemove = useKeyslots((s) => s.previewRemove);
   const [panel, setPanel] = useState<Panel | null>(null);
+  /** The quorum slot a re-share or paper backup is for. */
+  const [panelSlot, setPanelSlot] = useState<KeyslotInfo | null>(null);
   const [removal, setRemoval] = useState<RemovalPreview | null>(null);
   const [removeError, setRemoveError] = useState<ApiError | null>(null);
   const [checking, setChecking] = useState<number | null>(null);
@@ -98,8 +119,9 @@ export function KeyslotsScreen() {
     [load, reset],
   );
 
-  function open(which: Panel, button: HTMLButtonElement): void {
+  function open(which: Panel, button: HTMLButtonElement, slot: KeyslotInfo | null = null): void {
     opener.current = button;
+    setPanelSlot(slot);
     setRemoveError(null);
     setPanel(which);
   }
@@ -133,11 +155,17 @@ export function KeyslotsScreen() {
   const only = slots !== null && slots.length === 1;
   const passphraseCount = slots?.filter((s) => s.type === 'passphrase').length ?? 0;
   const tokenCount = slots?.filter((s) => s.type === 'token').length ?? 0;
+  const quorumCount = slots?.filter((s) => s.type === 'quorum').length ?? 0;
+  // Quorum keyslots: the security officer adds and re-shares them; a custodian takes a paper copy of their share.
+  const mayAddQuorum = usePermission('slot.addQuorum');
+  const mayReshare = usePermission('slot.reshare');
+  const mayPaper = usePermission('share.paper');
 
   return (
     <main className="screen wide keyslots-screen" data-screen="keyslots" aria-busy={loading}>
       <div className="screen-head">
         <ScreenTitle>Keyslots</ScreenTitle>
+        <Needs command="slot.addPassphrase" what="add or change keyslots">
         <div className="actions">
           <button
             type="button"
@@ -160,6 +188,17 @@ export function KeyslotsScreen() {
           <button
             type="button"
             className="button"
+            onClick={(e) => open('add-quorum', e.currentTarget)}
+            aria-expanded={panel === 'add-quorum'}
+            disabled={!mayAddQuorum.allowed}
+            title={mayAddQuorum.reason ?? undefined}
+            data-testid="keyslot-add-quorum"
+          >
+            Add quorum
+          </button>
+          <button
+            type="button"
+            className="button"
             onClick={(e) => open('change', e.currentTarget)}
             aria-expanded={panel === 'change'}
             disabled={slots !== null && passphraseCount === 0}
@@ -168,10 +207,11 @@ export function KeyslotsScreen() {
             Change passphrase
           </button>
         </div>
+        </Needs>
       </div>
       <p className="hint">
-        Each keyslot opens the vault on its own: a passphrase, or a token with its PIN. Adding or removing one does not change the
-        keys in the vault.
+        Each keyslot opens the vault on its own: a passphrase, a token with its PIN, or a quorum of custodians together. Adding or
+        removing one does not change the keys in the vault.
       </p>
 
       {panel ? (
@@ -179,6 +219,9 @@ export function KeyslotsScreen() {
           {panel === 'add-passphrase' ? <AddPassphraseForm onDone={close} onCancel={close} /> : null}
           {panel === 'change' ? <ChangePassphraseForm onDone={close} onCancel={close} /> : null}
           {panel === 'add-token' ? <AddTokenForm onDone={close} onCancel={close} /> : null}
+          {panel === 'add-quorum' ? <QuorumForm onDone={close} onCancel={close} /> : null}
+          {panel === 'reshare' && panelSlot ? <QuorumForm key={panelSlot.id} slot={panelSlot} onDone={close} onCancel={close} /> : null}
+          {panel === 'paper' && panelSlot ? <PaperShareForm key={panelSlot.id} slot={panelSlot} onDone={close} /> : null}
         </div>
       ) : null}
 
@@ -200,6 +243,7 @@ export function KeyslotsScreen() {
         <section aria-labelledby={`${id}-list`} className="keyslot-list">
           <h2 id={`${id}-list`} className="count" data-testid="keyslot-count" data-count={slots.length}>
             {plural(slots.length, 'keyslot')}: {plural(passphraseCount, 'passphrase')}, {plural(tokenCount, 'token')}
+            {quorumCount > 0 ? `, ${plural(quorumCount, 'quorum')}` : ''}
           </h2>
           <div className="table-scroll">
             <table className="keyslot-table" data-testid="keyslot-table">
@@ -230,17 +274,45 @@ export function KeyslotsScreen() {
                       <SlotDetails slot={s} />
                     </td>
                     <td>
-                      <button
-                        type="button"
-                        className="button danger-outline"
-                        aria-label={`Remove keyslot #${s.id}${s.label ? ` (${s.label})` : ''}`}
-                        aria-describedby={only ? `${id}-only` : undefined}
-                        disabled={only || checking !== null}
-                        onClick={(e) => void askRemove(s, e.currentTarget)}
-                        data-testid="keyslot-remove"
-                      >
-                        {checking === s.id ? 'Checking…' : 'Remove'}
-                      </button>
+                      <div className="cell-actions">
+                        {s.type === 'quorum' ? (
+                          <>
+                            <button
+                              type="button"
+                              className="button"
+                              aria-label={`Re-share keyslot #${s.id}`}
+                              onClick={(e) => open('reshare', e.currentTarget, s)}
+                              disabled={!mayReshare.allowed}
+                              title={mayReshare.reason ?? undefined}
+                              data-testid="keyslot-reshare"
+                            >
+                              Re-share
+                            </button>
+                            <button
+                              type="button"
+                              className="button"
+                              aria-label={`Paper backup of a share of keyslot #${s.id}`}
+                              onClick={(e) => open('paper', e.currentTarget, s)}
+                              disabled={!mayPaper.allowed}
+                              title={mayPaper.reason ?? undefined}
+                              data-testid="keyslot-paper"
+                            >
+                              Paper backup
+                            </button>
+                          </>
+                        ) : null}
+                        <button
+                          type="button"
+                          className="button danger-outline"
+                          aria-label={`Remove keyslot #${s.id}${s.label ? ` (${s.label})` : ''}`}
+                          aria-describedby={only ? `${id}-only` : undefined}
+                          disabled={only || checking !== null}
+                          onClick={(e) => void askRemove(s, e.currentTarget)}
+                          data-testid="keyslot-remove"
+                        >
+                          {checking === s.id ? 'Checking…' : 'Remove'}
+                        </button>
+                      </div>
                     </td>
                   </tr>
                 ))}

@@ -10,6 +10,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { DueKey, DueStatus } from '../../../../shared/contract';
 import { ErrorBlock, Loading, ScreenTitle } from '../../components/common';
 import { plural, when } from '../../format';
+import { usePermission } from '../../roles';
 import { GROUPS, keyLabel, PREVIEW_LIMIT, selectable, useRotation, type Pending } from '../../stores/rotation';
 import { useShallow } from 'zustand/react/shallow';
 
@@ -297,6 +298,7 @@ function RunPanel() {
 }
 
 export function RotationScreen() {
+  const canRotate = usePermission('key.rotate');
   // Not the run itself: its progress changes many times a second and only RunPanel draws it.
   const { status, error, keys, groups, selected, pending, hasRun, running, load, ask, clearSelection } = useRotation(
     useShallow((s) => ({
@@ -350,11 +352,13 @@ export function RotationScreen() {
             </p>
           ) : (
             <div className="rotation-bar">
+              {canRotate.allowed ? null : <p className="hint" data-testid="rotate-not-allowed">{canRotate.reason} to rotate keys.</p>}
               <div className="actions">
-                <button type="button" className="button primary" onClick={() => ask('due')} disabled={running || due === 0} data-testid="rotate-due">
+                <button type="button" className="button primary" onClick={() => ask('due')} disabled={running || due === 0 || !canRotate.allowed}
+                  data-testid="rotate-due">
                   Rotate all due ({n(due)})
                 </button>
-                <button type="button" className="button" onClick={() => ask('selected')} disabled={running || selected.size === 0}
+                <button type="button" className="button" onClick={() => ask('selected')} disabled={running || selected.size === 0 || !canRotate.allowed}
                   data-testid="rotate-selected">
                   Rotate selected ({n(selected.size)})
                 </button>

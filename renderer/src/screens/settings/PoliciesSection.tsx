@@ -9,6 +9,7 @@ import { useShallow } from 'zustand/react/shallow';
 import type { EffectivePolicy } from '../../../../shared/contract';
 import { formatDuration } from '../../../../shared/duration';
 import { ErrorBlock, Loading } from '../../components/common';
+import { usePermission } from '../../roles';
 import { useKeys } from '../../stores/keys';
 import {
   isServiceName,
@@ -160,6 +161,7 @@ export function PoliciesSection() {
     [loadPolicies, servicesKey],
   );
   const editingKey = p.editing ? scopeKey(p.editing) : '';
+  const canEdit = usePermission('policy.set');
   const shown = Object.keys(p.byService).sort();
   function onOther(ev: React.FormEvent): void {
     ev.preventDefault();
@@ -203,8 +205,10 @@ export function PoliciesSection() {
                   <th scope="row">Global</th>
                   {POLICY_FIELDS.map((f) => <td key={f} data-testid={`global-${f}`}><Value p={p.global as EffectivePolicy} f={f} /></td>)}
                   <td>
-                    <button type="button" className="button small" onClick={() => void p.edit({ global: true })}
-                      data-testid="policy-edit-global" aria-label="Edit the global policy">Edit</button>
+                    {canEdit.allowed ? (
+                      <button type="button" className="button small" onClick={() => void p.edit({ global: true })}
+                        data-testid="policy-edit-global" aria-label="Edit the global policy">Edit</button>
+                    ) : null}
                   </td>
                 </tr>
               ) : null}
@@ -215,8 +219,10 @@ export function PoliciesSection() {
                     <th scope="row"><code>{svc}</code></th>
                     {POLICY_FIELDS.map((f) => <td key={f} data-testid={`${svc}-${f}`}><Value p={pol} f={f} /></td>)}
                     <td>
-                      <button type="button" className="button small" onClick={() => void p.edit({ service: svc })}
-                        data-testid={`policy-edit-${svc}`} aria-label={`Edit the policy of the service ${svc}`}>Edit</button>
+                      {canEdit.allowed ? (
+                        <button type="button" className="button small" onClick={() => void p.edit({ service: svc })}
+                          data-testid={`policy-edit-${svc}`} aria-label={`Edit the policy of the service ${svc}`}>Edit</button>
+                      ) : null}
                     </td>
                   </tr>
                 );
@@ -231,6 +237,10 @@ export function PoliciesSection() {
           ) : null}
         </div>
       )}
+      {canEdit.allowed ? null : (
+        <p className="hint" data-testid="policy-not-allowed">{canEdit.reason} to change a policy.</p>
+      )}
+      {canEdit.allowed ? (
       <form className="other-service" onSubmit={onOther} noValidate>
         <div className="field">
           <label htmlFor="policy-other-service">Another service</label>
@@ -251,7 +261,8 @@ export function PoliciesSection() {
         </div>
         <button type="submit" className="button" data-testid="policy-open-service">Edit its policy</button>
       </form>
-      <PolicyEditor />
+      ) : null}
+      {canEdit.allowed ? <PolicyEditor /> : null}
     </section>
   );
 }

@@ -8,8 +8,10 @@ import { useEffect } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { ErrorBlock, Loading, ScreenTitle } from '../../components/common';
 import { plural } from '../../format';
+import { usePermission } from '../../roles';
 import { useSession } from '../../stores/session';
 import { THEMES, useSettings, type Theme } from '../../stores/settings';
+import { BackupSection } from '../backup/BackupSection';
 import { PoliciesSection } from './PoliciesSection';
 
 const minutes = (n: number): string => (n === 0 ? 'never (auto-lock off)' : plural(n, 'minute'));
@@ -22,6 +24,7 @@ function CustodySettings() {
   })));
   const ws = s.workstation;
   const wsStrict = ws?.airgapStrict === true;
+  const canSet = usePermission('settings.set');
   function onSubmit(e: React.FormEvent): void {
     e.preventDefault();
     void s.save();
@@ -92,7 +95,8 @@ function CustodySettings() {
         </fieldset>
         {s.saveError ? <ErrorBlock error={s.saveError} title="The settings were not saved" /> : null}
         <div className="actions">
-          <button type="submit" className="button primary" disabled={s.saving} data-testid="settings-save">
+          <button type="submit" className="button primary" disabled={s.saving || !canSet.allowed} title={canSet.reason ?? undefined}
+            data-testid="settings-save">
             {s.saving ? 'Saving…' : 'Save settings'}
           </button>
         </div>
@@ -215,6 +219,7 @@ export function SettingsScreen() {
           )}
           <div className="settings-side">
             <AirgapStatus />
+            <BackupSection />
             <ThemeChoice />
           </div>
           <PoliciesSection />

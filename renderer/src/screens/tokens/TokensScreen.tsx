@@ -15,6 +15,7 @@ import { plural } from '../../format';
 import { useTokens, type TokenAlg } from '../../stores/tokens';
 import { useUi } from '../../stores/ui';
 import { TokenKeysTable } from './TokenKeysTable';
+import { usePermission } from '../../roles';
 
 const keyLabelSchema = freeText('the key label', 64, { min: 1 });
 
@@ -140,6 +141,7 @@ function TokenCard({
   const headingId = useId();
   const maker = [token.manufacturer, token.model].filter(Boolean).join(' · ');
   const supports = algsOf(token);
+  const canKeygen = usePermission('token.keygen');
 
   return (
     <section className="token-card" aria-labelledby={headingId} data-testid="token-card" data-serial={token.serial} data-label={token.label}>
@@ -204,7 +206,8 @@ function TokenCard({
             type="button"
             className="button primary"
             onClick={() => setOpen({ serial: token.serial, form: 'keygen' })}
-            disabled={supports.length === 0 || token.flags.writeProtected}
+            disabled={supports.length === 0 || token.flags.writeProtected || !canKeygen.allowed}
+            title={canKeygen.reason ?? undefined}
             data-testid="keygen-open"
           >
             Generate a signing key…
