@@ -122,6 +122,9 @@ try {
   keyhold(['recipient', 'add', '--name', 'api-gateway', '--public-key', path.join(server, 'server.pub.jwk'),
     '--verifies', 'payments,telemetry', '--holds', 'telemetry']);
 
+  say('Open the ceremony: its purpose and who is present go into the audit log');
+  keyhold(['ceremony', 'start', '--purpose', 'Quarterly rotation (demo)', '--present', 'demo-custodian', 'Wendy Witness']);
+
   say('Export the trust root and the first bundle, signed on the token');
   keyhold(['trust', 'export', '--out', path.join(dir, 'root.json')]);
   keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--out', path.join(dir, 'bundle-1.json')]);
@@ -168,6 +171,31 @@ try {
   importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', 'bundle-2.json'], 1);
   keyhold(['key', 'destroy', created[2]!.id, '--yes']);
 
+  say('The same revocation can leave the machine as QR codes instead of a file (no removable media)');
+  keyhold(['key', 'revoke', created[1]!.id, '--reason', 'superseded', '--yes']);
+  const codes = path.join(dir, 'qr');
+  fs.mkdirSync(codes);
+  keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--revocations-only', '--qr', codes]);
+  // The server's camera: zbarimg reads each code back (poppler/zbar come from build/system-deps.sh).
+  const texts = fs.readdirSync(codes).filter((f) => f.endsWith('.png')).sort().map((f) => {
+    const r = spawnSync('zbarimg', ['--raw', '-q', path.join(codes, f)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`demo: zbarimg could not read ${f}`);
+    return r.stdout.trim();
+  });
+  fs.writeFileSync(path.join(server, 'scanned.txt'), `${texts.join('\n')}\n`);
+  process.stdout.write(`  (the server scanned ${texts.length} code(s) with zbarimg into scanned.txt)\n`);
+  importer(['apply', '--trust', 'root.json', '--key', 'server.jwk', '--state', 'state', '--qr-text', 'scanned.txt']);
+
+  say('Close the ceremony: the audit head is signed on the token; the transcript lists every step for the witnesses');
+  keyhold(['ceremony', 'end']);
+  const transcript = path.join(dir, 'ceremony.pdf');
+  keyhold(['ceremony', 'transcript', '--out', transcript]);
+  const text = spawnSync('pdftotext', ['-layout', transcript, '-'], { encoding: 'utf8' });
+  if (text.status === 0) {
+    const lines = text.stdout.split('\n').filter((l) => l.trim() !== '');
+    process.stdout.write(`  (pdftotext, first lines of ${lines.length}:)\n${lines.slice(0, 12).map((l) => `    ${l.trimEnd()}`).join('\n')}\n`);
+  }
+
   say('Add a second passphrase keyslot (for a second custodian)');
   keyhold(['slot', 'add-passphrase', '--label', 'custodian-2'], { KEYHOLD_NEW_PASSPHRASE: 'demo passphrase two' });
   keyhold(['slot', 'list']);
@@ -189,15 +217,44 @@ try {
   process.stdout.write(`  (widened the scopes of key ${created[1]!.id} to "*" in a copy, with plain SQL)\n`);
   keyhold(['--vault', copy, 'key', 'list'], { KEYHOLD_PASSPHRASE: 'demo passphrase two' }, 5);
 
+  say('An encrypted backup of the whole vault, restored to a second file: the same keyslots open it');
+  const backup = path.join(usb, 'vault.khbackup');
+  keyhold(['backup', '--out', backup]);
+  const restored = path.join(dir, 'restored.db');
+  keyhold(['restore', backup, '--vault', restored]);
+  keyhold(['--vault', restored, 'audit', 'verify']);
+
+  say('A 2-of-3 quorum keyslot: any two custodians together unlock, one alone cannot');
+  const shareFiles: Record<string, string> = {};
+  for (const [name, pass] of [['ana', 'ana quorum words one'], ['ben', 'ben quorum words two'], ['cleo', 'cleo quorum words three']] as const) {
+    shareFiles[name] = path.join(dir, `${name}.pass`);
+    fs.writeFileSync(shareFiles[name], pass, { mode: 0o600 });
+  }
+  keyhold(['slot', 'add-quorum', '--m', '2', '--custodian', 'ana', '--custodian', 'ben', '--custodian', 'cleo',
+    ...Object.entries(shareFiles).flatMap(([n, f]) => ['--custodian-passphrase-file', `${n}=${f}`])]);
+  keyhold(['--unlock', 'quorum', '--share', `ana=${shareFiles.ana!}`, 'info'], {}, 3);
+  keyhold(['--unlock', 'quorum', '--share', `ben=${shareFiles.ben!}`, '--share', `cleo=${shareFiles.cleo!}`, 'slot', 'list']);
+
+  say('A second operator: from now on each person signs in as themself, and exports need a second pair of eyes');
+  keyhold(['operator', 'add', 'olga', '--roles', 'custodian,auditor'], { KEYHOLD_NEW_OPERATOR_PASSPHRASE: 'olga approves with care' });
+  // The first operator's credential is the passphrase the vault was created with.
+  const me = { KEYHOLD_OPERATOR_PASSPHRASE: 'demo passphrase one' };
+  keyhold(['operator', 'list'], me);
+  keyhold(['key', 'rotate', created[0]!.id], me);
+  keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--out', path.join(dir, 'bundle-4.json')], me, 7);
+  keyhold(['bundle', 'export', '--recipient', 'api-gateway', '--out', path.join(dir, 'bundle-4.json'), '--approver', 'olga'],
+    { ...me, KEYHOLD_APPROVER_PASSPHRASE: 'olga approves with care' });
+  keyhold(['--as', 'olga', 'key', 'reveal', created[0]!.id], { KEYHOLD_OPERATOR_PASSPHRASE: 'olga approves with care' }, 3);
+
   say('Every step is in the hash-chained audit log; verify it and export it for archival');
-  keyhold(['audit', 'list', '--limit', '8']);
-  keyhold(['audit', 'verify']);
+  keyhold(['audit', 'list', '--limit', '8'], me);
+  keyhold(['audit', 'verify'], me);
   const exported = path.join(dir, 'audit.jsonl');
-  keyhold(['audit', 'export', '--out', exported]);
+  keyhold(['audit', 'export', '--out', exported], me);
   keyhold(['audit', 'verify', '--file', exported]);
 
   say('Vault summary');
-  keyhold(['info']);
+  keyhold(['info'], me);
 
   process.stdout.write('\nDemo complete.\n');
 } finally {
