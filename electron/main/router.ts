@@ -516,6 +516,15 @@ export function createIpcRouter(opts: IpcRouterOptions): IpcRouter {
         const { target, ...a } = args as IpcArgs<'vault.restore'>;
         return { ...a, file: pathOf(a.file, 'open'), path: target === undefined ? opts.vaultPath : pathOf(target, 'save') };
       }
+      // An approval is asked for the command as the core will run it. The one input main changes in a way the
+      // parameters hash covers is recipient.add's chosen key file, read into the key here as for the call itself
+      // (no handle is spent by asking); the KDF cost main adds and output files are outside the hash.
+      case 'approval.request': {
+        const a = args as IpcArgs<'approval.request'>;
+        const { publicKeyFile, ...rest } = a.input;
+        if (a.command !== 'recipient.add' || typeof publicKeyFile !== 'string') return args;
+        return { ...a, input: { ...rest, publicKey: readPublicKey(pathOf(publicKeyFile, 'open')) } };
+      }
       default:
         return args;
     }

@@ -13,7 +13,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { QuorumState } from '../../../shared/contract';
 import type { ApiError } from '../api';
-import { useIpcEvent } from '../events';
+import { useLiveTokens } from '../useLiveTokens';
 import { useQuorum } from '../stores/quorum';
 import { useTokens } from '../stores/tokens';
 import { ErrorBlock, Loading } from './common';
@@ -275,18 +275,9 @@ function TokenShare({ custodian, onDone }: { custodian: Custodian; onDone: () =>
   const { tokens, loading, error } = useTokens(useShallow((s) => ({ tokens: s.tokens, loading: s.loading, error: s.error })));
   const load = useTokens((s) => s.load);
   const recheck = useTokens((s) => s.recheck);
-  const setTokens = useTokens((s) => s.setTokens);
   const share = useQuorum((s) => s.share);
 
-  useEffect(
-    function listTokens() {
-      void load();
-    },
-    [load],
-  );
-  useIpcEvent('tokens.changed', function onTokensChanged(p) {
-    setTokens(p.tokens);
-  });
+  useLiveTokens();
 
   const serial = custodian.token?.serial;
   const token = tokens?.find((t) => !t.empty && t.serial === serial) ?? null;

@@ -14,7 +14,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { ApiError } from '../api';
-import { useIpcEvent } from '../events';
+import { useLiveTokens } from '../useLiveTokens';
 import { needsSignIn, signInMethod, useAccess } from '../stores/access';
 import { useOperators, type Credential } from '../stores/operators';
 import { useSession } from '../stores/session';
@@ -201,19 +201,10 @@ function TokenCredential(props: OperatorCredentialFormProps & { name: string; se
   const { tokens, loading, error } = useTokens(useShallow((s) => ({ tokens: s.tokens, loading: s.loading, error: s.error })));
   const load = useTokens((s) => s.load);
   const recheck = useTokens((s) => s.recheck);
-  const setTokens = useTokens((s) => s.setTokens);
   const [chosen, setChosen] = useState<string | null>(null);
   const id = useId();
 
-  useEffect(
-    function listTokens() {
-      void load();
-    },
-    [load],
-  );
-  useIpcEvent('tokens.changed', function onTokensChanged(p) {
-    setTokens(p.tokens);
-  });
+  useLiveTokens();
 
   const present = tokens?.filter((x) => !x.empty) ?? [];
   // The operator's registered token when the core names it; else the one picked (or the only one present).

@@ -15,7 +15,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { ApiError } from '../api';
-import { useIpcEvent } from '../events';
+import { useLiveTokens } from '../useLiveTokens';
 import { useSession } from '../stores/session';
 import { useTokens } from '../stores/tokens';
 import { ErrorBlock, Loading, ScreenTitle } from './common';
@@ -154,7 +154,6 @@ function TokenUnlock() {
   const { tokens, loading, error } = useTokens(useShallow((s) => ({ tokens: s.tokens, loading: s.loading, error: s.error })));
   const load = useTokens((s) => s.load);
   const recheck = useTokens((s) => s.recheck);
-  const setTokens = useTokens((s) => s.setTokens);
   const unlockToken = useSession((s) => s.unlockToken);
   const lock = useSession((s) => s.lock);
   const busy = useSession((s) => s.busy);
@@ -163,15 +162,7 @@ function TokenUnlock() {
   const [refused, setRefused] = useState<{ error: ApiError; serial: string; allowFinalTry: boolean } | null>(null);
   const id = useId();
 
-  useEffect(
-    function listTokens() {
-      void load();
-    },
-    [load],
-  );
-  useIpcEvent('tokens.changed', function onTokensChanged(p) {
-    setTokens(p.tokens);
-  });
+  useLiveTokens();
 
   const present = tokens?.filter((t) => !t.empty) ?? [];
   const emptySlots = tokens ? tokens.length - present.length : 0;

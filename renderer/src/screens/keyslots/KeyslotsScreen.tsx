@@ -160,6 +160,7 @@ export function KeyslotsScreen() {
   const mayAddQuorum = usePermission('slot.addQuorum');
   const mayReshare = usePermission('slot.reshare');
   const mayPaper = usePermission('share.paper');
+  const mayRemove = usePermission('slot.remove');
 
   return (
     <main className="screen wide keyslots-screen" data-screen="keyslots" aria-busy={loading}>
@@ -306,7 +307,8 @@ export function KeyslotsScreen() {
                           className="button danger-outline"
                           aria-label={`Remove keyslot #${s.id}${s.label ? ` (${s.label})` : ''}`}
                           aria-describedby={only ? `${id}-only` : undefined}
-                          disabled={only || checking !== null}
+                          disabled={only || checking !== null || !mayRemove.allowed}
+                          title={mayRemove.reason ?? undefined}
                           onClick={(e) => void askRemove(s, e.currentTarget)}
                           data-testid="keyslot-remove"
                         >

@@ -10,7 +10,7 @@ import { operatorNameSchema } from '../../../../shared/contract';
 import { ROLE_NAMES, ROLE_PURPOSE, ROLES, type Role } from '../../../../shared/roles';
 import { ErrorBlock, Loading } from '../../components/common';
 import { checkNewPassphrase, NewPassphrase } from '../../components/NewPassphrase';
-import { useIpcEvent } from '../../events';
+import { useLiveTokens } from '../../useLiveTokens';
 import { useOperators } from '../../stores/operators';
 import { useTokens } from '../../stores/tokens';
 import type { ApiError } from '../../api';
@@ -142,17 +142,8 @@ function TokenKeyPick({ serial, setSerial, keyLabel, setKeyLabel, error }: {
   const { tokens, keys, loading, tokensError } = useTokens(useShallow((s) => ({ tokens: s.tokens, keys: s.keys, loading: s.loading, tokensError: s.error })));
   const load = useTokens((s) => s.load);
   const loadKeys = useTokens((s) => s.loadKeys);
-  const setTokens = useTokens((s) => s.setTokens);
   const id = useId();
-  useEffect(
-    function listTokens() {
-      void load();
-    },
-    [load],
-  );
-  useIpcEvent('tokens.changed', function onTokensChanged(p) {
-    setTokens(p.tokens);
-  });
+  useLiveTokens();
   useEffect(
     function listKeys() {
       if (serial) void loadKeys(serial);
