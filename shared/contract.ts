@@ -720,6 +720,8 @@ export const contract = {
       passphrase: passphraseSchema.optional(),
       words: z.string().min(1, 'the paper share is empty').max(2000, 'the paper share is longer than 2000 characters').optional(),
       ...pinInput,
+      /** With the M-th share: open a vault older than a registered token's record anyway (audited; docs/cli.md 3.1a). */
+      acceptRollback: acceptRollbackSchema.optional(),
     }).refine((v) => [v.passphrase, v.words, v.pin].filter((x) => x !== undefined).length <= 1,
       'give one of: the passphrase, the paper share words, the PIN'),
     output: quorumStateSchema.omit({ session: true, custodians: true, m: true, n: true }).extend({

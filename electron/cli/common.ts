@@ -260,7 +260,7 @@ export async function withVault<T>(g: GlobalOpts, fn: (svc: KeyholdService) => P
   const acceptRollback = g.acceptRollback === undefined ? undefined : { reason: g.acceptRollback };
   const svc = await service(g);
   try {
-    if (method === 'quorum') await unlockByQuorum(svc, path, g.share, g.allowFinalTry === true);
+    if (method === 'quorum') await unlockByQuorum(svc, path, g.share, g.allowFinalTry === true, acceptRollback);
     else if (method === 'token') {
       await svc.call('vault.unlockToken', defined({ path, allowFinalTry: g.allowFinalTry === true, token: g.unlockToken, acceptRollback }));
     }

@@ -31,7 +31,8 @@ export function parseShareOption(v: string): { name: string; file: string } {
 }
 
 /** Collects the shares and unlocks; throws QUORUM_SHARE (after a cancel) when fewer than M are given. */
-export async function unlockByQuorum(svc: KeyholdService, path: string, shares: readonly string[], allowFinalTry: boolean): Promise<void> {
+export async function unlockByQuorum(svc: KeyholdService, path: string, shares: readonly string[], allowFinalTry: boolean,
+  acceptRollback?: { reason: string }): Promise<void> {
   const given = shares.map(parseShareOption);
   const state: QuorumState = await svc.call('quorum.begin', { path });
   const { session } = state;
@@ -43,7 +44,7 @@ export async function unlockByQuorum(svc: KeyholdService, path: string, shares: 
   const give = async (name: string, secret: string): Promise<void> => {
     const paper = engine.looksLikePaper(secret);
     const r = await svc.call('quorum.share', {
-      session, custodian: name, allowFinalTry,
+      session, custodian: name, allowFinalTry, ...(acceptRollback ? { acceptRollback } : {}),
       ...(paper ? { words: secret } : kindOf(name) === 'token' ? { pin: secret } : { passphrase: secret }),
     });
     collected = r.collected;

@@ -208,7 +208,7 @@ export class KeyholdService {
         if (!r.complete) return { ...state, unlocked: false };
         this.#close();
         this.#vault = await Vault.unlockWith(r.complete.path, r.complete.opener, { clock: opts.clock, actor: opts.actor,
-          waitMs: opts.waitMs, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(undefined) });
+          waitMs: opts.waitMs, onNotice: opts.onNotice, beforeChanges: this.#anchorCheck(a.acceptRollback) });
         try {
           if (!this.#vault.writeRefusal) housekeeping(this.#vault);
         } catch {

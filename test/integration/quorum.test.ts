@@ -296,4 +296,33 @@ describe('quorum with a token custodian (SoftHSM2)', () => {
     expect(await svc.call('quorum.share', { session: again.session, custodian: 'carol', passphrase: PASS.carol })).toMatchObject({ unlocked: true });
     await svc.call('vault.lock', {});
   });
+
+  it('a quorum unlock with the token custodian refuses a copy older than the token\'s record, and opens it with the audited override', async () => {
+    // The card is registered (a quorum share is sealed to it): a change while it is logged in moves its record.
+    const old = path.join(ttmp.dir, 'old.db');
+    fs.copyFileSync(vaultPath, old);
+    const first = await svc.call('quorum.begin', { path: vaultPath });
+    await svc.call('quorum.share', { session: first.session, custodian: 'card', pin: PIN });
+    await svc.call('quorum.share', { session: first.session, custodian: 'alice', passphrase: PASS.alice });
+    await svc.call('key.create', { name: 'after-copy', service: 'payments' });
+    await svc.call('vault.lock', {});
+
+    const bytes = fs.readFileSync(old);
+    const collect = async (acceptRollback?: { reason: string }) => {
+      const { session } = await svc.call('quorum.begin', { path: old });
+      await svc.call('quorum.share', { session, custodian: 'alice', passphrase: PASS.alice });
+      return svc.call('quorum.share', { session, custodian: 'card', pin: PIN, ...(acceptRollback ? { acceptRollback } : {}) });
+    };
+    const refused = await rejectsWith(collect(), 'ROLLBACK_DETECTED');
+    expect(refused.message).toContain('older copy');
+    expect(fs.readFileSync(old).equals(bytes)).toBe(true);
+    expect((await svc.call('vault.status', {})).unlocked).toBe(false);
+
+    const reason = 'restoring the copy kept off-site';
+    expect(await collect({ reason })).toMatchObject({ unlocked: true });
+    const accepted = (await svc.call('audit.list', { action: 'vault.rollbackAccepted' })).entries;
+    expect(accepted.map((e) => (e.details as { reason: string }).reason)).toEqual([reason]);
+    expect((await svc.call('audit.verify', {})).ok).toBe(true);
+    await svc.call('vault.lock', {});
+  });
 });
