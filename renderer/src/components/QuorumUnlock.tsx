@@ -18,11 +18,15 @@ import { useQuorum } from '../stores/quorum';
 import { useTokens } from '../stores/tokens';
 import { ErrorBlock, Loading } from './common';
 import { PinPrompt } from './PinPrompt';
+import { RollbackNotice } from './RollbackNotice';
 
 type Custodian = QuorumState['custodians'][number];
 
 export function QuorumUnlock({ onUnlocked }: { onUnlocked?: () => void }) {
-  const { state, starting, error } = useQuorum(useShallow((s) => ({ state: s.state, starting: s.starting, error: s.error })));
+  const { state, starting, error, refused, override } = useQuorum(useShallow((s) => ({ state: s.state, starting: s.starting, error: s.error,
+    refused: s.refused, override: s.override })));
+  const openAnyway = useQuorum((s) => s.openAnyway);
+  const dismissRefusal = useQuorum((s) => s.dismissRefusal);
   const begin = useQuorum((s) => s.begin);
   const cancel = useQuorum((s) => s.cancel);
   const clear = useQuorum((s) => s.clear);
@@ -42,6 +46,11 @@ export function QuorumUnlock({ onUnlocked }: { onUnlocked?: () => void }) {
     [begin, clear],
   );
 
+  if (refused) {
+    return (
+      <RollbackNotice error={refused} busy={starting} onOverride={openAnyway} onCancel={() => void dismissRefusal()} />
+    );
+  }
   if (starting) return <Loading label="Reading the vault's quorum keyslot…" />;
   if (!state) {
     return (
@@ -70,6 +79,12 @@ export function QuorumUnlock({ onUnlocked }: { onUnlocked?: () => void }) {
         Any <strong>{state.m}</strong> of the <strong>{state.n}</strong> custodians of keyslot #{state.slot} together open the vault. Each
         gives their share in turn.
       </p>
+      {override ? (
+        <p className="notice" role="note" data-testid="quorum-override">
+          Opening this older copy anyway (disaster recovery): the custodians give their shares again, and the reason is recorded in the
+          audit log when the vault opens.
+        </p>
+      ) : null}
       <div className="quorum-progress">
         <progress max={state.m} value={state.collected} aria-labelledby={`${id}-count`} />
         <p id={`${id}-count`} role="status" data-testid="quorum-count" data-collected={state.collected} data-needed={needed}>

@@ -32,7 +32,19 @@ type QuorumStore = Readonly<{
   starting: boolean;
   /** Why the collection could not start, or ended (cancelled sessions excluded). */
   error: ApiError | null;
+  /**
+   * The M-th share opened an older or forked copy of the vault file than a
+   * registered token recorded (ROLLBACK_DETECTED, ANCHOR_INVALID): the core
+   * ended the collection and changed nothing.
+   */
+  refused: ApiError | null;
+  /** The disaster-recovery override the next collection carries to its M-th share (the reason is audited). */
+  override: Readonly<{ reason: string }> | null;
   begin: () => Promise<void>;
+  /** After a refusal: collect the shares again, this time opening the copy anyway with the reason given. */
+  openAnyway: (reason: string) => Promise<ApiError | null>;
+  /** After a refusal: back to a plain collection. */
+  dismissRefusal: () => Promise<void>;
   /** One custodian's share: null when it counted (the vault may now be open), else the error (the collection goes on). */
   share: (custodian: string, cred: ShareCredential) => Promise<ApiError | null>;
   cancel: () => Promise<void>;
@@ -54,6 +66,8 @@ export const useQuorum = create<QuorumStore>()((set, get) => ({
   state: null,
   starting: false,
   error: null,
+  refused: null,
+  override: null,
 
   begin: async () => {
     set({ starting: true, error: null });
@@ -68,14 +82,21 @@ export const useQuorum = create<QuorumStore>()((set, get) => ({
   share: async (custodian, cred) => {
     const s = get().state;
     if (!s) return null;
-    const r = await call((api) => api.quorumShare({ session: s.session, custodian, ...credFields(cred) }));
+    const override = get().override;
+    const r = await call((api) => api.quorumShare({ session: s.session, custodian, ...credFields(cred),
+      ...(override ? { acceptRollback: override } : {}) }));
     if (!r.ok) {
+      // The M-th share met a token's rollback record: the core ended the collection, nothing changed.
+      if (r.error.code === 'ROLLBACK_DETECTED' || r.error.code === 'ANCHOR_INVALID') {
+        set({ state: null, error: null, refused: r.error });
+        return r.error;
+      }
       // A collection that ended (idle, locked) cannot go on: the screen starts again from its error.
       if (r.error.code === 'QUORUM_SHARE' && /ended/.test(r.error.message)) set({ state: null, error: r.error });
       return r.error;
     }
     if (r.value.unlocked && r.value.vault) {
-      set({ state: null, error: null });
+      set({ state: null, error: null, refused: null, override: null });
       useSession.getState().opened(r.value.vault, 'Vault unlocked by the quorum.');
       return null;
     }
@@ -84,14 +105,25 @@ export const useQuorum = create<QuorumStore>()((set, get) => ({
     return null;
   },
 
+  openAnyway: async (reason) => {
+    set({ refused: null, override: { reason } });
+    await get().begin();
+    return get().error;
+  },
+
+  dismissRefusal: async () => {
+    set({ refused: null, override: null });
+    await get().begin();
+  },
+
   cancel: async () => {
     const s = get().state;
-    set({ state: null, error: null });
+    set({ state: null, error: null, override: null });
     if (s) await call((api) => api.quorumCancel({ session: s.session }));
     useUi.getState().announce('Quorum unlock cancelled; the shares collected were wiped.');
   },
 
-  clear: () => set({ state: null, error: null, starting: false }),
+  clear: () => set({ state: null, error: null, starting: false, refused: null, override: null }),
 
   addQuorum: async (m, custodians, label) => {
     const r = await call((api) => api.slotAddQuorum({ m, custodians: [...custodians], label }));
